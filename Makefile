@@ -20,7 +20,10 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): package.json package-lock.json
-	npm ci --loglevel=error --no-audit --no-fund
+	@# Not `npm ci`: the registry here serves no other-platform optional packages (darwin/win builds
+	@# of buf and node-llama-cpp), so the lockfile cannot list them and `npm ci` rejects it.
+	@# `npm install --no-save` installs exactly the locked versions and never rewrites the lockfile.
+	npm install --no-save --loglevel=error --no-audit --no-fund
 	touch $@
 
 setup: $(STAMP) ## Install Node (if needed) and npm packages
