@@ -1,0 +1,120 @@
+// The small interface the agent uses to run inference. src/runtime/llama.ts implements it
+// with node-llama-cpp; nothing outside src/runtime imports node-llama-cpp.
+
+/** A model variant the runtime can load: a GGUF file on local disk. */
+export interface ModelSpec {
+  /** Name the operator schedules by (EdgeNode spec.models[].name), e.g. `smollm2-135m`. */
+  readonly name: string;
+  /** Quantization label, e.g. Q4_K_M, Q8_0, F16 (informational; the file decides). */
+  readonly quantization: string;
+  /** Absolute path of the GGUF file. */
+  readonly path: string;
+  /** Context size (tokens) shared by the sequences of one batch; default: runtime's choice. */
+  readonly contextTokens?: number;
+  /** Most sequences one batch may hold (one sequence per request). */
+  readonly maxSequences?: number;
+}
+
+/** What the runtime knows about a loaded model. */
+export interface LoadedModel {
+  readonly name: string;
+  readonly quantization: string;
+  readonly path: string;
+  readonly fileBytes: number;
+  /** Total context (tokens) of the batch context; each sequence gets contextTokens / maxSequences. */
+  readonly contextTokens: number;
+  readonly maxSequences: number;
+  /** Architecture read from the GGUF metadata. */
+  readonly layers: number;
+  readonly hiddenSize: number;
+  readonly parameters: number;
+  readonly loadSeconds: number;
+}
+
+export interface RuntimeCapabilities {
+  /** Whether the runtime can execute only some layers of a model (split inference). */
+  readonly partialModelExecution: boolean;
+  /** `cpu`, or the GPU backend in use (`cuda`, `vulkan`, `metal`). */
+  readonly accelerator: string;
+  readonly threads: number;
+}
+
+export interface SamplingOptions {
+  /** 0 means greedy decoding. */
+  readonly temperature: number;
+  readonly seed?: number;
+  readonly topK?: number;
+  readonly topP?: number;
+}
+
+/** One request of a batch: one sequence of the shared context. */
+export interface GenerationRequest {
+  readonly id: string;
+  readonly prompt: string;
+  readonly maxTokens: number;
+  readonly sampling: SamplingOptions;
+}
+
+export const FINISH_REASON = {
+  /** Generated maxTokens tokens. */
+  length: 'length',
+  /** The model produced an end-of-generation token. */
+  stop: 'stop',
+  /** Cancelled through the abort signal. */
+  cancelled: 'cancelled',
+} as const;
+export type FinishReason = (typeof FINISH_REASON)[keyof typeof FINISH_REASON];
+
+export interface GenerationResult {
+  readonly id: string;
+  readonly text: string;
+  readonly promptTokens: number;
+  readonly completionTokens: number;
+  readonly finishReason: FinishReason;
+  /** Seconds from the batch's start to this request's first generated token. */
+  readonly firstTokenSeconds: number;
+  /** Seconds from the batch's start until this request finished. */
+  readonly totalSeconds: number;
+}
+
+export interface TokenEvent {
+  readonly id: string;
+  /** Text of the newly generated token(s). */
+  readonly text: string;
+  /** Tokens generated so far for this request. */
+  readonly completionTokens: number;
+}
+
+export interface BatchTimings {
+  /** Wall time of evaluating all prompts together. */
+  readonly prefillSeconds: number;
+  /** Wall time of all decode steps. */
+  readonly decodeSeconds: number;
+  readonly decodeSteps: number;
+}
+
+export interface BatchOutput {
+  readonly results: readonly GenerationResult[];
+  readonly timings: BatchTimings;
+}
+
+export interface InferenceRuntime {
+  capabilities(): RuntimeCapabilities;
+  loadModel(spec: ModelSpec): Promise<LoadedModel>;
+  unloadModel(name: string): Promise<void>;
+  loadedModels(): readonly LoadedModel[];
+  /** Number of tokens `text` tokenizes to with the model (for context-size checks). */
+  countTokens(model: string, text: string): Promise<number>;
+  /**
+   * Runs the requests as one batch: one context, one sequence per request, all prompts
+   * evaluated together, then decode steps over all unfinished sequences together.
+   * `onToken` is called as tokens are produced. Aborting the signal stops generation; the
+   * results then say `cancelled` for unfinished requests.
+   */
+  generateBatch(
+    model: string,
+    requests: readonly GenerationRequest[],
+    options: { readonly signal?: AbortSignal; readonly onToken?: (event: TokenEvent) => void },
+  ): Promise<BatchOutput>;
+  dispose(): Promise<void>;
+}
