@@ -16,14 +16,29 @@ import {
 } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Set by the jest global setup for the test workers: the path of controlplane.json. */
 export const STATE_ENV = 'EDGELLM_CONTROLPLANE_STATE';
 
-export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
+/**
+ * The repository root: the nearest directory at or above the working directory (jest's rootDir
+ * when run by make) that holds test/controlplane/. Not import.meta: jest loads its global setup
+ * as CommonJS.
+ */
+export const repoRoot = findRepoRoot(process.cwd());
+
+function findRepoRoot(start: string): string {
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'test', 'controlplane', 'go.mod'))) return dir;
+    if (dirname(dir) === dir) {
+      throw new Error(
+        `no edgellm checkout (test/controlplane/go.mod) at or above ${start}; run from the repository`,
+      );
+    }
+  }
+}
 
 /** Client-certificate identities the control plane trusts (see test/controlplane/main.go). */
 export const Identity = {
