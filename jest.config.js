@@ -31,7 +31,7 @@ export default {
       ...common,
       displayName: 'integration',
       roots: ['<rootDir>/test/integration'],
-      globalSetup: '<rootDir>/test/harness/global-setup.ts',
+      globalSetup: '<rootDir>/test/harness/controlplane.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
       testTimeout: 120_000,
     },

@@ -8,36 +8,17 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { ControlPlaneError, Identity, STATE_ENV, type ControlPlaneState } from './controlplane.js';
+import {
+  ControlPlaneError,
+  FIELD_MANAGER,
+  Identity,
+  STATE_ENV,
+  kubeConfigFor,
+  serverMessage,
+  type ControlPlaneState,
+} from './controlplane.js';
 
-export { Identity } from './controlplane.js';
-
-/** Field manager for objects the harness applies. */
-export const FIELD_MANAGER = 'edgellm-test';
-
-export function kubeConfigFor(state: ControlPlaneState, identity: Identity): k8s.KubeConfig {
-  const kc = new k8s.KubeConfig();
-  kc.loadFromFile(state.kubeconfigs[identity]);
-  return kc;
-}
-
-/** The Kubernetes API's explanation of a failed request (Status.message), else the error text. */
-export function serverMessage(error: unknown): string {
-  if (error instanceof k8s.ApiException) {
-    const body: unknown = error.body;
-    if (typeof body === 'string') {
-      try {
-        const status = JSON.parse(body) as { message?: unknown };
-        if (typeof status.message === 'string') return status.message;
-      } catch {
-        return body;
-      }
-      return body;
-    }
-    return error.message;
-  }
-  return error instanceof Error ? error.message : String(error);
-}
+export { Identity, applyCrds, serverMessage } from './controlplane.js';
 
 /** The HTTP status of a failed API request, or undefined for other errors. */
 export function statusCode(error: unknown): number | undefined {
@@ -54,6 +35,7 @@ export class ManifestRejectedError extends Error {
       `the API server rejected ${rejections.length} manifest(s):\n` +
         rejections.map((r) => `  ${r.object}: ${r.message}`).join('\n'),
     );
+    this.rejections = rejections;
   }
 }
 

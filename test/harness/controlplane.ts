@@ -1,7 +1,13 @@
 // Starts and stops the test control plane: one edgellm-controlplane process (embedded etcd +
 // kube-apiserver, built from Go modules by test/controlplane/build.sh) per test run, on free
 // loopback ports, in its own process group, with a pid file so a run that crashed before
-// stopping it has its leftover cleaned by the next run.
+// stopping it has its leftover cleaned by the next run. Installs the CRDs.
+//
+// Its default export is the jest global setup of the `integration` project (jest.config.js).
+// Jest loads global setup outside its module system (as native ESM with Node's type stripping,
+// or as CommonJS on older Node), where `.js` specifiers of sibling .ts files do not resolve, so
+// this module imports only packages and uses only erasable TypeScript syntax. Tests use
+// cluster.ts, which builds on it.
 import { spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
@@ -18,6 +24,7 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import * as k8s from '@kubernetes/client-node';
 
 /** Set by the jest global setup for the test workers: the path of controlplane.json. */
 export const STATE_ENV = 'EDGELLM_CONTROLPLANE_STATE';
@@ -278,4 +285,134 @@ export async function stopControlPlane(cp: RunningControlPlane): Promise<void> {
   }
   stopByPid(pid, cp.dir);
   console.log(`edgellm: control plane stopped (peak RSS ${mib(peakRssBytes)} MiB)`);
+}
+
+/** Field manager for objects the harness applies. */
+export const FIELD_MANAGER = 'edgellm-test';
+
+export function kubeConfigFor(state: ControlPlaneState, identity: Identity): k8s.KubeConfig {
+  const kc = new k8s.KubeConfig();
+  kc.loadFromFile(state.kubeconfigs[identity]);
+  return kc;
+}
+
+/** The Kubernetes API's explanation of a failed request (Status.message), else the error text. */
+export function serverMessage(error: unknown): string {
+  if (error instanceof k8s.ApiException) {
+    const body: unknown = error.body;
+    if (typeof body === 'string') {
+      try {
+        const status = JSON.parse(body) as { message?: unknown };
+        if (typeof status.message === 'string') return status.message;
+      } catch {
+        return body;
+      }
+      return body;
+    }
+    return error.message;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+// CustomResourceDefinitions: crds/*.yaml, installed when that folder exists.
+
+export const CrdDefaults = {
+  establishTimeoutSeconds: 30,
+  pollMilliseconds: 100,
+} as const;
+
+export const CRD_DIR = join(repoRoot, 'crds');
+
+/** Applies the CRDs in the given YAML (server-side apply) and waits until each is Established. */
+export async function applyCrds(
+  kc: k8s.KubeConfig,
+  yaml: string,
+  source: string,
+): Promise<string[]> {
+  const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  const names: string[] = [];
+  for (const doc of k8s.loadAllYaml(yaml) as (k8s.KubernetesObject | null)[]) {
+    if (doc === null) continue;
+    try {
+      await objects.patch(
+        doc,
+        undefined,
+        undefined,
+        FIELD_MANAGER,
+        true,
+        k8s.PatchStrategy.ServerSideApply,
+      );
+    } catch (error) {
+      throw new ControlPlaneError(
+        `${source}: ${doc.kind ?? '?'}/${doc.metadata?.name ?? '?'} rejected: ${serverMessage(error)}`,
+      );
+    }
+    if (doc.kind === 'CustomResourceDefinition' && doc.metadata?.name !== undefined)
+      names.push(doc.metadata.name);
+  }
+  const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
+  for (const name of names) {
+    const deadline = performance.now() + CrdDefaults.establishTimeoutSeconds * 1000;
+    for (;;) {
+      const crd = await ext.readCustomResourceDefinition({ name });
+      if (
+        crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ===
+        true
+      )
+        break;
+      if (performance.now() > deadline) {
+        throw new ControlPlaneError(
+          `CRD ${name} from ${source} was not Established after ${CrdDefaults.establishTimeoutSeconds}s`,
+        );
+      }
+      await sleep(CrdDefaults.pollMilliseconds);
+    }
+  }
+  return names;
+}
+
+/** Installs every crds/*.yaml file; a checkout without crds/ installs nothing. */
+export async function installCrds(kc: k8s.KubeConfig, dir: string = CRD_DIR): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const names: string[] = [];
+  for (const file of readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
+    const path = join(dir, file);
+    names.push(...(await applyCrds(kc, readFileSync(path, 'utf8'), path)));
+  }
+  return names;
+}
+
+declare global {
+  /** Set by globalSetup, called by global-teardown.ts (same process, no imports there). */
+  var edgellmStopControlPlane: (() => Promise<void>) | undefined;
+}
+
+/**
+ * Jest global setup: starts one control plane for the whole run, installs the CRDs and tells
+ * the test workers where it is through EDGELLM_CONTROLPLANE_STATE. Jest runs it only when at
+ * least one selected test lives under test/integration/.
+ */
+export default async function globalSetup(): Promise<void> {
+  const cp = await startControlPlane();
+  let running = true;
+  const stop = async (): Promise<void> => {
+    if (!running) return;
+    running = false;
+    await stopControlPlane(cp);
+  };
+  globalThis.edgellmStopControlPlane = stop;
+  // A crash or an interrupted run skips the teardown: stop the process group on the way out.
+  process.once('exit', () => {
+    if (running) stopByPid(cp.state.pid, cp.dir);
+  });
+  process.env[STATE_ENV] = cp.statePath;
+  try {
+    const crds = await installCrds(kubeConfigFor(cp.state, Identity.admin));
+    if (crds.length > 0) console.log(`edgellm: installed CRDs ${crds.join(', ')}`);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }

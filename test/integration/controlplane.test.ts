@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
-import { applyCrds } from '../harness/crds.js';
 import {
   Identity,
   ManifestRejectedError,
+  applyCrds,
   connectControlPlane,
   serverMessage,
   statusCode,
