@@ -278,13 +278,16 @@ export function stopByPid(pid: number, dir: string): void {
 export async function stopControlPlane(cp: RunningControlPlane): Promise<void> {
   const { pid } = cp.state;
   const peakRssBytes = readProcStatusBytes(pid, 'VmHWM');
+  const stopping = performance.now();
   killGroup(pid, 'SIGTERM');
   const deadline = performance.now() + ControlPlaneDefaults.stopTimeoutSeconds * 1000;
   while (isAlive(pid) && isControlPlane(pid) && performance.now() < deadline) {
     await sleep(ControlPlaneDefaults.readyPollMilliseconds);
   }
   stopByPid(pid, cp.dir);
-  console.log(`edgellm: control plane stopped (peak RSS ${mib(peakRssBytes)} MiB)`);
+  console.log(
+    `edgellm: control plane stopped in ${((performance.now() - stopping) / 1000).toFixed(1)}s (peak RSS ${mib(peakRssBytes)} MiB)`,
+  );
 }
 
 /** Field manager for objects the harness applies. */
