@@ -12,7 +12,9 @@ bin_dir="$repo_root/.cache/helm/$HELM_VERSION-$go_version"
 if [[ ! -x "$bin_dir/helm" ]]; then
   echo "ensure-helm: building helm $HELM_VERSION with $go_version into ${bin_dir#"$repo_root"/}" >&2
   start=$(date +%s)
-  GOBIN="$bin_dir" go install -trimpath -ldflags='-s -w' "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
+  # -X sets the full version (`helm version` shows it); a release build sets it the same way.
+  GOBIN="$bin_dir" go install -trimpath -ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION" \
+    "helm.sh/helm/v3/cmd/helm@$HELM_VERSION"
   echo "ensure-helm: built in $(($(date +%s) - start))s" >&2
 fi
 echo "$bin_dir/helm"

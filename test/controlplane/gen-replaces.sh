@@ -17,8 +17,13 @@ version="${1:-$(go list -m -f '{{.Version}}' k8s.io/kubernetes)}"
 staging_version="v0.${version#v1.}"
 echo "k8s.io/kubernetes $version, staging modules at $staging_version" >&2
 
-kube_gomod=$(go mod download -json "k8s.io/kubernetes@$version" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
-[[ -f "$kube_gomod" ]] || { echo "could not download k8s.io/kubernetes@$version" >&2; exit 1; }
+# The source zip is needed, not just go.mod: the proxy lists some versions whose zip it refuses.
+if ! download=$(go mod download -json "k8s.io/kubernetes@$version"); then
+  echo "could not download k8s.io/kubernetes@$version:" >&2
+  echo "$download" | sed -n 's/^[[:space:]]*"Error": "\(.*\)",$/  \1/p' >&2
+  exit 1
+fi
+kube_gomod=$(echo "$download" | sed -n 's/^[[:space:]]*"GoMod": "\(.*\)",\{0,1\}$/\1/p')
 
 # Drop every existing k8s.io replace, then add one per staging module of this version.
 for old in $(go mod edit -json | sed -n 's/^[[:space:]]*"Path": "\(k8s\.io\/[^"]*\)".*/\1/p' | sort -u); do
