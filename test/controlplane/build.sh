@@ -21,5 +21,8 @@ start=$(date +%s)
 mkdir -p "$(dirname "$out")"
 go build -trimpath -ldflags='-s -w' -o "$out.tmp.$$" .
 mv -f "$out.tmp.$$" "$out"
+# Binaries of earlier keys are dead weight (about 100 MiB each).
+find "$repo_root/.cache/controlplane" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended \
+  -regex '.*/[0-9a-f]{16}' ! -name "$key" -exec rm -rf {} +
 echo "edgellm: built the control plane in $(($(date +%s) - start))s" >&2
 echo "$out"
