@@ -1,0 +1,174 @@
+// The split DP of spec/split.md. Time is discretised in steps of `delta`; every cost is rounded
+// UP to whole steps, so any plan the DP accepts has a real latency within K*delta <= SLA.
+//
+//   V[u][loc][k] = least server workload of units 1..u, unit u at loc, using at most k steps
+//   V[0][input][k] = 0, V[0][other][k] = +inf
+//   V[u][client][k] = min(V[u-1][client][k - q(tc_u)], V[u-1][server][k - q(tc_u + dn_{u-1})])
+//   V[u][server][k] = w_u + min(V[u-1][server][k - q(ts_u)], V[u-1][client][k - q(ts_u + up_{u-1})])
+//   answer = min over loc of V[U][loc][K - q(final transfer from loc)]
+//
+// V is a Float64Array of (U+1)*2*(K+1) entries, the back-pointers (the previous location) a
+// Uint8Array of the same size. O(U*K) time and memory. Among placements of least workload the
+// DP returns one that uses the fewest steps (the least discretised latency).
+import { budgetSteps, quantiseUp, type Endpoints } from './evaluate.js';
+import { LOC_CLIENT, LOC_SERVER, OUTPUT_AT, SplitPlanError, type SplitProfile } from './types.js';
+
+export interface DpResult {
+  /** The placement (0 = client, 1 = server), or null when nothing fits in K steps. */
+  readonly codes: Uint8Array | null;
+  /** Least server workload (Infinity when infeasible). */
+  readonly serverWorkload: number;
+  /** Steps the returned placement uses (its discretised latency is steps * delta). */
+  readonly stepsUsed: number;
+  /** K = floor(SLA / delta). */
+  readonly budgetSteps: number;
+  readonly timeStepSeconds: number;
+}
+
+export function solveSplitDp(
+  profile: SplitProfile,
+  slaSeconds: number,
+  timeStepSeconds: number,
+  ends: Endpoints,
+  maxSteps: number,
+): DpResult {
+  if (!(timeStepSeconds > 0 && Number.isFinite(timeStepSeconds))) {
+    throw new SplitPlanError(`timeStepSeconds must be positive, got ${timeStepSeconds}`);
+  }
+  const K = budgetSteps(slaSeconds, timeStepSeconds);
+  const none: DpResult = {
+    codes: null,
+    serverWorkload: Infinity,
+    stepsUsed: 0,
+    budgetSteps: Math.max(K, 0),
+    timeStepSeconds,
+  };
+  if (K < 0) return none;
+  if (K > maxSteps) {
+    throw new SplitPlanError(
+      `SLA / timeStepSeconds = ${K} steps exceeds the limit of ${maxSteps}; use a coarser time step`,
+    );
+  }
+  const U = profile.clientSeconds.length;
+  const S = K + 1;
+  const cap = S; // any cost of more than K steps can never fit
+  const V = new Float64Array((U + 1) * 2 * S);
+  const back = new Uint8Array((U + 1) * 2 * S);
+  // Transition costs in steps, per unit: [stay client, switch server->client, stay server,
+  // switch client->server]. Kept so that backtracking uses exactly the same numbers.
+  const qStayC = new Int32Array(U);
+  const qSwC = new Int32Array(U);
+  const qStayS = new Int32Array(U);
+  const qSwS = new Int32Array(U);
+
+  const start = ends.inputAtClient ? LOC_CLIENT : LOC_SERVER;
+  const inf = Infinity;
+  V.fill(0, start * S, start * S + S);
+  V.fill(inf, (1 - start) * S, (1 - start) * S + S);
+
+  for (let u = 1; u <= U; u++) {
+    const i = u - 1;
+    const tc = profile.clientSeconds[i] ?? 0;
+    const ts = profile.serverSeconds[i] ?? 0;
+    const w = profile.serverWorkload[i] ?? 0;
+    const qc = quantiseUp(tc, timeStepSeconds, cap);
+    const qcs = quantiseUp(tc + (profile.downloadSeconds[i] ?? 0), timeStepSeconds, cap);
+    const qs = quantiseUp(ts, timeStepSeconds, cap);
+    const qsc = quantiseUp(ts + (profile.uploadSeconds[i] ?? 0), timeStepSeconds, cap);
+    qStayC[i] = qc;
+    qSwC[i] = qcs;
+    qStayS[i] = qs;
+    qSwS[i] = qsc;
+    const prevC = (u - 1) * 2 * S;
+    const prevS = prevC + S;
+    const curC = u * 2 * S;
+    const curS = curC + S;
+    for (let k = 0; k < S; k++) {
+      // unit u on the client
+      const a = k >= qc ? (V[prevC + k - qc] as number) : inf;
+      const b = k >= qcs ? (V[prevS + k - qcs] as number) : inf;
+      if (a <= b) {
+        V[curC + k] = a;
+        back[curC + k] = LOC_CLIENT;
+      } else {
+        V[curC + k] = b;
+        back[curC + k] = LOC_SERVER;
+      }
+      // unit u on the server
+      const c = k >= qs ? (V[prevS + k - qs] as number) : inf;
+      const d = k >= qsc ? (V[prevC + k - qsc] as number) : inf;
+      if (c <= d) {
+        V[curS + k] = w + c;
+        back[curS + k] = LOC_SERVER;
+      } else {
+        V[curS + k] = w + d;
+        back[curS + k] = LOC_CLIENT;
+      }
+    }
+  }
+
+  // Final transfer to where the output must be.
+  const finalDown = quantiseUp(profile.downloadSeconds[U] ?? 0, timeStepSeconds, cap);
+  const finalUp = quantiseUp(profile.uploadSeconds[U] ?? 0, timeStepSeconds, cap);
+  const qEnd = [
+    ends.outputAt === OUTPUT_AT.server ? finalUp : 0,
+    ends.outputAt === OUTPUT_AT.client ? finalDown : 0,
+  ] as const;
+
+  let best = inf;
+  for (const loc of [LOC_CLIENT, LOC_SERVER] as const) {
+    const k = K - qEnd[loc];
+    if (k < 0) continue;
+    const v = V[(U * 2 + loc) * S + k] as number;
+    if (v < best) best = v;
+  }
+  if (best === inf) return none;
+
+  // The fewest steps reaching the least workload (V is non-increasing in k).
+  let endLoc: number = LOC_CLIENT;
+  let endK = -1;
+  let endTotal = Infinity;
+  for (const loc of [LOC_CLIENT, LOC_SERVER] as const) {
+    const row = (U * 2 + loc) * S;
+    const limit = K - qEnd[loc];
+    if (limit < 0 || (V[row + limit] as number) !== best) continue;
+    let lo = 0;
+    let hi = limit;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((V[row + mid] as number) === best) hi = mid;
+      else lo = mid + 1;
+    }
+    if (lo + qEnd[loc] < endTotal) {
+      endTotal = lo + qEnd[loc];
+      endLoc = loc;
+      endK = lo;
+    }
+  }
+
+  const codes = new Uint8Array(U);
+  let loc = endLoc;
+  let k = endK;
+  for (let u = U; u >= 1; u--) {
+    const i = u - 1;
+    codes[i] = loc;
+    const prev = back[(u * 2 + loc) * S + k] as number;
+    const cost =
+      loc === LOC_CLIENT
+        ? prev === LOC_CLIENT
+          ? qStayC[i]
+          : qSwC[i]
+        : prev === LOC_SERVER
+          ? qStayS[i]
+          : qSwS[i];
+    k -= cost ?? 0;
+    loc = prev;
+  }
+  return {
+    codes,
+    serverWorkload: best,
+    stepsUsed: endTotal,
+    budgetSteps: K,
+    timeStepSeconds,
+  };
+}
