@@ -64,7 +64,7 @@ export interface SplitClient {
   readonly uplinkBytesPerSecond: number;
   readonly downlinkBytesPerSecond: number;
   /** One-way latency added to every transfer of every generation step (default 0). */
-  readonly linkLatencySeconds?: number;
+  readonly linkLatencySeconds?: number | undefined;
 }
 
 export interface SplitServer {
@@ -82,8 +82,8 @@ export interface SplitRequestShape {
 
 /** Measured per-unit compute times that replace the analytic ones (one entry per unit). */
 export interface MeasuredUnitTimes {
-  readonly clientSeconds?: readonly number[];
-  readonly serverSeconds?: readonly number[];
+  readonly clientSeconds?: readonly number[] | undefined;
+  readonly serverSeconds?: readonly number[] | undefined;
 }
 
 /**
