@@ -12,6 +12,7 @@ import {
   type SplitClient,
   type SplitModel,
 } from '../../src/core/planner/index.js';
+import { decodeFlops, prefillFlops } from '../../src/core/model/flops.js';
 
 const gpt2: SplitModel = { layers: 12, hiddenSize: 768, ffnSize: 3072, bytesPerElement: 2 };
 const phone: SplitClient = {
@@ -74,15 +75,52 @@ describe('split cost profile', () => {
       expect(whole.serverSeconds[l]).toBeCloseTo((whole.flops[l] ?? 0) / server.computeFlops, 12);
     }
     const bytes = (300 + 20) * 768 * 2;
-    expect(whole.activationBytes[0]).toBe(bytes);
-    expect(whole.uploadSeconds[12]).toBeCloseTo(bytes / phone.uplinkBytesPerSecond, 12);
+    expect(whole.activationBytes[5]).toBe(bytes);
+    expect(whole.uploadSeconds[11]).toBeCloseTo(bytes / phone.uplinkBytesPerSecond, 12);
     expect(whole.downloadSeconds[3]).toBeCloseTo(bytes / phone.downlinkBytesPerSecond, 12);
+    // at the ends only token ids cross, unless asked for hidden states
+    expect(whole.activationBytes[0]).toBe((300 + 20) * 4);
+    expect(whole.uploadSeconds[12]).toBeCloseTo(((300 + 20) * 4) / phone.uplinkBytesPerSecond, 12);
+    const hidden = buildSplitProfile({
+      model: gpt2,
+      request,
+      client: phone,
+      server,
+      boundaryTransfer: 'hidden',
+    });
+    expect(hidden.activationBytes[0]).toBe(bytes);
+    expect(hidden.activationBytes[12]).toBe(bytes);
     // attention carries the quadratic term: its share grows with the prompt
     const share = (s: number): number => {
       const f = layerFlops(gpt2, { promptTokens: s, outputTokens: 1 });
       return f.attentionFlops / (f.attentionFlops + f.ffnFlops);
     };
     expect(share(8192)).toBeGreaterThan(share(128));
+  });
+
+  test('L times the layer FLOPs equals the cost model of src/core/model (prefill + decode)', () => {
+    const variant = {
+      name: '7b',
+      quantization: 'F16',
+      layers: 32,
+      hiddenSize: 4096,
+      ffnSize: 11008,
+      kvWidth: 4096,
+      parameters: 7e9,
+      weightBits: 16,
+      kvBits: 16,
+      computeFactor: 1,
+      perplexity: 5,
+    };
+    for (const [s, n] of [
+      [1, 1],
+      [128, 32],
+      [2048, 500],
+    ] as const) {
+      const f = layerFlops(variant, { promptTokens: s, outputTokens: n });
+      const expected = prefillFlops(variant, s) + decodeFlops(variant, s, n);
+      expect(variant.layers * (f.attentionFlops + f.ffnFlops)).toBeCloseTo(expected, -3);
+    }
   });
 
   test('link latency is paid once per generation step per transfer', () => {

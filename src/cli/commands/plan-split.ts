@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import {
+  BOUNDARY_TRANSFER,
   buildSplitProfile,
   GRANULARITY,
   ON_INFEASIBLE,
@@ -44,6 +45,7 @@ export const splitInputSchema = z.object({
       policy: z.enum(Object.values(SPLIT_ALGORITHM)).optional(),
       timeStepSeconds: positive.optional(),
       granularity: z.enum(Object.values(GRANULARITY)).optional(),
+      boundaryTransfer: z.enum(Object.values(BOUNDARY_TRANSFER)).optional(),
       inputAtClient: z.boolean().optional(),
       outputAt: z.enum(Object.values(OUTPUT_AT)).optional(),
       onInfeasible: z.enum(Object.values(ON_INFEASIBLE)).optional(),
@@ -87,6 +89,7 @@ export function planFromInput(input: SplitInput): SplitOutput {
     client: input.client,
     server: input.server,
     ...(o.granularity === undefined ? {} : { granularity: o.granularity }),
+    ...(o.boundaryTransfer === undefined ? {} : { boundaryTransfer: o.boundaryTransfer }),
     ...(input.measured === undefined ? {} : { measured: input.measured }),
   });
   const options: Partial<SplitOptions> = {

@@ -9,12 +9,17 @@
 //   attention = (s+D)*8h^2 + 4h*(s^2 + D*s + D*(D+1)/2)
 //   FFN       = (s+D)*4h*h_ff
 // One placement holds for the whole request (the KV cache stays where its layer runs), so each
-// unit's cost is this sum. At a location switch the hidden state of every token crosses the
-// link once: (s+D) * h * bytesPerElement bytes over the request, plus one link latency per step.
+// unit's cost is this sum. At a location switch between units the hidden state of every token
+// crosses the link once: (s+D) * h * bytesPerElement bytes over the request, plus one link
+// latency per step. At the two ends (input before unit 1, output after unit U) only token ids
+// cross by default ((s+D) * tokenIdBytes), since the embedding and LM head run with the first and
+// last layer; their FLOPs are not counted (option boundaryTransfer: hidden sends hidden states).
 import {
   DEFAULT_SPLIT_OPTIONS,
   GRANULARITY,
   SplitPlanError,
+  BOUNDARY_TRANSFER,
+  type BoundaryTransfer,
   type Granularity,
   type MeasuredUnitTimes,
   type SplitClient,
@@ -45,6 +50,7 @@ export interface ProfileInput {
   readonly server: SplitServer;
   readonly granularity?: Granularity;
   readonly measured?: MeasuredUnitTimes;
+  readonly boundaryTransfer?: BoundaryTransfer;
 }
 
 function checkPositive(name: string, value: number): void {
@@ -119,6 +125,13 @@ export function buildSplitProfile(input: ProfileInput): SplitProfile {
   const perTransferLatency =
     (1 + decodeSteps) * (client.linkLatencySeconds ?? DEFAULT_SPLIT_OPTIONS.linkLatencySeconds);
   const activationBytes = new Float64Array(units + 1).fill(bytes);
+  if (
+    (input.boundaryTransfer ?? DEFAULT_SPLIT_OPTIONS.boundaryTransfer) === BOUNDARY_TRANSFER.tokens
+  ) {
+    const tokenBytes = tokensAcross * DEFAULT_SPLIT_OPTIONS.tokenIdBytes;
+    activationBytes[0] = tokenBytes;
+    activationBytes[units] = tokenBytes;
+  }
   const uploadSeconds = activationBytes.map(
     (b) => b / client.uplinkBytesPerSecond + perTransferLatency,
   );

@@ -18,6 +18,14 @@ export type OutputAt = (typeof OUTPUT_AT)[keyof typeof OUTPUT_AT];
 export const GRANULARITY = { layer: 'layer', sublayer: 'sublayer' } as const;
 export type Granularity = (typeof GRANULARITY)[keyof typeof GRANULARITY];
 
+/**
+ * What crosses the link at the model's two ends (before the first unit, after the last): `tokens`
+ * (default) sends token ids, because the embedding and the LM head run where the first and last
+ * layer run; `hidden` sends a full hidden state, the literal reading of the spec's a_0 and a_L.
+ */
+export const BOUNDARY_TRANSFER = { tokens: 'tokens', hidden: 'hidden' } as const;
+export type BoundaryTransfer = (typeof BOUNDARY_TRANSFER)[keyof typeof BOUNDARY_TRANSFER];
+
 /** Which algorithm produces the placement. `dp` is the planner; the rest are the oracle and
  * baselines (the greedy ones are ours: the paper's greedy could not be read). */
 export const SPLIT_ALGORITHM = {
@@ -132,6 +140,9 @@ export const DEFAULT_SPLIT_OPTIONS = {
   granularity: GRANULARITY.layer,
   outputTokens: 1,
   linkLatencySeconds: 0,
+  boundaryTransfer: BOUNDARY_TRANSFER.tokens,
+  /** Bytes of one token id on the wire (boundaryTransfer: tokens). */
+  tokenIdBytes: 4,
   /** The oracle enumerates 2^U placements; refuse beyond this many units. */
   maxExhaustiveUnits: 24,
 } as const;
