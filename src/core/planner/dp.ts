@@ -7,8 +7,9 @@
 //   V[u][server][k] = w_u + min(V[u-1][server][k - q(ts_u)], V[u-1][client][k - q(ts_u + up_{u-1})])
 //   answer = min over loc of V[U][loc][K - q(final transfer from loc)]
 //
-// V is a Float64Array of (U+1)*2*(K+1) entries, the back-pointers (the previous location) a
-// Uint8Array of the same size. O(U*K) time and memory. Among placements of least workload the
+// V is kept for two consecutive units only (Float64Arrays of 2*(K+1)); the back-pointers (the
+// previous location of each state, two bits per (unit, k)) are a Uint8Array of (U+1)*(K+1).
+// O(U*K) time and memory. Among placements of least workload the
 // DP returns one that uses the fewest steps (the least discretised latency).
 import { budgetSteps, quantiseUp, type Endpoints } from './evaluate.js';
 import { LOC_CLIENT, LOC_SERVER, OUTPUT_AT, SplitPlanError, type SplitProfile } from './types.js';
@@ -52,8 +53,12 @@ export function solveSplitDp(
   const U = profile.clientSeconds.length;
   const S = K + 1;
   const cap = S; // any cost of more than K steps can never fit
-  const V = new Float64Array((U + 1) * 2 * S);
-  const back = new Uint8Array((U + 1) * 2 * S);
+  // V rolls over two layers (previous and current, each a client row and a server row); the
+  // back-pointers of every layer are kept, packed: bit 0 = previous location of the client
+  // state, bit 1 = previous location of the server state.
+  let prev = new Float64Array(2 * S);
+  let cur = new Float64Array(2 * S);
+  const back = new Uint8Array((U + 1) * S);
   // Transition costs in steps, per unit: [stay client, switch server->client, stay server,
   // switch client->server]. Kept so that backtracking uses exactly the same numbers.
   const qStayC = new Int32Array(U);
@@ -63,8 +68,8 @@ export function solveSplitDp(
 
   const start = ends.inputAtClient ? LOC_CLIENT : LOC_SERVER;
   const inf = Infinity;
-  V.fill(0, start * S, start * S + S);
-  V.fill(inf, (1 - start) * S, (1 - start) * S + S);
+  prev.fill(inf);
+  prev.fill(0, start * S, start * S + S);
 
   for (let u = 1; u <= U; u++) {
     const i = u - 1;
@@ -79,33 +84,34 @@ export function solveSplitDp(
     qSwC[i] = qcs;
     qStayS[i] = qs;
     qSwS[i] = qsc;
-    const prevC = (u - 1) * 2 * S;
-    const prevS = prevC + S;
-    const curC = u * 2 * S;
-    const curS = curC + S;
+    const row = u * S;
     for (let k = 0; k < S; k++) {
-      // unit u on the client
-      const a = k >= qc ? (V[prevC + k - qc] as number) : inf;
-      const b = k >= qcs ? (V[prevS + k - qcs] as number) : inf;
+      // unit u on the client: from the client row (stay) or the server row (switch)
+      const a = k >= qc ? (prev[k - qc] as number) : inf;
+      const b = k >= qcs ? (prev[S + k - qcs] as number) : inf;
+      // unit u on the server: from the server row (stay) or the client row (switch)
+      const c = k >= qs ? (prev[S + k - qs] as number) : inf;
+      const d = k >= qsc ? (prev[k - qsc] as number) : inf;
+      let bits = 0;
       if (a <= b) {
-        V[curC + k] = a;
-        back[curC + k] = LOC_CLIENT;
+        cur[k] = a;
       } else {
-        V[curC + k] = b;
-        back[curC + k] = LOC_SERVER;
+        cur[k] = b;
+        bits = 1;
       }
-      // unit u on the server
-      const c = k >= qs ? (V[prevS + k - qs] as number) : inf;
-      const d = k >= qsc ? (V[prevC + k - qsc] as number) : inf;
       if (c <= d) {
-        V[curS + k] = w + c;
-        back[curS + k] = LOC_SERVER;
+        cur[S + k] = w + c;
+        bits |= 2;
       } else {
-        V[curS + k] = w + d;
-        back[curS + k] = LOC_CLIENT;
+        cur[S + k] = w + d;
       }
+      back[row + k] = bits;
     }
+    const t = prev;
+    prev = cur;
+    cur = t;
   }
+  const last = prev;
 
   // Final transfer to where the output must be.
   const finalDown = quantiseUp(profile.downloadSeconds[U] ?? 0, timeStepSeconds, cap);
@@ -119,7 +125,7 @@ export function solveSplitDp(
   for (const loc of [LOC_CLIENT, LOC_SERVER] as const) {
     const k = K - qEnd[loc];
     if (k < 0) continue;
-    const v = V[(U * 2 + loc) * S + k] as number;
+    const v = last[loc * S + k] as number;
     if (v < best) best = v;
   }
   if (best === inf) return none;
@@ -129,14 +135,14 @@ export function solveSplitDp(
   let endK = -1;
   let endTotal = Infinity;
   for (const loc of [LOC_CLIENT, LOC_SERVER] as const) {
-    const row = (U * 2 + loc) * S;
+    const row = loc * S;
     const limit = K - qEnd[loc];
-    if (limit < 0 || (V[row + limit] as number) !== best) continue;
+    if (limit < 0 || (last[row + limit] as number) !== best) continue;
     let lo = 0;
     let hi = limit;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      if ((V[row + mid] as number) === best) hi = mid;
+      if ((last[row + mid] as number) === best) hi = mid;
       else lo = mid + 1;
     }
     if (lo + qEnd[loc] < endTotal) {
@@ -152,17 +158,18 @@ export function solveSplitDp(
   for (let u = U; u >= 1; u--) {
     const i = u - 1;
     codes[i] = loc;
-    const prev = back[(u * 2 + loc) * S + k] as number;
+    const bits = back[u * S + k] as number;
+    const from = loc === LOC_CLIENT ? bits & 1 : (bits >> 1) & 1;
     const cost =
       loc === LOC_CLIENT
-        ? prev === LOC_CLIENT
+        ? from === LOC_CLIENT
           ? qStayC[i]
           : qSwC[i]
-        : prev === LOC_SERVER
+        : from === LOC_SERVER
           ? qStayS[i]
           : qSwS[i];
     k -= cost ?? 0;
-    loc = prev;
+    loc = from;
   }
   return {
     codes,
