@@ -80,7 +80,7 @@ describe('split cost profile', () => {
     expect(whole.downloadSeconds[3]).toBeCloseTo(bytes / phone.downlinkBytesPerSecond, 12);
     // at the ends only token ids cross, unless asked for hidden states
     expect(whole.activationBytes[0]).toBe((300 + 20) * 4);
-    expect(whole.uploadSeconds[12]).toBeCloseTo(((300 + 20) * 4) / phone.uplinkBytesPerSecond, 12);
+    expect(whole.downloadSeconds[12]).toBeCloseTo((21 * 4) / phone.downlinkBytesPerSecond, 12);
     const hidden = buildSplitProfile({
       model: gpt2,
       request,

@@ -1,7 +1,8 @@
 // Every `edgellm` subcommand, registered in the order `edgellm --help` lists them.
 import type { Command } from 'commander';
 import { register as planSplit } from './plan-split.js';
+import { register as simulateSplit } from './simulate-split.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [planSplit];
+export const COMMANDS: readonly RegisterCommand[] = [planSplit, simulateSplit];

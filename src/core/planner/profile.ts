@@ -11,8 +11,8 @@
 // One placement holds for the whole request (the KV cache stays where its layer runs), so each
 // unit's cost is this sum. At a location switch between units the hidden state of every token
 // crosses the link once: (s+D) * h * bytesPerElement bytes over the request, plus one link
-// latency per step. At the two ends (input before unit 1, output after unit U) only token ids
-// cross by default ((s+D) * tokenIdBytes), since the embedding and LM head run with the first and
+// latency per step. At the two ends only token ids cross by default (in: (s+D) ids, the prompt
+// and every fed-back token; out: n sampled ids), since the embedding and LM head run with the first and
 // last layer; their FLOPs are not counted (option boundaryTransfer: hidden sends hidden states).
 import {
   DEFAULT_SPLIT_OPTIONS,
@@ -128,9 +128,9 @@ export function buildSplitProfile(input: ProfileInput): SplitProfile {
   if (
     (input.boundaryTransfer ?? DEFAULT_SPLIT_OPTIONS.boundaryTransfer) === BOUNDARY_TRANSFER.tokens
   ) {
-    const tokenBytes = tokensAcross * DEFAULT_SPLIT_OPTIONS.tokenIdBytes;
-    activationBytes[0] = tokenBytes;
-    activationBytes[units] = tokenBytes;
+    // in: the prompt and every fed-back token; out: one sampled token per step
+    activationBytes[0] = tokensAcross * DEFAULT_SPLIT_OPTIONS.tokenIdBytes;
+    activationBytes[units] = request.outputTokens * DEFAULT_SPLIT_OPTIONS.tokenIdBytes;
   }
   const uploadSeconds = activationBytes.map(
     (b) => b / client.uplinkBytesPerSecond + perTransferLatency,
