@@ -227,7 +227,7 @@ function quantileOf(sorted: Float64Array, q: number): number {
  * One FCFS server fed by Poisson arrivals (Lindley's recursion). `types` and `gaps` are shared
  * by every algorithm (common random numbers), so differences come from service times alone.
  */
-function simulateQueue(
+export function simulateQueue(
   serviceByType: readonly number[],
   types: Uint32Array,
   unitGaps: Float64Array,
