@@ -5,3 +5,4 @@ export * from './evaluate.js';
 export * from './dp.js';
 export * from './baselines.js';
 export { planSplit, resolveSplitOptions, serverFlopsFraction } from './plan.js';
+export * from './wiring.js';
