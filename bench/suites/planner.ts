@@ -5,7 +5,12 @@
 // a few layers on the client, so the DP's answer is a real mix.
 import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { buildSplitProfile, planSplit, SPLIT_ALGORITHM } from '../../src/core/planner/index.js';
+import {
+  buildSplitProfile,
+  DpWorkspace,
+  planSplit,
+  SPLIT_ALGORITHM,
+} from '../../src/core/planner/index.js';
 import { markdownTable, median, quantile, type BenchSuite } from '../suite.js';
 
 const LAYERS = [12, 32, 48, 80] as const;
@@ -53,11 +58,14 @@ export const plannerSuite: BenchSuite = {
         );
         const options = { timeStepSeconds: sla / steps };
         let clientLayers = 0;
-        for (let i = 0; i < Math.min(50, iterations); i++) planSplit(profile, sla, options);
+        const workspace = new DpWorkspace(); // reused across plans, as a scheduler round would
+        for (let i = 0; i < Math.min(50, iterations); i++) {
+          planSplit(profile, sla, options, workspace);
+        }
         const times: number[] = [];
         for (let i = 0; i < iterations; i++) {
           const t0 = performance.now();
-          const plan = planSplit(profile, sla, options);
+          const plan = planSplit(profile, sla, options, workspace);
           times.push(performance.now() - t0);
           clientLayers = plan.placement?.filter((p) => p === 'client').length ?? 0;
         }

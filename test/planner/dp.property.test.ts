@@ -14,6 +14,7 @@ import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
 import {
   budgetSteps,
+  DpWorkspace,
   evaluatePlacement,
   placementSteps,
   planSplit,
@@ -66,6 +67,26 @@ describe('split DP properties', () => {
         expect(steps).toBeLessThanOrEqual(result.budgetSteps);
       }),
       { numRuns: RUNS },
+    );
+  });
+
+  test('a reused workspace gives the same answers as fresh memory', () => {
+    const workspace = new DpWorkspace();
+    fc.assert(
+      fc.property(realInstance(16), (inst) => {
+        const step = 2 ** inst.stepExponent;
+        const fresh = dp(inst, step);
+        const reused = solveSplitDp(
+          inst.profile,
+          inst.slaSeconds,
+          step,
+          inst.ends,
+          MAX_STEPS,
+          workspace,
+        );
+        expect(reused).toEqual(fresh);
+      }),
+      { numRuns: 500 },
     );
   });
 

@@ -26,12 +26,37 @@ export interface DpResult {
   readonly timeStepSeconds: number;
 }
 
+/**
+ * Scratch memory the DP may reuse between calls (to plan many requests without allocating).
+ * Owned by one caller at a time; its contents never affect the result.
+ */
+export class DpWorkspace {
+  private values = new Float64Array(0);
+  private values2 = new Float64Array(0);
+  private pointers = new Uint8Array(0);
+
+  /** Two V buffers of `valueLength` and a back-pointer buffer of `backLength` entries. */
+  take(valueLength: number, backLength: number): [Float64Array, Float64Array, Uint8Array] {
+    if (this.values.length < valueLength) {
+      this.values = new Float64Array(valueLength);
+      this.values2 = new Float64Array(valueLength);
+    }
+    if (this.pointers.length < backLength) this.pointers = new Uint8Array(backLength);
+    return [
+      this.values.subarray(0, valueLength),
+      this.values2.subarray(0, valueLength),
+      this.pointers.subarray(0, backLength),
+    ];
+  }
+}
+
 export function solveSplitDp(
   profile: SplitProfile,
   slaSeconds: number,
   timeStepSeconds: number,
   ends: Endpoints,
   maxSteps: number,
+  workspace?: DpWorkspace,
 ): DpResult {
   if (!(timeStepSeconds > 0 && Number.isFinite(timeStepSeconds))) {
     throw new SplitPlanError(`timeStepSeconds must be positive, got ${timeStepSeconds}`);
@@ -53,12 +78,16 @@ export function solveSplitDp(
   const U = profile.clientSeconds.length;
   const S = K + 1;
   const cap = S; // any cost of more than K steps can never fit
-  // V rolls over two layers (previous and current, each a client row and a server row); the
-  // back-pointers of every layer are kept, packed: bit 0 = previous location of the client
+  // V rolls over two layers (previous and current). Each holds a client row and a server row,
+  // each preceded by S entries of +inf, so that reading k - q < 0 needs no branch (q <= S).
+  // The back-pointers of every layer are kept, packed: bit 0 = previous location of the client
   // state, bit 1 = previous location of the server state.
-  let prev = new Float64Array(2 * S);
-  let cur = new Float64Array(2 * S);
-  const back = new Uint8Array((U + 1) * S);
+  const C = S; // offset of the client row
+  const SV = 3 * S; // offset of the server row
+  const inf = Infinity;
+  const [bufA, bufB, back] = (workspace ?? new DpWorkspace()).take(4 * S, (U + 1) * S);
+  let prev = bufA.fill(inf);
+  let cur = bufB.fill(inf);
   // Transition costs in steps, per unit: [stay client, switch server->client, stay server,
   // switch client->server]. Kept so that backtracking uses exactly the same numbers.
   const qStayC = new Int32Array(U);
@@ -66,10 +95,8 @@ export function solveSplitDp(
   const qStayS = new Int32Array(U);
   const qSwS = new Int32Array(U);
 
-  const start = ends.inputAtClient ? LOC_CLIENT : LOC_SERVER;
-  const inf = Infinity;
-  prev.fill(inf);
-  prev.fill(0, start * S, start * S + S);
+  const start = ends.inputAtClient ? C : SV;
+  prev.fill(0, start, start + S);
 
   for (let u = 1; u <= U; u++) {
     const i = u - 1;
@@ -85,25 +112,29 @@ export function solveSplitDp(
     qStayS[i] = qs;
     qSwS[i] = qsc;
     const row = u * S;
+    // unit u on the client comes from the client row (stay) or the server row (switch);
+    // unit u on the server from the server row (stay) or the client row (switch)
+    const fromCC = C - qc;
+    const fromSC = SV - qcs;
+    const fromSS = SV - qs;
+    const fromCS = C - qsc;
     for (let k = 0; k < S; k++) {
-      // unit u on the client: from the client row (stay) or the server row (switch)
-      const a = k >= qc ? (prev[k - qc] as number) : inf;
-      const b = k >= qcs ? (prev[S + k - qcs] as number) : inf;
-      // unit u on the server: from the server row (stay) or the client row (switch)
-      const c = k >= qs ? (prev[S + k - qs] as number) : inf;
-      const d = k >= qsc ? (prev[k - qsc] as number) : inf;
+      const a = prev[fromCC + k] as number;
+      const b = prev[fromSC + k] as number;
+      const c = prev[fromSS + k] as number;
+      const d = prev[fromCS + k] as number;
       let bits = 0;
       if (a <= b) {
-        cur[k] = a;
+        cur[C + k] = a;
       } else {
-        cur[k] = b;
+        cur[C + k] = b;
         bits = 1;
       }
       if (c <= d) {
-        cur[S + k] = w + c;
+        cur[SV + k] = w + c;
         bits |= 2;
       } else {
-        cur[S + k] = w + d;
+        cur[SV + k] = w + d;
       }
       back[row + k] = bits;
     }
@@ -125,7 +156,7 @@ export function solveSplitDp(
   for (const loc of [LOC_CLIENT, LOC_SERVER] as const) {
     const k = K - qEnd[loc];
     if (k < 0) continue;
-    const v = last[loc * S + k] as number;
+    const v = last[(loc === LOC_CLIENT ? C : SV) + k] as number;
     if (v < best) best = v;
   }
   if (best === inf) return none;
@@ -135,7 +166,7 @@ export function solveSplitDp(
   let endK = -1;
   let endTotal = Infinity;
   for (const loc of [LOC_CLIENT, LOC_SERVER] as const) {
-    const row = loc * S;
+    const row = loc === LOC_CLIENT ? C : SV;
     const limit = K - qEnd[loc];
     if (limit < 0 || (last[row + limit] as number) !== best) continue;
     let lo = 0;

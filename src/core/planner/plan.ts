@@ -7,7 +7,7 @@ import {
   solveRatioGreedy,
   solveServerOnly,
 } from './baselines.js';
-import { solveSplitDp } from './dp.js';
+import { solveSplitDp, type DpWorkspace } from './dp.js';
 import { planFromCodes, type Endpoints } from './evaluate.js';
 import {
   DEFAULT_SPLIT_OPTIONS,
@@ -80,12 +80,14 @@ function infeasiblePlan(
 /**
  * Plans the placement of one request. `slaSeconds` is the latency budget; the profile comes
  * from buildSplitProfile (or measured numbers). Never throws for an infeasible SLA: the
- * `onInfeasible` policy decides. Throws SplitPlanError for unusable options.
+ * `onInfeasible` policy decides. Throws SplitPlanError for unusable options. A `workspace`
+ * lets the DP reuse its scratch memory across calls.
  */
 export function planSplit(
   profile: SplitProfile,
   slaSeconds: number,
   options: Partial<SplitOptions> = {},
+  workspace?: DpWorkspace,
 ): SplitPlan {
   const o = resolveSplitOptions(options);
   if (!(slaSeconds >= 0 && Number.isFinite(slaSeconds))) {
@@ -97,7 +99,7 @@ export function planSplit(
     case SPLIT_ALGORITHM.dp: {
       const step = o.timeStepSeconds ?? slaSeconds / DEFAULT_SPLIT_OPTIONS.steps;
       if (!(step > 0)) return infeasiblePlan(o.algorithm, profile, slaSeconds, o);
-      const dp = solveSplitDp(profile, slaSeconds, step, ends, o.maxSteps);
+      const dp = solveSplitDp(profile, slaSeconds, step, ends, o.maxSteps, workspace);
       const extra = { timeStepSeconds: step, steps: dp.budgetSteps };
       if (dp.codes !== null)
         return planFromCodes(o.algorithm, profile, dp.codes, ends, slaSeconds, extra);
