@@ -147,7 +147,10 @@ export class CostModel {
     this.kvBytesPerToken = kvBytesPerToken(model);
     this.effectiveFlops = node.utilization * node.computeFlops * model.computeFactor;
     this.denseFlops = denseFlopsPerTokenLayer(model);
-    if (options.compute === COMPUTE_MODEL.roofline && !((node.memoryBandwidthBytesPerSecond ?? 0) > 0)) {
+    if (
+      options.compute === COMPUTE_MODEL.roofline &&
+      !((node.memoryBandwidthBytesPerSecond ?? 0) > 0)
+    ) {
       throw new CostModelError(
         'compute option "roofline" needs the node\'s memoryBandwidthBytesPerSecond; set it or use "flops"',
       );
