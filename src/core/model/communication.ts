@@ -25,8 +25,8 @@ export interface LinkAllocation {
   readonly sharesHz: readonly number[];
 }
 
-/** Bisection steps: 2^-60 relative precision, far below any time that matters. */
-const BISECTION_STEPS = 60;
+/** Bisection steps on the phase time: 2^-50 relative precision, far below any time that matters. */
+const BISECTION_STEPS = 50;
 
 /** Linear model: the phase time from the summed load sum_v D_v / e_v (Hz*s). */
 export function linearLinkSeconds(loadHzSeconds: number, bandwidthHz: number): number {
@@ -52,15 +52,35 @@ function noiseScaledRate(x: number, rhoHz: number): number {
   return x * Math.log2(1 + rhoHz / x);
 }
 
-/** Smallest share x in (0, B] with rate(x) >= needed; Infinity when even B is not enough. */
-function shareForRate(neededBitsPerSecond: number, rhoHz: number, bandwidthHz: number): number {
+/** Safeguarded Newton iterations for one user's share (quadratic near the root). */
+const NEWTON_STEPS = 60;
+const SHARE_RELATIVE_TOLERANCE = 1e-12;
+
+/**
+ * Smallest share x in (0, B] with rate(x) >= needed; Infinity when even B is not enough.
+ * Newton's method inside a shrinking bracket [lo, hi] (rate(lo) < needed <= rate(hi)),
+ * falling back to bisection when a step leaves the bracket. The linear share needed/e is an
+ * upper bound (a narrower share only concentrates power), which starts the bracket tight.
+ */
+function shareForRate(
+  neededBitsPerSecond: number,
+  rhoHz: number,
+  bandwidthHz: number,
+  linearShareHz: number,
+): number {
   if (noiseScaledRate(bandwidthHz, rhoHz) < neededBitsPerSecond) return Infinity;
   let lo = 0;
-  let hi = bandwidthHz;
-  for (let i = 0; i < BISECTION_STEPS; i++) {
-    const mid = (lo + hi) / 2;
-    if (noiseScaledRate(mid, rhoHz) >= neededBitsPerSecond) hi = mid;
-    else lo = mid;
+  let hi = Math.min(bandwidthHz, linearShareHz);
+  if (noiseScaledRate(hi, rhoHz) < neededBitsPerSecond) hi = bandwidthHz;
+  let x = hi;
+  for (let i = 0; i < NEWTON_STEPS && hi - lo > SHARE_RELATIVE_TOLERANCE * hi; i++) {
+    const ratio = rhoHz / x;
+    const f = x * Math.log2(1 + ratio) - neededBitsPerSecond;
+    if (f >= 0) hi = x;
+    else lo = x;
+    const slope = Math.log2(1 + ratio) - ratio / ((1 + ratio) * Math.LN2);
+    const newton = x - f / slope;
+    x = newton > lo && newton < hi ? newton : (lo + hi) / 2;
   }
   return hi;
 }
@@ -74,7 +94,11 @@ export function noiseScaledAllocation(
     return { seconds: 0, sharesHz: demands.map(() => bandwidthHz / demands.length) };
   const rho = demands.map((d) => (2 ** d.spectralEfficiency - 1) * bandwidthHz);
   const sharesAt = (t: number): number[] =>
-    demands.map((d, i) => (d.bits > 0 ? shareForRate(d.bits / t, rho[i] ?? 0, bandwidthHz) : 0));
+    demands.map((d, i) =>
+      d.bits > 0
+        ? shareForRate(d.bits / t, rho[i] ?? 0, bandwidthHz, d.bits / t / d.spectralEfficiency)
+        : 0,
+    );
   const fits = (t: number): boolean => sharesAt(t).reduce((a, b) => a + b, 0) <= bandwidthHz;
   let hi = linearAllocation(demands, bandwidthHz).seconds;
   if (!fits(hi)) hi *= 1 + 1e-9; // rounding at the linear bound
