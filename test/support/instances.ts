@@ -9,7 +9,6 @@ import type {
   RequestDemand,
 } from '../../src/core/model/types.js';
 import type { ScheduleInstance } from '../../src/core/scheduler/types.js';
-import type { LatencyCoefficients } from '../../src/core/model/calibration.js';
 
 export function optionsWith(
   communication: readonly CostOptions['communication'][],
@@ -31,7 +30,7 @@ export function optionsWith(
         perSequenceSeconds: fc.double({ min: 0, max: 0.01, noNaN: true }),
         perContextTokenSeconds: fc.double({ min: 0, max: 1e-5, noNaN: true }),
       }),
-    }) as fc.Arbitrary<LatencyCoefficients>,
+    }),
   });
 }
 
@@ -90,6 +89,7 @@ export function instanceArb(
       memoryBandwidth: fc.double({ min: 1e9, max: 1e12, noNaN: true }),
       bandwidth: fc.double({ min: 1e4, max: 2e7, noNaN: true }),
       bestGap: fc.constantFrom(0, 0.3, 2),
+      maxBatchSize: fc.constantFrom(undefined, undefined, undefined, 1, 2, 3),
     })
     .map(
       ({
@@ -102,6 +102,7 @@ export function instanceArb(
         memoryBandwidth,
         bandwidth,
         bestGap,
+        maxBatchSize,
       }) => {
         const probe: NodeResources = {
           memoryBytes: Number.MAX_VALUE,
@@ -135,7 +136,14 @@ export function instanceArb(
           const c = probeCost.evaluate(addInto(emptyState(), emptyState(), alone), [alone]);
           return { ...base, latencyBudgetSeconds: c.totalSeconds * r.deadlineFactor };
         });
-        return { node, model, bestPerplexity: model.perplexity - bestGap, requests, options };
+        return {
+          node,
+          model,
+          bestPerplexity: model.perplexity - bestGap,
+          requests,
+          options,
+          ...(maxBatchSize === undefined ? {} : { maxBatchSize }),
+        };
       },
     );
 }

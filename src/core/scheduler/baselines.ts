@@ -22,7 +22,7 @@ export function baseline(
   const { cost, feasible } = candidates;
   let order: PreparedRequest[];
   let stopAtFirstMisfit = false;
-  let limit = Infinity;
+  let limit = instance.maxBatchSize ?? Infinity;
   switch (policy) {
     case POLICY.fcfs:
       order = [...feasible];
@@ -42,7 +42,7 @@ export function baseline(
       break;
     case POLICY.single:
       order = [...feasible];
-      limit = 1;
+      limit = Math.min(limit, 1);
       break;
   }
   let state = emptyState();

@@ -35,6 +35,7 @@ export function bruteForce(instance: ScheduleInstance): ScheduleResult {
   );
   const objective = instance.options.objective;
   const needsMembers = cost.evaluationNeedsMembers;
+  const maxBatch = instance.maxBatchSize ?? Infinity;
   const stack: BatchState[] = Array.from({ length: n + 1 }, emptyState);
   const path: PreparedRequest[] = [];
   let best: PreparedRequest[] = [];
@@ -47,7 +48,11 @@ export function bruteForce(instance: ScheduleInstance): ScheduleResult {
       path.push(r);
       nodesEvaluated++;
       const ok = allEligible && (eligible[i] ?? false);
-      if (ok && cost.check(child, needsMembers ? path : undefined) === 'ok') {
+      if (
+        ok &&
+        child.count <= maxBatch &&
+        cost.check(child, needsMembers ? path : undefined) === 'ok'
+      ) {
         const score = scoreOf(child, objective);
         if (better(score, bestScore)) {
           bestScore = score;

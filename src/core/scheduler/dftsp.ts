@@ -39,10 +39,11 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
     suffixMaxTokens[i] = Math.max(suffixMaxTokens[i + 1] ?? 0, r.outputTokens);
   }
   const kvTokenCapacity = (instance.node.memoryBytes - cost.weightBytes) / cost.kvBytesPerToken;
+  const maxBatch = instance.maxBatchSize ?? Infinity;
 
   /** Upper bound on how many of order[i..] can still join a batch in `state`. */
   const maxMoreRequests = (state: BatchState, i: number): number => {
-    const remaining = n - i;
+    const remaining = Math.min(n - i, maxBatch - state.count);
     if (remaining <= 0) return 0;
     const used = staticPadding
       ? state.count * (state.maxPromptTokens + state.maxOutputTokens)
@@ -92,6 +93,7 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   const members: PreparedRequest[] = [];
   let greedyState = emptyState();
   for (const r of order) {
+    if (greedyState.count >= maxBatch) break;
     const next = addInto(emptyState(), greedyState, r);
     members.push(r);
     nodesEvaluated++;

@@ -10,6 +10,8 @@ export interface ScheduleInstance {
   /** In arrival order (FCFS and the tie-breaks use it). */
   readonly requests: readonly RequestDemand[];
   readonly options: CostOptions;
+  /** Most requests in one batch (the node's spec.scheduling.maxBatchSize); unbounded if absent. */
+  readonly maxBatchSize?: number;
 }
 
 export const POLICY = {
