@@ -67,6 +67,19 @@ describe('edgellm plan-split', () => {
     expect(out.serverFlops).toBeLessThan(serverOnly.serverFlops);
   });
 
+  test('the README example (examples/split.json) plans a feasible split', () => {
+    const r = spawnSync(
+      process.execPath,
+      [MAIN, 'plan-split', '--input', join(process.cwd(), 'examples', 'split.json')],
+      { encoding: 'utf8' },
+    );
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as Output;
+    expect(out.feasible).toBe(true);
+    expect(out.placement).toContain('client');
+    expect(out.placement).toContain('server');
+  });
+
   test('exhaustive on a small model agrees with dp up to the time step', () => {
     const small = {
       ...good,
