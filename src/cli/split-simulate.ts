@@ -55,8 +55,14 @@ export async function runSplitSimulation(
       join(options.out, SPLIT_OUTPUT_FILES.json),
       `${JSON.stringify(result, null, 2)}\n`,
     );
-    await writeFile(join(options.out, SPLIT_OUTPUT_FILES.workloadSvg), splitWorkloadSvg(result));
-    await writeFile(join(options.out, SPLIT_OUTPUT_FILES.queueingSvg), splitQueueingSvg(result));
+    await writeFile(
+      join(options.out, SPLIT_OUTPUT_FILES.workloadSvg),
+      `${splitWorkloadSvg(result)}\n`,
+    );
+    await writeFile(
+      join(options.out, SPLIT_OUTPUT_FILES.queueingSvg),
+      `${splitQueueingSvg(result)}\n`,
+    );
   } catch (err) {
     throw new CliError(`cannot write the results to ${options.out}: ${(err as Error).message}`);
   }

@@ -1,6 +1,7 @@
 // Rendering the split experiment: markdown tables for stdout, SVG charts for the files.
 import { markdownTableOf } from './table.js';
-import { barChartSvg, lineChartSvg } from './svg.js';
+import { renderBarChart } from './bar-chart.js';
+import { renderLineChart } from './svg.js';
 import { EXPERIMENT_ALGORITHMS, type SplitExperimentResult } from './split-experiment.js';
 
 const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
@@ -89,7 +90,7 @@ export function splitExperimentMarkdown(result: SplitExperimentResult): string {
 }
 
 export function splitWorkloadSvg(result: SplitExperimentResult): string {
-  return barChartSvg({
+  return renderBarChart({
     title: 'Server workload over the request mix',
     xLabel: 'placement algorithm',
     yLabel: 'server TFLOPs (mix total)',
@@ -98,17 +99,22 @@ export function splitWorkloadSvg(result: SplitExperimentResult): string {
   });
 }
 
+/** p99 waits below this are drawn at it (a log axis has no 0). */
+const WAIT_FLOOR_SECONDS = 1e-4;
+
 export function splitQueueingSvg(result: SplitExperimentResult): string {
-  return lineChartSvg({
+  return renderLineChart({
     title: 'Waiting time at one server (p99, log scale)',
     xLabel: 'arrival rate (requests/s)',
-    yLabel: 'p99 waiting time (s)',
+    yLabel: `p99 waiting time (s, floored at ${WAIT_FLOOR_SECONDS})`,
     logY: true,
     series: EXPERIMENT_ALGORITHMS.map((a) => ({
       name: a,
       points: result.queueing.points
         .filter((p) => p.algorithm === a)
-        .map((p) => [p.arrivalRatePerSecond, p.p99WaitSeconds] as const),
+        .map(
+          (p) => [p.arrivalRatePerSecond, Math.max(WAIT_FLOOR_SECONDS, p.p99WaitSeconds)] as const,
+        ),
     })),
   });
 }

@@ -1,133 +1,116 @@
-// Small hand-written SVG charts (a line chart and a bar chart) for the simulators' reports.
-// Plain strings; no DOM, no dependencies.
+// Minimal SVG line charts for the simulators' figures (no dependency: the charts are simple,
+// and a plotting library would pull a browser or canvas stack into a CLI).
 
-export interface LineSeries {
+export interface Series {
   readonly name: string;
   readonly points: readonly (readonly [number, number])[];
 }
 
-const WIDTH = 720;
-const HEIGHT = 420;
-const MARGIN = { left: 80, right: 170, top: 40, bottom: 60 } as const;
-const COLORS = ['#1f77b4', '#ff7f0e', '#2ca02c', '#d62728', '#9467bd', '#8c564b'] as const;
+export interface LineChart {
+  readonly title: string;
+  readonly xLabel: string;
+  readonly yLabel: string;
+  readonly series: readonly Series[];
+  /** Logarithmic y axis (values must be > 0). */
+  readonly logY?: boolean;
+  readonly width?: number;
+  readonly height?: number;
+}
+
+const PALETTE = [
+  '#1f77b4',
+  '#d62728',
+  '#2ca02c',
+  '#ff7f0e',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#7f7f7f',
+];
+const MARGIN = { left: 70, right: 170, top: 40, bottom: 50 } as const;
+const TICKS = 5;
 
 function escapeXml(text: string): string {
   return text
-    .replaceAll('&', '&amp;')
-    .replaceAll('<', '&lt;')
-    .replaceAll('>', '&gt;')
-    .replaceAll('"', '&quot;');
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;');
 }
 
-function fmt(value: number): string {
+function niceNumber(value: number): string {
   if (value === 0) return '0';
   const abs = Math.abs(value);
-  if (abs >= 1e4 || abs < 1e-2) return value.toExponential(1);
+  if (abs >= 1e4 || abs < 1e-2) return value.toExponential(0).replace('e+', 'e');
   return Number(value.toPrecision(3)).toString();
 }
 
-function ticks(lo: number, hi: number, count: number): number[] {
-  return Array.from({ length: count + 1 }, (_, i) => lo + ((hi - lo) * i) / count);
-}
-
-function frame(title: string, xLabel: string, yLabel: string, body: string[]): string {
-  const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
-  return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" font-family="sans-serif" font-size="12">`,
-    `<rect width="${WIDTH}" height="${HEIGHT}" fill="white"/>`,
-    `<text x="${WIDTH / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(title)}</text>`,
-    `<text x="${MARGIN.left + (WIDTH - MARGIN.left - MARGIN.right) / 2}" y="${HEIGHT - 15}" text-anchor="middle">${escapeXml(xLabel)}</text>`,
-    `<text transform="translate(18 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(yLabel)}</text>`,
-    ...body,
-    '</svg>',
-    '',
-  ].join('\n');
-}
-
-/** A line chart; `logY` plots log10 of y (values <= 0 are clamped to the smallest positive). */
-export function lineChartSvg(options: {
-  readonly title: string;
-  readonly xLabel: string;
-  readonly yLabel: string;
-  readonly series: readonly LineSeries[];
-  readonly logY?: boolean;
-}): string {
-  const plotW = WIDTH - MARGIN.left - MARGIN.right;
-  const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const all = options.series.flatMap((s) => s.points);
-  const xs = all.map((p) => p[0]);
-  const positive = all.map((p) => p[1]).filter((y) => y > 0);
-  const floor = positive.length > 0 ? Math.min(...positive) : 1;
-  const ty = (y: number): number => (options.logY ? Math.log10(Math.max(y, floor)) : y);
-  const ys = all.map((p) => ty(p[1]));
-  const xLo = Math.min(...xs, 0);
-  const xHi = Math.max(...xs, 1);
-  let yLo = options.logY ? Math.floor(Math.min(...ys)) : Math.min(0, ...ys);
-  let yHi = options.logY ? Math.ceil(Math.max(...ys)) : Math.max(...ys);
-  if (!(yHi > yLo)) {
-    yLo -= 1;
-    yHi += 1;
+/** Renders a line chart with markers, axes, ticks and a legend. */
+export function renderLineChart(chart: LineChart): string {
+  const width = chart.width ?? 720;
+  const height = chart.height ?? 420;
+  const plotW = width - MARGIN.left - MARGIN.right;
+  const plotH = height - MARGIN.top - MARGIN.bottom;
+  const xs = chart.series.flatMap((s) => s.points.map((p) => p[0]));
+  const ys = chart.series.flatMap((s) => s.points.map((p) => p[1]));
+  const ty = (v: number): number => (chart.logY ? Math.log10(Math.max(v, Number.MIN_VALUE)) : v);
+  const xMin = Math.min(...xs);
+  const xMax = Math.max(...xs);
+  let yMin = chart.logY ? Math.floor(Math.min(...ys.map(ty))) : Math.min(0, ...ys);
+  let yMax = chart.logY ? Math.ceil(Math.max(...ys.map(ty))) : Math.max(...ys);
+  if (yMax === yMin) {
+    yMax += 1;
+    yMin -= chart.logY ? 1 : 0;
   }
-  const px = (x: number): number => MARGIN.left + ((x - xLo) / (xHi - xLo)) * plotW;
-  const py = (y: number): number => MARGIN.top + plotH - ((y - yLo) / (yHi - yLo)) * plotH;
-  const body: string[] = [
-    `<rect x="${MARGIN.left}" y="${MARGIN.top}" width="${plotW}" height="${plotH}" fill="none" stroke="#888"/>`,
-  ];
-  for (const x of ticks(xLo, xHi, 5)) {
-    body.push(
-      `<line x1="${px(x)}" y1="${MARGIN.top + plotH}" x2="${px(x)}" y2="${MARGIN.top + plotH + 5}" stroke="#888"/>`,
-      `<text x="${px(x)}" y="${MARGIN.top + plotH + 20}" text-anchor="middle">${fmt(x)}</text>`,
+  const px = (x: number): number =>
+    MARGIN.left + (xMax === xMin ? plotW / 2 : ((x - xMin) / (xMax - xMin)) * plotW);
+  const py = (y: number): number => MARGIN.top + plotH - ((ty(y) - yMin) / (yMax - yMin)) * plotH;
+  const out: string[] = [];
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    `<text x="${MARGIN.left + plotW / 2}" y="22" text-anchor="middle" font-size="15">${escapeXml(chart.title)}</text>`,
+  );
+  for (let i = 0; i <= TICKS; i++) {
+    const yv = yMin + ((yMax - yMin) * i) / TICKS;
+    const y = MARGIN.top + plotH - (plotH * i) / TICKS;
+    const label = chart.logY ? `1e${Math.round(yv * 10) / 10}` : niceNumber(yv);
+    out.push(
+      `<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotW}" y2="${y}" stroke="#e0e0e0"/>`,
+      `<text x="${MARGIN.left - 6}" y="${y + 4}" text-anchor="end">${label}</text>`,
     );
   }
-  const yTicks = options.logY
-    ? Array.from({ length: yHi - yLo + 1 }, (_, i) => yLo + i)
-    : ticks(yLo, yHi, 5);
-  for (const y of yTicks) {
-    const label = options.logY ? fmt(10 ** y) : fmt(y);
-    body.push(
-      `<line x1="${MARGIN.left}" y1="${py(y)}" x2="${MARGIN.left + plotW}" y2="${py(y)}" stroke="#eee"/>`,
-      `<text x="${MARGIN.left - 6}" y="${py(y) + 4}" text-anchor="end">${label}</text>`,
+  const xTicks = [...new Set(xs)].sort((a, b) => a - b);
+  const step = Math.max(1, Math.ceil(xTicks.length / 10));
+  xTicks.forEach((xv, i) => {
+    if (i % step !== 0) return;
+    out.push(
+      `<text x="${px(xv)}" y="${MARGIN.top + plotH + 18}" text-anchor="middle">${niceNumber(xv)}</text>`,
     );
-  }
-  options.series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length] ?? '#000';
-    const d = s.points
-      .map((p, j) => `${j === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(ty(p[1])).toFixed(1)}`)
+  });
+  out.push(
+    `<line x1="${MARGIN.left}" y1="${MARGIN.top + plotH}" x2="${MARGIN.left + plotW}" y2="${MARGIN.top + plotH}" stroke="black"/>`,
+    `<line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${MARGIN.top + plotH}" stroke="black"/>`,
+    `<text x="${MARGIN.left + plotW / 2}" y="${height - 10}" text-anchor="middle">${escapeXml(chart.xLabel)}</text>`,
+    `<text transform="translate(16 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(chart.yLabel)}</text>`,
+  );
+  chart.series.forEach((s, i) => {
+    const color = PALETTE[i % PALETTE.length] ?? 'black';
+    const path = s.points
+      .map((p, j) => `${j === 0 ? 'M' : 'L'}${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`)
       .join(' ');
-    body.push(
-      `<path d="${d}" fill="none" stroke="${color}" stroke-width="2"/>`,
-      `<rect x="${WIDTH - MARGIN.right + 15}" y="${MARGIN.top + i * 20}" width="12" height="12" fill="${color}"/>`,
-      `<text x="${WIDTH - MARGIN.right + 32}" y="${MARGIN.top + i * 20 + 10}">${escapeXml(s.name)}</text>`,
+    out.push(`<path d="${path}" fill="none" stroke="${color}" stroke-width="2"/>`);
+    for (const p of s.points) {
+      out.push(
+        `<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="3" fill="${color}"/>`,
+      );
+    }
+    const ly = MARGIN.top + 10 + i * 18;
+    out.push(
+      `<line x1="${width - MARGIN.right + 15}" y1="${ly}" x2="${width - MARGIN.right + 35}" y2="${ly}" stroke="${color}" stroke-width="2"/>`,
+      `<text x="${width - MARGIN.right + 40}" y="${ly + 4}">${escapeXml(s.name)}</text>`,
     );
   });
-  return frame(options.title, options.xLabel, options.yLabel, body);
-}
-
-/** A vertical bar chart with the value printed over each bar. */
-export function barChartSvg(options: {
-  readonly title: string;
-  readonly xLabel: string;
-  readonly yLabel: string;
-  readonly bars: readonly { readonly label: string; readonly value: number }[];
-  readonly format?: (value: number) => string;
-}): string {
-  const plotW = WIDTH - MARGIN.left - MARGIN.right;
-  const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const hi = Math.max(...options.bars.map((b) => b.value), 1e-12);
-  const slot = plotW / Math.max(1, options.bars.length);
-  const format = options.format ?? fmt;
-  const body: string[] = [
-    `<line x1="${MARGIN.left}" y1="${MARGIN.top + plotH}" x2="${MARGIN.left + plotW}" y2="${MARGIN.top + plotH}" stroke="#888"/>`,
-  ];
-  options.bars.forEach((b, i) => {
-    const h = (Math.max(0, b.value) / hi) * plotH;
-    const x = MARGIN.left + i * slot + slot * 0.15;
-    const color = COLORS[i % COLORS.length] ?? '#000';
-    body.push(
-      `<rect x="${x.toFixed(1)}" y="${(MARGIN.top + plotH - h).toFixed(1)}" width="${(slot * 0.7).toFixed(1)}" height="${h.toFixed(1)}" fill="${color}"/>`,
-      `<text x="${(x + slot * 0.35).toFixed(1)}" y="${(MARGIN.top + plotH - h - 5).toFixed(1)}" text-anchor="middle">${escapeXml(format(b.value))}</text>`,
-      `<text x="${(x + slot * 0.35).toFixed(1)}" y="${MARGIN.top + plotH + 18}" text-anchor="middle">${escapeXml(b.label)}</text>`,
-    );
-  });
-  return frame(options.title, options.xLabel, options.yLabel, body);
+  out.push('</svg>');
+  return out.join('\n');
 }

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import { register as planSplit } from './plan-split.js';
 import { register as simulateSplit } from './simulate-split.js';
+import { register as solve } from './solve.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [planSplit, simulateSplit];
+export const COMMANDS: readonly RegisterCommand[] = [solve, planSplit, simulateSplit];
