@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createRng } from '../../src/core/random.js';
+import { createRng } from '../../../src/core/random.js';
 import {
   EXPERIMENT_ALGORITHMS,
   runSplitExperiment,
@@ -14,7 +14,7 @@ import {
   SPLIT_EXPERIMENT_DEFAULTS,
   type SplitExperimentConfig,
   type SplitExperimentResult,
-} from '../../src/sim/split-experiment.js';
+} from '../../../src/sim/split-experiment.js';
 
 const config: SplitExperimentConfig = {
   ...SPLIT_EXPERIMENT_DEFAULTS,

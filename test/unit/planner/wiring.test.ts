@@ -3,14 +3,14 @@
 // cost model stays anti-monotone with split requests in the batch.
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { CostModel, stateOf } from '../../src/core/model/batch.js';
+import { CostModel, stateOf } from '../../../src/core/model/batch.js';
 import {
   COST_DEFAULTS,
   type ModelVariant,
   type NodeResources,
   type RequestDemand,
-} from '../../src/core/model/types.js';
-import { applySplitPlan, SPLIT_ACCOUNTING } from '../../src/core/planner/index.js';
+} from '../../../src/core/model/types.js';
+import { applySplitPlan, SPLIT_ACCOUNTING } from '../../../src/core/planner/index.js';
 
 const model: ModelVariant = {
   name: 'llama-7b',

@@ -11,8 +11,8 @@ import {
   SplitPlanError,
   type SplitClient,
   type SplitModel,
-} from '../../src/core/planner/index.js';
-import { decodeFlops, prefillFlops } from '../../src/core/model/flops.js';
+} from '../../../src/core/planner/index.js';
+import { decodeFlops, prefillFlops } from '../../../src/core/model/flops.js';
 
 const gpt2: SplitModel = { layers: 12, hiddenSize: 768, ffnSize: 3072, bytesPerElement: 2 };
 const phone: SplitClient = {
