@@ -1,6 +1,5 @@
-// The I/O around the split experiment (`edgellm simulate --split`): runs it with a seeded RNG,
-// prints the tables, writes JSON and two SVG charts. Kept apart from the command module so the
-// scheduling simulator's `simulate` command can call it for its `--split` flag.
+// The I/O around the split experiment (`edgellm simulate --split`, see commands/simulate.ts):
+// runs it with a seeded RNG, prints the tables, writes JSON and two SVG charts.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createRng } from '../core/random.js';

@@ -1,5 +1,5 @@
 // Rendering the split experiment: markdown tables for stdout, SVG charts for the files.
-import { markdownTableOf } from './table.js';
+import { markdownTable } from '../report/markdown.js';
 import { renderBarChart } from './bar-chart.js';
 import { renderLineChart } from './svg.js';
 import { EXPERIMENT_ALGORITHMS, type SplitExperimentResult } from './split-experiment.js';
@@ -8,7 +8,7 @@ const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
 
 export function splitExperimentMarkdown(result: SplitExperimentResult): string {
   const c = result.config;
-  const workload = markdownTableOf(
+  const workload = markdownTable(
     [
       'algorithm',
       'server TFLOPs (mix total)',
@@ -24,7 +24,7 @@ export function splitExperimentMarkdown(result: SplitExperimentResult): string {
       `${s.feasibleTypes}/${result.types.length}`,
     ]),
   );
-  const byModel = markdownTableOf(
+  const byModel = markdownTable(
     ['model', ...EXPERIMENT_ALGORITHMS.filter((a) => a !== 'server-only')],
     result.byModel.map((m) => [
       m.model,
@@ -33,7 +33,7 @@ export function splitExperimentMarkdown(result: SplitExperimentResult): string {
       ),
     ]),
   );
-  const queue = markdownTableOf(
+  const queue = markdownTable(
     [
       'algorithm',
       'mean service s',
@@ -50,7 +50,7 @@ export function splitExperimentMarkdown(result: SplitExperimentResult): string {
   const soCapacity =
     result.queueing.summary.find((q) => q.algorithm === 'server-only')?.capacityPerSecond ?? 1;
   const atRates = [0.5, 0.9].map((f) => f * soCapacity);
-  const waits = markdownTableOf(
+  const waits = markdownTable(
     [
       'algorithm',
       ...atRates.flatMap((r) => [`mean wait @${r.toFixed(1)}/s`, `p99 wait @${r.toFixed(1)}/s`]),

@@ -10,6 +10,7 @@ import { schedule } from '../../core/scheduler/schedule.js';
 import { POLICY, type ScheduleInstance } from '../../core/scheduler/types.js';
 import { CliError } from '../errors.js';
 import { readJsonInput } from '../input.js';
+import { defined } from '../../util/objects.js';
 
 const positive = z.number().positive();
 const nonNegative = z.number().nonnegative();
@@ -101,13 +102,6 @@ export const instanceSchema = z
   });
 
 export type InstanceInput = z.output<typeof instanceSchema>;
-
-/** Drops keys whose value is undefined (exactOptionalPropertyTypes). */
-function defined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
-    [K in keyof T]: Exclude<T[K], undefined>;
-  };
-}
 
 export function toInstance(input: InstanceInput): ScheduleInstance {
   const { bestPerplexity, ...model } = input.model;

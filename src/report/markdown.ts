@@ -1,7 +1,5 @@
-// Markdown tables for simulator reports.
-
-/** Renders a markdown table. */
-export function markdownTableOf(
+/** Renders a markdown table (used by the CLI's reports and the benchmarks). */
+export function markdownTable(
   header: readonly string[],
   rows: readonly (readonly string[])[],
 ): string {
