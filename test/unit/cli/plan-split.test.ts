@@ -115,6 +115,7 @@ describe('edgellm plan-split', () => {
     [{ ...good, options: { policy: 'magic' } }, 'options.policy'],
     [{ ...good, slaSeconds: 'soon' }, 'slaSeconds'],
     ['{ not json', 'not valid JSON'],
+    [{ ...good, options: { policy: 'exhaustive' } }, 'exhaustive search over 32 units'],
   ])('bad input exits non-zero naming the problem (%#)', (input, field) => {
     const r = run(input);
     expect(r.status).not.toBe(0);
