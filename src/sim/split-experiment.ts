@@ -92,6 +92,9 @@ export const SPLIT_EXPERIMENT_DEFAULTS: SplitExperimentConfig = {
   },
 };
 
+/** Relative workload differences below this count as ties (floating-point sums). */
+const RELATIVE_TIE = 1e-9;
+
 /**
  * The algorithms compared, in table order. `dp` uses K = config.steps, `dp-fine` K = 10 times
  * that (the gap between them is what rounding up to whole steps costs), `dp-sublayer` the DP
@@ -161,6 +164,14 @@ export interface SplitExperimentResult {
   /** The same for `dp-fine`. */
   readonly dpFineOverPrefixGreedy: number;
   readonly dpFineOverRatioGreedy: number;
+  /** Per type, `dp-fine` against each greedy baseline: how often better or worse, and the most. */
+  readonly perTypeVsGreedy: readonly {
+    readonly baseline: 'prefix-greedy' | 'ratio-greedy';
+    readonly better: number;
+    readonly worse: number;
+    /** Largest 1 - W(dp-fine) / W(baseline) over the types. */
+    readonly maxImprovement: number;
+  }[];
   readonly byModel: readonly {
     readonly model: string;
     readonly reductionVsServerOnly: Readonly<Record<ExperimentAlgorithm, number>>;
@@ -339,6 +350,17 @@ export function runSplitExperiment(
     dpOverRatioGreedy: 1 - total('dp') / total('ratio-greedy'),
     dpFineOverPrefixGreedy: 1 - total('dp-fine') / total('prefix-greedy'),
     dpFineOverRatioGreedy: 1 - total('dp-fine') / total('ratio-greedy'),
+    perTypeVsGreedy: (['prefix-greedy', 'ratio-greedy'] as const).map((baseline) => {
+      const gains = types.map((t) =>
+        t.serverFlops[baseline] > 0 ? 1 - t.serverFlops['dp-fine'] / t.serverFlops[baseline] : 0,
+      );
+      return {
+        baseline,
+        better: gains.filter((g) => g > RELATIVE_TIE).length,
+        worse: gains.filter((g) => g < -RELATIVE_TIE).length,
+        maxImprovement: Math.max(0, ...gains),
+      };
+    }),
     byModel,
     queueing: { points, summary: queueSummary },
   };

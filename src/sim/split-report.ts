@@ -74,7 +74,13 @@ export function splitExperimentMarkdown(result: SplitExperimentResult): string {
     workload,
     '',
     `DP vs prefix greedy (ours): ${pct(result.dpOverPrefixGreedy)} less server workload; vs ratio greedy (ours): ${pct(result.dpOverRatioGreedy)}. ` +
-      `With K = ${c.fineSteps} (dp-fine): ${pct(result.dpFineOverPrefixGreedy)} and ${pct(result.dpFineOverRatioGreedy)}.`,
+      `With K = ${c.fineSteps} (dp-fine): ${pct(result.dpFineOverPrefixGreedy)} and ${pct(result.dpFineOverRatioGreedy)}. ` +
+      result.perTypeVsGreedy
+        .map(
+          (g) =>
+            `Per type, dp-fine beats ${g.baseline} in ${g.better} of ${result.types.length} types (by up to ${pct(g.maxImprovement)}) and loses in ${g.worse}.`,
+        )
+        .join(' '),
     '',
     '### Reduction vs server-only, by model',
     '',

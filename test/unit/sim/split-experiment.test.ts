@@ -58,6 +58,10 @@ describe('split experiment', () => {
       1 - (dp?.totalServerFlops ?? 0) / (so?.totalServerFlops ?? 1),
       12,
     );
+    for (const g of result.perTypeVsGreedy) {
+      expect(g.better + g.worse).toBeLessThanOrEqual(result.types.length);
+      expect(g.maxImprovement).toBeGreaterThanOrEqual(0);
+    }
     // long prompts on a slow phone with a tight SLA leave everything on the 7B server
     const stuck = result.types.find(
       (t) =>
