@@ -412,6 +412,42 @@ export class CostModel {
     return seconds;
   }
 
+  /** Lower bound on the link seconds adding `r` costs in any batch (0 for noise-scaled links). */
+  minLinkIncrementSeconds(r: PreparedRequest): number {
+    return this.options.communication === COMMUNICATION_MODEL.linear
+      ? r.uplinkLoad / this.node.uplinkBandwidthHz + r.downlinkLoad / this.node.downlinkBandwidthHz
+      : 0;
+  }
+
+  /**
+   * With static padding, every member is padded to the batch's longest prompt and output, so
+   * adding a request of scale w to a batch whose maxima are (s, n) costs at least w times this
+   * (per unit of scale) in compute. 0 under `roofline` (a memory-bound pass may absorb it).
+   */
+  paddedSequenceSeconds(maxPromptTokens: number, maxOutputTokens: number): number {
+    if (this.options.padding !== PADDING.static) return 0;
+    if (this.options.compute === COMPUTE_MODEL.flops) {
+      return (
+        (prefillFlops(this.model, maxPromptTokens) +
+          decodeFlops(this.model, maxPromptTokens, maxOutputTokens)) /
+        this.effectiveFlops
+      );
+    }
+    if (this.options.compute === COMPUTE_MODEL.calibrated && this.options.calibration) {
+      const p = this.options.calibration.prefill;
+      const d = this.options.calibration.decodeStep;
+      const s = maxPromptTokens;
+      const n = maxOutputTokens;
+      return (
+        p.perTokenSeconds * s +
+        p.perTokenSquaredSeconds * s * s +
+        d.perSequenceSeconds * (n - 1) +
+        d.perContextTokenSeconds * ((n - 1) * s + (n * (n - 1)) / 2)
+      );
+    }
+    return 0;
+  }
+
   /** Bandwidth shares of each member (input order), Hz. */
   shares(members: readonly PreparedRequest[]): {
     uplinkHz: readonly number[];

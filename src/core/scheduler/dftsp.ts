@@ -120,14 +120,12 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   let stopped = false;
   let exhausted = false;
   const started = budget.clock?.() ?? 0;
+  let nextClockRead = nodesEvaluated + CLOCK_CHECK_INTERVAL;
 
   const overBudget = (): boolean => {
     if (budget.maxNodes !== undefined && nodesEvaluated >= budget.maxNodes) return true;
-    if (
-      budget.maxSeconds !== undefined &&
-      budget.clock &&
-      nodesEvaluated % CLOCK_CHECK_INTERVAL === 0
-    ) {
+    if (budget.maxSeconds !== undefined && budget.clock && nodesEvaluated >= nextClockRead) {
+      nextClockRead = nodesEvaluated + CLOCK_CHECK_INTERVAL;
       return budget.clock() - started >= budget.maxSeconds;
     }
     return false;
