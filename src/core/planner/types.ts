@@ -124,7 +124,7 @@ export interface SplitOptions {
   readonly inputAtClient: boolean;
   readonly outputAt: OutputAt;
   readonly onInfeasible: OnInfeasible;
-  /** Largest K the DP accepts (memory is about 18 bytes per unit per step). */
+  /** Largest K the DP accepts (memory: 1 byte per unit per step, plus 32 bytes per step). */
   readonly maxSteps: number;
 }
 
