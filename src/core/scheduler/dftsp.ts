@@ -28,19 +28,12 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   const staticPadding = instance.options.padding === PADDING.static;
   const needsMembers = cost.evaluationNeedsMembers;
 
-  // Bound tables over the order: prefix sums of KV tokens (non-decreasing footprints), suffix
-  // sums and maxima of output tokens.
+  // Bound tables over the order: prefix sums of KV tokens (non-decreasing footprints).
   const prefixKv = new Float64Array(n + 1);
-  const suffixTokens = new Float64Array(n + 1);
-  const suffixMaxTokens = new Float64Array(n + 1);
   order.forEach((r, i) => (prefixKv[i + 1] = (prefixKv[i] ?? 0) + r.kvTokens));
-  for (let i = n - 1; i >= 0; i--) {
-    const r = order[i] as PreparedRequest;
-    suffixTokens[i] = (suffixTokens[i + 1] ?? 0) + r.outputTokens;
-    suffixMaxTokens[i] = Math.max(suffixMaxTokens[i + 1] ?? 0, r.outputTokens);
-  }
   const kvTokenCapacity = (instance.node.memoryBytes - cost.weightBytes) / cost.kvBytesPerToken;
   const latencyBound = buildLatencyBound(order.map((r) => cost.minLatencyIncrementSeconds(r)));
+  const tokenBound = buildTokenBound(order.map((r) => r.outputTokens));
   const maxBatch = instance.maxBatchSize ?? Infinity;
 
   /** Upper bound on how many of order[i..] can still join a batch in `state` (latency `t`). */
@@ -79,8 +72,7 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   const mayBeat = (state: BatchState, latency: number, i: number, best: Score): boolean => {
     const more = maxMoreRequests(state, latency, i);
     if (more === 0) return false;
-    const tokensBound =
-      state.sumOutputTokens + Math.min(suffixTokens[i] ?? 0, more * (suffixMaxTokens[i] ?? 0));
+    const tokensBound = state.sumOutputTokens + tokenBound(i, more);
     const countBound = state.count + more;
     const [primaryBound, secondaryBound] =
       objective === OBJECTIVE.tokens ? [tokensBound, countBound] : [countBound, tokensBound];
@@ -179,19 +171,46 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   });
 }
 
-/** Suffixes longer than this use the suffix minimum instead of sorted prefix sums (memory). */
+/** Suffixes longer than this fall back to O(1) bounds (sorted suffixes cost O(N^2) memory). */
 const SORTED_SUFFIX_LIMIT = 512;
+
+/**
+ * prefixes[i][k] = sum of the k smallest (or largest) of values[i..]: the sorted suffixes,
+ * built by insertion from the back in O(N^2). Null when N > SORTED_SUFFIX_LIMIT.
+ */
+function sortedSuffixPrefixes(
+  values: readonly number[],
+  largestFirst: boolean,
+): Float64Array[] | null {
+  const n = values.length;
+  if (n > SORTED_SUFFIX_LIMIT) return null;
+  const prefixes: Float64Array[] = new Array<Float64Array>(n + 1);
+  const sorted: number[] = [];
+  prefixes[n] = new Float64Array(1);
+  const before = (a: number, b: number): boolean => (largestFirst ? a > b : a < b);
+  for (let i = n - 1; i >= 0; i--) {
+    const x = values[i] ?? 0;
+    let at = sorted.findIndex((v) => before(x, v));
+    if (at < 0) at = sorted.length;
+    sorted.splice(at, 0, x);
+    const prefix = new Float64Array(sorted.length + 1);
+    sorted.forEach((v, k) => (prefix[k + 1] = (prefix[k] ?? 0) + v));
+    prefixes[i] = prefix;
+  }
+  return prefixes;
+}
 
 /**
  * For the latency part of rule 3: given per-candidate lower bounds on the latency each adds,
  * returns (i, slack) => the most candidates of order[i..] whose increments fit in `slack`
- * (the k smallest increments must fit). Built in O(N^2) for N <= SORTED_SUFFIX_LIMIT, with
- * O(log N) queries; larger N use slack / (smallest increment) in O(1).
+ * (the k smallest increments must fit), in O(log N); beyond SORTED_SUFFIX_LIMIT candidates,
+ * slack / (smallest increment) in O(1).
  */
 function buildLatencyBound(increments: readonly number[]): (i: number, slack: number) => number {
   const n = increments.length;
   const tolerance = (slack: number): number => slack * (1 + 1e-9) + 1e-12;
-  if (n > SORTED_SUFFIX_LIMIT) {
+  const prefixes = sortedSuffixPrefixes(increments, false);
+  if (!prefixes) {
     const suffixMin = new Float64Array(n + 1).fill(Infinity);
     for (let i = n - 1; i >= 0; i--)
       suffixMin[i] = Math.min(suffixMin[i + 1] ?? Infinity, increments[i] ?? 0);
@@ -199,18 +218,6 @@ function buildLatencyBound(increments: readonly number[]): (i: number, slack: nu
       const m = suffixMin[i] ?? Infinity;
       return m > 0 ? Math.floor(tolerance(slack) / m) : n;
     };
-  }
-  const prefixes: Float64Array[] = new Array<Float64Array>(n + 1);
-  let sorted: number[] = [];
-  prefixes[n] = new Float64Array(1);
-  for (let i = n - 1; i >= 0; i--) {
-    const x = increments[i] ?? 0;
-    let at = sorted.findIndex((v) => v > x);
-    if (at < 0) at = sorted.length;
-    sorted = [...sorted.slice(0, at), x, ...sorted.slice(at)];
-    const prefix = new Float64Array(sorted.length + 1);
-    sorted.forEach((v, k) => (prefix[k + 1] = (prefix[k] ?? 0) + v));
-    prefixes[i] = prefix;
   }
   return (i, slack) => {
     const prefix = prefixes[i];
@@ -224,5 +231,28 @@ function buildLatencyBound(increments: readonly number[]): (i: number, slack: nu
       else hi = mid - 1;
     }
     return lo;
+  };
+}
+
+/**
+ * For the token bound: (i, k) => the largest total output of k candidates of order[i..] (the
+ * k largest), in O(1); beyond SORTED_SUFFIX_LIMIT, min(suffix sum, k * suffix max).
+ */
+function buildTokenBound(outputTokens: readonly number[]): (i: number, k: number) => number {
+  const n = outputTokens.length;
+  const prefixes = sortedSuffixPrefixes(outputTokens, true);
+  if (!prefixes) {
+    const sum = new Float64Array(n + 1);
+    const max = new Float64Array(n + 1);
+    for (let i = n - 1; i >= 0; i--) {
+      sum[i] = (sum[i + 1] ?? 0) + (outputTokens[i] ?? 0);
+      max[i] = Math.max(max[i + 1] ?? 0, outputTokens[i] ?? 0);
+    }
+    return (i, k) => Math.min(sum[i] ?? 0, k * (max[i] ?? 0));
+  }
+  return (i, k) => {
+    const prefix = prefixes[i];
+    if (!prefix) return 0;
+    return prefix[Math.min(k, prefix.length - 1)] ?? 0;
   };
 }
