@@ -1,5 +1,6 @@
 // A minimal SVG bar chart (the line charts are in ./svg.ts), for the split experiment's
 // workload figure. Plain strings; no dependencies.
+import { escapeXml, PALETTE } from './svg.js';
 
 export interface BarChart {
   readonly title: string;
@@ -12,16 +13,6 @@ export interface BarChart {
 const WIDTH = 720;
 const HEIGHT = 420;
 const MARGIN = { left: 70, right: 30, top: 40, bottom: 60 } as const;
-const PALETTE = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'] as const;
-
-function escapeXml(text: string): string {
-  return text
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
-}
-
 /** Renders vertical bars with the value printed over each bar. */
 export function renderBarChart(chart: BarChart): string {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
