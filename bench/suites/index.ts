@@ -1,4 +1,6 @@
 // Every benchmark suite `make bench` runs, in order.
 import type { BenchSuite } from '../suite.js';
+import { plannerSuite } from './planner.js';
+import { solverSuite } from './solver.js';
 
-export const SUITES: readonly BenchSuite[] = [];
+export const SUITES: readonly BenchSuite[] = [solverSuite, plannerSuite];
