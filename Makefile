@@ -14,7 +14,7 @@ export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarni
 
 STAMP := node_modules/.edgellm-installed
 
-.PHONY: help setup build test lint format demo bench clean
+.PHONY: help setup build test lint format demo bench clean controlplane controlplane-bin helm
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -32,7 +32,24 @@ build: $(STAMP) ## Compile TypeScript to dist/
 	tsc -p tsconfig.build.json
 
 test: build ## Run the whole test suite (unit, property, integration)
+	@# Tests under test/integration/ start a real etcd + kube-apiserver (test/harness/); jest's
+	@# global setup builds it first when it is not cached (needs Go; unit-only runs do not).
 	jest $(JEST_ARGS)
+
+controlplane-bin: ## Build the test control plane (etcd + kube-apiserver) unless cached in .cache/
+	@test/controlplane/build.sh
+
+CONTROLPLANE_DIR := .cache/controlplane/dev
+controlplane: ## Run etcd + kube-apiserver in the foreground; kubeconfigs in .cache/controlplane/dev/
+	@bin=$$(test/controlplane/build.sh) && rm -rf $(CONTROLPLANE_DIR) && mkdir -p $(CONTROLPLANE_DIR) && \
+	  echo "Control plane state: $(CONTROLPLANE_DIR) (one kubeconfig per identity: admin, operator, agent)" && \
+	  echo "  KUBECONFIG=$(CURDIR)/$(CONTROLPLANE_DIR)/admin.kubeconfig kubectl get namespaces   # with any kubectl" && \
+	  echo "  or new KubeConfig().loadFromFile('$(CONTROLPLANE_DIR)/admin.kubeconfig') with @kubernetes/client-node" && \
+	  echo "Ctrl-C stops it; kube-apiserver logs follow." && \
+	  exec "$$bin" --dir $(CONTROLPLANE_DIR)
+
+helm: ## Build the pinned helm from the Go module proxy unless cached in .cache/helm/
+	@helm=$$(scripts/ensure-helm.sh) && "$$helm" version --short && echo "$$helm"
 
 lint: $(STAMP) ## Type-check, ESLint (type-aware) and Prettier
 	tsc -p tsconfig.json --noEmit

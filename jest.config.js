@@ -1,15 +1,39 @@
 // Jest runs TypeScript as native ESM (node --experimental-vm-modules): the Kubernetes client
 // and node-llama-cpp are ESM-only. ts-jest transpiles per file (isolatedModules); type errors
 // are caught by `npm run typecheck`, which `make lint` runs.
-/** @type {import('jest').Config} */
-export default {
+//
+// Two projects: `unit` (everything outside test/integration/) never touches Kubernetes;
+// `integration` (test/integration/) has the global setup that builds and starts the test
+// control plane (etcd + kube-apiserver, test/harness/). Jest runs a project's global setup only
+// when a selected test file belongs to that project, so `jest test/unit` or any unit-only
+// selection neither needs Go nor pays for the control plane.
+const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   transform: {
     '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }],
   },
-  roots: ['<rootDir>/test', '<rootDir>/src'],
   testMatch: ['**/*.test.ts'],
-  testTimeout: 60_000,
+};
+
+/** @type {import('jest').Config} */
+export default {
+  projects: [
+    {
+      ...common,
+      displayName: 'unit',
+      roots: ['<rootDir>/test', '<rootDir>/src'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/'],
+      testTimeout: 60_000,
+    },
+    {
+      ...common,
+      displayName: 'integration',
+      roots: ['<rootDir>/test/integration'],
+      globalSetup: '<rootDir>/test/harness/controlplane.ts',
+      globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+      testTimeout: 120_000,
+    },
+  ],
 };
