@@ -14,7 +14,7 @@ export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarni
 
 STAMP := node_modules/.edgellm-installed
 
-.PHONY: help setup build test lint format demo bench clean
+.PHONY: help setup build test lint format demo bench clean gen check-gen
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,16 @@ lint: $(STAMP) ## Type-check, ESLint (type-aware) and Prettier
 	tsc -p tsconfig.json --noEmit
 	eslint .
 	prettier --check .
+
+gen: $(STAMP) ## Regenerate src/gen/ from proto/ (buf lint, then ts-proto via buf generate)
+	buf lint
+	buf generate
+
+check-gen: $(STAMP) ## Fail when src/gen/ differs from what proto/ generates (CI drift check)
+	buf lint
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	buf generate --output "$$tmp"; \
+	diff -ru src/gen "$$tmp/src/gen" || { echo 'src/gen is stale: run `make gen` and commit it' >&2; exit 1; }
 
 format: $(STAMP) ## Format the tree with Prettier
 	prettier --write .
