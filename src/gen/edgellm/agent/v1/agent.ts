@@ -129,6 +129,8 @@ export enum BatchState {
   BATCH_STATE_SUCCEEDED = 3,
   BATCH_STATE_CANCELLED = 4,
   BATCH_STATE_FAILED = 5,
+  /** BATCH_STATE_DEADLINE_EXCEEDED - Stopped (or never started) because the latest deadline of its requests passed. */
+  BATCH_STATE_DEADLINE_EXCEEDED = 6,
 }
 
 export function batchStateFromJSON(object: any): BatchState {
@@ -151,6 +153,9 @@ export function batchStateFromJSON(object: any): BatchState {
     case 5:
     case "BATCH_STATE_FAILED":
       return BatchState.BATCH_STATE_FAILED;
+    case 6:
+    case "BATCH_STATE_DEADLINE_EXCEEDED":
+      return BatchState.BATCH_STATE_DEADLINE_EXCEEDED;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum BatchState");
   }
@@ -170,6 +175,8 @@ export function batchStateToJSON(object: BatchState): string {
       return "BATCH_STATE_CANCELLED";
     case BatchState.BATCH_STATE_FAILED:
       return "BATCH_STATE_FAILED";
+    case BatchState.BATCH_STATE_DEADLINE_EXCEEDED:
+      return "BATCH_STATE_DEADLINE_EXCEEDED";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum BatchState");
   }
