@@ -1,6 +1,7 @@
 // Typed agent errors carrying the gRPC status the caller receives, and the mapping of any
 // error (the runtime's typed errors included) to a status. Messages say what to do.
 import { status as Status } from '@grpc/grpc-js';
+import { RUNTIME_ERROR_CODE, RuntimeError, type RuntimeErrorCode } from '../runtime/errors.js';
 
 export type GrpcCode = (typeof Status)[keyof typeof Status];
 
@@ -32,6 +33,18 @@ export const unavailable = (message: string): AgentError =>
   new AgentError(Status.UNAVAILABLE, message);
 export const cancelled = (message: string): AgentError => new AgentError(Status.CANCELLED, message);
 
+/** The gRPC status of each typed runtime error (src/runtime/errors.ts). */
+export const RUNTIME_ERROR_STATUS: Readonly<Record<RuntimeErrorCode, GrpcCode>> = {
+  [RUNTIME_ERROR_CODE.modelNotFound]: Status.NOT_FOUND,
+  [RUNTIME_ERROR_CODE.modelAlreadyLoaded]: Status.ALREADY_EXISTS,
+  [RUNTIME_ERROR_CODE.modelLoadFailed]: Status.FAILED_PRECONDITION,
+  [RUNTIME_ERROR_CODE.promptTooLong]: Status.OUT_OF_RANGE,
+  [RUNTIME_ERROR_CODE.batchTooLarge]: Status.RESOURCE_EXHAUSTED,
+  [RUNTIME_ERROR_CODE.emptyBatch]: Status.INVALID_ARGUMENT,
+  [RUNTIME_ERROR_CODE.invalidRequest]: Status.INVALID_ARGUMENT,
+  [RUNTIME_ERROR_CODE.runtimeUnavailable]: Status.UNAVAILABLE,
+};
+
 /** Name of a gRPC status code, e.g. `INVALID_ARGUMENT` (for metrics and logs). */
 export function codeName(code: GrpcCode): string {
   for (const [name, value] of Object.entries(Status)) if (value === code) return name;
@@ -41,6 +54,8 @@ export function codeName(code: GrpcCode): string {
 /** The gRPC status and message for any error thrown while serving a call. */
 export function toStatus(err: unknown): { code: GrpcCode; message: string } {
   if (err instanceof AgentError) return { code: err.code, message: err.message };
+  if (err instanceof RuntimeError)
+    return { code: RUNTIME_ERROR_STATUS[err.code], message: err.message };
   const message = err instanceof Error ? err.message : String(err);
   return { code: Status.INTERNAL, message: `internal agent error: ${message}` };
 }
