@@ -1,5 +1,6 @@
 // `edgellm agent --config` as a process (the built CLI, as bin/edgellm runs it): it serves mTLS
-// gRPC with the configured tiny model, and SIGTERM drains and exits 0.
+// gRPC with the configured tiny model, calibrates it at start (GetProfile), and SIGTERM drains
+// and exits 0.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -7,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { AgentClient, collectBatch } from '../../src/agent/client.js';
-import { BatchState } from '../../src/gen/edgellm/agent/v1/agent.js';
+import { BatchState, ProfilePhase } from '../../src/gen/edgellm/agent/v1/agent.js';
 import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
 import { createTestPki, type TestPki } from './certs.js';
 
@@ -31,6 +32,7 @@ beforeAll(async () => {
       'models:',
       '  - {name: tiny, quantization: Q8_0, path: tiny-q8.gguf, contextTokens: 512, maxSequences: 4}',
       'threads: 2',
+      'calibrateOnStart: true',
       '',
     ].join('\n'),
   );
@@ -70,6 +72,16 @@ describe('edgellm agent --config', () => {
     try {
       const info = await client.getInfo();
       expect(info.models.map((m) => [m.name, m.loaded])).toEqual([['tiny', true]]);
+      // Calibrated at start: prefill and decode samples plus perplexity, over gRPC.
+      const { profiles } = await client.getProfile({ model: 'tiny' });
+      expect(profiles).toHaveLength(1);
+      const profile = profiles[0];
+      expect(profile?.quantization).toBe('Q8_0');
+      expect(new Set(profile?.samples.map((s) => s.phase))).toEqual(
+        new Set([ProfilePhase.PROFILE_PHASE_PREFILL, ProfilePhase.PROFILE_PHASE_DECODE]),
+      );
+      expect(profile?.samples.every((s) => s.seconds > 0 && s.batchSize >= 1)).toBe(true);
+      expect(profile?.perplexity).toBeGreaterThan(1);
       const events = await collectBatch(
         client.executeBatch({
           batchId: 'cli-1',

@@ -5,6 +5,7 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Agent } from '../../agent/agent.js';
 import { loadAgentConfig, type AgentConfig } from '../../agent/config.js';
 import { agentVersion } from '../../agent/version.js';
+import { CALIBRATION_PLANS, calibrate, loadCalibrationText } from '../../agent/calibration.js';
 import { createLlamaRuntime } from '../../runtime/llama.js';
 
 interface AgentFlags {
@@ -49,6 +50,9 @@ export async function runAgent(config: AgentConfig): Promise<void> {
     logger,
     registry,
     version: agentVersion(),
+    // Quick plan at start-up (seconds on a small model); perplexity on data/calibration.txt.
+    calibrate: async (_runtime, model) =>
+      calibrate(runtime, model.name, await loadCalibrationText(), CALIBRATION_PLANS.quick),
   });
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {
