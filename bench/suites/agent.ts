@@ -97,8 +97,8 @@ export const agentSuite: BenchSuite = {
       };
     }
     const fileBytes = (await stat(model.path)).size;
-    const maxTokens = quick ? 16 : 48;
-    const reps = quick ? 1 : 3;
+    const maxTokens = quick ? 8 : 16;
+    const reps = 1;
     const runtime = await createLlamaRuntime({ threads: THREADS });
     const config = agentConfigSchema.parse({
       listen: '127.0.0.1:0',
@@ -165,6 +165,9 @@ export const agentSuite: BenchSuite = {
             tokens = r.tokens;
           }
         }
+        process.stderr.write(
+          `agent bench: batch ${n}: direct ${d.map((x) => x.toFixed(1)).join('/')} tok/s, agent ${a.map((x) => x.toFixed(1)).join('/')} tok/s\n`,
+        );
         const directTps = median(d);
         const agentTps = median(a);
         rows.push({

@@ -32,6 +32,9 @@ import type { AgentMetrics } from './metrics.js';
 import type { ModelCatalog } from './models.js';
 import { checkContext, validateBatch, type AdmittedRequest } from './validation.js';
 
+/** Longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 const ABORT_REASON = { cancel: 'cancel', deadline: 'deadline', shutdown: 'shutdown' } as const;
 type AbortReason = (typeof ABORT_REASON)[keyof typeof ABORT_REASON];
 
@@ -277,11 +280,14 @@ export class BatchExecutor {
     }
     record.state = BatchState.BATCH_STATE_RUNNING;
     const queueSeconds = (performance.now() - record.queuedAt) / 1000;
-    const timer = Number.isFinite(latest)
-      ? setTimeout(() => {
-          this.abort(record, ABORT_REASON.deadline);
-        }, latest - this.nowMs())
-      : undefined;
+    const untilDeadlineMs = latest - this.nowMs();
+    // setTimeout fires at once for delays over 2^31-1 ms (~24.8 days): no timer for those.
+    const timer =
+      untilDeadlineMs <= MAX_TIMER_MS
+        ? setTimeout(() => {
+            this.abort(record, ABORT_REASON.deadline);
+          }, untilDeadlineMs)
+        : undefined;
     log.info({ requests: record.requests.length, queueSeconds }, 'batch started');
     metrics.batchSize.observe({ model: record.model }, record.requests.length);
     let output: BatchOutput;

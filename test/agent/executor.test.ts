@@ -277,6 +277,27 @@ describe('BatchExecutor idempotency and queueing', () => {
     expect(record.results.every((r) => r.completionTokens < 10)).toBe(true);
   });
 
+  it('stops a batch still running at its latest deadline: DEADLINE_EXCEEDED', async () => {
+    const { executor, runtime } = await setup(true);
+    const request = batch('late', 2, 10);
+    const deadline = new Date(Date.now() + 100);
+    const { record } = await executor.submit({
+      ...request,
+      requests: request.requests.map((r) => ({ ...r, deadline })),
+    });
+    const events = follow(record);
+    await new Promise((r) => setTimeout(r, 5));
+    runtime.release(); // one token, then the gate holds until after the deadline
+    await new Promise((r) => setTimeout(r, 150));
+    runtime.release();
+    await events;
+    expect(record.state).toBe(BatchState.BATCH_STATE_DEADLINE_EXCEEDED);
+    expect(record.results.map((r) => [r.completionTokens, r.finishReason])).toEqual([
+      [1, FinishReason.FINISH_REASON_DEADLINE_EXCEEDED],
+      [1, FinishReason.FINISH_REASON_DEADLINE_EXCEEDED],
+    ]);
+  });
+
   it('keeps at most cacheSize finished batches', async () => {
     const { executor } = await setup(false, 2);
     for (const id of ['a', 'b', 'c']) await follow((await executor.submit(batch(id, 1, 1))).record);
