@@ -310,6 +310,15 @@ export class LlamaRuntime implements InferenceRuntime {
         const text = new TextStream(() => llamaModel.detokenize(generated));
         let finishReason: FinishReason = FINISH_REASON.stop;
         let first: number | null = null;
+        const emit = (delta: string): void => {
+          if (delta === '' || !options.onToken) return;
+          try {
+            options.onToken({ id: request.id, text: delta, completionTokens: generated.length });
+          } catch (error) {
+            callbackError ??= error;
+            internal.abort();
+          }
+        };
         if (aborted()) finishReason = FINISH_REASON.cancelled;
         else {
           const { temperature, seed, topK, topP } = request.sampling;
@@ -326,19 +335,7 @@ export class LlamaRuntime implements InferenceRuntime {
             }
             first ??= secondsSince(start);
             generated.push(token);
-            const delta = text.next();
-            if (delta !== '' && options.onToken) {
-              try {
-                options.onToken({
-                  id: request.id,
-                  text: delta,
-                  completionTokens: generated.length,
-                });
-              } catch (error) {
-                callbackError ??= error;
-                internal.abort();
-              }
-            }
+            emit(text.next());
             if (generated.length >= request.maxTokens) {
               finishReason = FINISH_REASON.length;
               break;
@@ -349,6 +346,7 @@ export class LlamaRuntime implements InferenceRuntime {
             finishReason = FINISH_REASON.cancelled;
           }
         }
+        emit(text.flush());
         const total = secondsSince(start);
         return {
           id: request.id,
