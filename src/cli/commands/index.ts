@@ -1,6 +1,7 @@
 // Every `edgellm` subcommand, registered in the order `edgellm --help` lists them.
 import type { Command } from 'commander';
+import { register as solve } from './solve.js';
 
 export type RegisterCommand = (program: Command) => void;
 
-export const COMMANDS: readonly RegisterCommand[] = [];
+export const COMMANDS: readonly RegisterCommand[] = [solve];

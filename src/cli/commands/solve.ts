@@ -1,0 +1,170 @@
+// `edgellm solve --input instance.json`: one scheduling decision for one node, as JSON.
+import { performance } from 'node:perf_hooks';
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { CostModelError } from '../../core/model/batch.js';
+import { COST_DEFAULTS, DEFAULT_KV_BITS, DEFAULT_UTILIZATION } from '../../core/model/types.js';
+import { createRng } from '../../core/random.js';
+import { InstanceTooLargeError } from '../../core/scheduler/bruteforce.js';
+import { schedule } from '../../core/scheduler/schedule.js';
+import { POLICY, type ScheduleInstance } from '../../core/scheduler/types.js';
+import { CliError } from '../errors.js';
+import { readJsonInput } from '../input.js';
+
+const positive = z.number().positive();
+const nonNegative = z.number().nonnegative();
+const count = z.number().int().positive();
+
+export const nodeSchema = z.object({
+  memoryBytes: positive,
+  computeFlops: positive,
+  utilization: z.number().positive().max(1).default(DEFAULT_UTILIZATION),
+  memoryBandwidthBytesPerSecond: positive.optional(),
+  uplinkBandwidthHz: positive,
+  downlinkBandwidthHz: positive,
+});
+
+export const modelSchema = z.object({
+  name: z.string().min(1).default('model'),
+  quantization: z.string().min(1).default('unspecified'),
+  layers: count,
+  hiddenSize: count,
+  ffnSize: count,
+  kvWidth: count,
+  parameters: positive,
+  weightBits: positive.max(64),
+  kvBits: positive.max(64).default(DEFAULT_KV_BITS),
+  computeFactor: positive.default(1),
+  perplexity: positive,
+  bestPerplexity: positive.optional(),
+});
+
+export const requestSchema = z.object({
+  id: z.string().min(1),
+  promptTokens: count,
+  maxTokens: count,
+  latencyBudgetSeconds: positive,
+  maxPerplexityIncrease: nonNegative.default(0),
+  uplinkSpectralEfficiency: positive,
+  downlinkSpectralEfficiency: positive,
+  serverComputeFraction: z.number().min(0).max(1).optional(),
+});
+
+const calibrationSchema = z.object({
+  prefill: z.object({
+    fixedSeconds: nonNegative,
+    perTokenSeconds: nonNegative,
+    perTokenSquaredSeconds: nonNegative,
+  }),
+  decodeStep: z.object({
+    fixedSeconds: nonNegative,
+    perSequenceSeconds: nonNegative,
+    perContextTokenSeconds: nonNegative,
+  }),
+});
+
+const optionsSchema = z
+  .object({
+    policy: z.enum(Object.values(POLICY)).default(POLICY.dftsp),
+    padding: z.enum(['static', 'ragged']).default(COST_DEFAULTS.padding),
+    compute: z.enum(['flops', 'roofline', 'calibrated']).default(COST_DEFAULTS.compute),
+    communication: z.enum(['linear', 'noise-scaled']).default(COST_DEFAULTS.communication),
+    bitsPerToken: positive.default(COST_DEFAULTS.bitsPerToken),
+    objective: z.enum(['requests', 'tokens']).default(COST_DEFAULTS.objective),
+    calibration: calibrationSchema.optional(),
+    maxBatchSize: count.optional(),
+    maxNodes: count.optional(),
+    maxMilliseconds: positive.optional(),
+    seed: z.number().int().default(1),
+  })
+  .prefault({});
+
+export const instanceSchema = z
+  .object({
+    node: nodeSchema,
+    model: modelSchema,
+    requests: z.array(requestSchema),
+    options: optionsSchema,
+  })
+  .superRefine((value, ctx) => {
+    const seen = new Map<string, number>();
+    value.requests.forEach((r, i) => {
+      const first = seen.get(r.id);
+      if (first !== undefined) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['requests', i, 'id'],
+          message: `duplicate id "${r.id}" (also requests[${first}].id); ids must be unique`,
+        });
+      } else seen.set(r.id, i);
+    });
+  });
+
+export type InstanceInput = z.output<typeof instanceSchema>;
+
+/** Drops keys whose value is undefined (exactOptionalPropertyTypes). */
+function defined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
+    [K in keyof T]: Exclude<T[K], undefined>;
+  };
+}
+
+export function toInstance(input: InstanceInput): ScheduleInstance {
+  const { bestPerplexity, ...model } = input.model;
+  const o = input.options;
+  return {
+    node: defined(input.node),
+    model,
+    bestPerplexity: bestPerplexity ?? model.perplexity,
+    requests: input.requests.map((r) => defined(r)),
+    options: defined({
+      padding: o.padding,
+      compute: o.compute,
+      communication: o.communication,
+      bitsPerToken: o.bitsPerToken,
+      objective: o.objective,
+      calibration: o.calibration,
+    }),
+    ...(o.maxBatchSize === undefined ? {} : { maxBatchSize: o.maxBatchSize }),
+  };
+}
+
+export function solve(input: InstanceInput): Record<string, unknown> {
+  const instance = toInstance(input);
+  const o = input.options;
+  const started = performance.now();
+  try {
+    const result = schedule(instance, o.policy, {
+      rng: createRng(o.seed),
+      budget: defined({
+        maxNodes: o.maxNodes,
+        maxSeconds: o.maxMilliseconds === undefined ? undefined : o.maxMilliseconds / 1000,
+        clock: () => performance.now() / 1000,
+      }),
+    });
+    return {
+      ...result,
+      solveMilliseconds: performance.now() - started,
+    };
+  } catch (err) {
+    if (err instanceof CostModelError || err instanceof InstanceTooLargeError)
+      throw new CliError(err.message);
+    throw err;
+  }
+}
+
+export function register(program: Command): void {
+  program
+    .command('solve')
+    .description(
+      'Choose the next batch for one node (DFTSP or a baseline) and print the decision as JSON',
+    )
+    .requiredOption(
+      '-i, --input <file>',
+      'instance JSON (node, model, requests, options); - for stdin',
+    )
+    .action(async (opts: { input: string }) => {
+      const input = await readJsonInput(opts.input, instanceSchema, 'instance');
+      process.stdout.write(`${JSON.stringify(solve(input), null, 2)}\n`);
+    });
+}
