@@ -2,7 +2,7 @@
 // Q4_1 from PyPI) through node-llama-cpp in process, for batch sizes 1..16; the batching gain
 // (batch 8 vs batch 1); calibration time; and the calibrated cost model's prediction error:
 // fit the measured profile (core fitLatencyProfile), predict each measured batch's latency.
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import {
   calibrate,
@@ -63,6 +63,7 @@ export const runtimeSuite: BenchSuite = {
     const maxTokens = quick ? 12 : 32;
     // BENCH_THREADS overrides the thread count (e.g. 1 on a machine shared with other work).
     const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
+    const loadBefore = loadavg()[0] ?? 0;
     const runtime = await createLlamaRuntime({ threads });
     try {
       const loaded = await runtime.loadModel({
@@ -145,6 +146,18 @@ export const runtimeSuite: BenchSuite = {
           `${(median(r.predictionErrors) * 100).toFixed(1)}%`,
         ]),
       );
+      const loadAfter = loadavg()[0] ?? 0;
+      // Prefill cost per token alone vs in the largest batch: equal means the CPU is
+      // compute-bound (batching cannot amortize weight reads), lower means batching pays.
+      const prefillPerToken = (b: number): number => {
+        const s = profile.samples.filter((x) => x.phase === 'prefill' && x.batchSize === b);
+        const longest = s.reduce(
+          (m, x) => (x.contextTokens > (m?.contextTokens ?? 0) ? x : m),
+          s[0],
+        );
+        return longest ? longest.seconds / (b * longest.contextTokens) : Number.NaN;
+      };
+      const largest = Math.max(...PLAN.batchSizes);
       const markdown = [
         `SmolLM2-135M-Instruct Q4_1 (PyPI \`${REGISTRY_MODEL.pypiPackage}\` ${REGISTRY_MODEL.version}), ` +
           `CPU, ${threads} threads, ${maxTokens} tokens per request, greedy, median of ${runs} run(s); ` +
@@ -156,6 +169,11 @@ export const runtimeSuite: BenchSuite = {
           `Calibrated prediction error, median over all batches: **${(medianError * 100).toFixed(1)}%** (goal < 15%). ` +
           `Calibration (${profile.samples.length} samples + perplexity over ${PLAN.perplexityTokens} tokens) took ` +
           `${calibrationSeconds.toFixed(1)} s; perplexity on data/calibration.txt: ${profile.perplexity?.toFixed(2) ?? 'n/a'}.`,
+        '',
+        `Machine load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after. ` +
+          `Calibrated prefill cost per token: ${(prefillPerToken(1) * 1000).toFixed(1)} ms alone, ` +
+          `${(prefillPerToken(largest) * 1000).toFixed(1)} ms in a batch of ${largest} ` +
+          '(similar values mean the CPU is compute-bound, where batching cannot amortize weight reads).',
       ].join('\n');
       return {
         name: 'runtime',

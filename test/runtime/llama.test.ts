@@ -166,6 +166,17 @@ describe('LlamaRuntime', () => {
       runtime.loadModel({ name: MODEL, quantization: 'Q8_0', path: tinyModelPath('Q8_0') }),
     ).rejects.toBeInstanceOf(ModelAlreadyLoadedError);
 
+    // Two concurrent loads of one name: exactly one wins.
+    const spec = {
+      name: 'twice',
+      quantization: 'Q4_0',
+      path: tinyModelPath('Q4_0'),
+      maxSequences: 1,
+    };
+    const loads = await Promise.allSettled([runtime.loadModel(spec), runtime.loadModel(spec)]);
+    expect(loads.map((l) => l.status).sort()).toEqual(['fulfilled', 'rejected']);
+    await runtime.unloadModel('twice');
+
     const ok = await runtime.generateBatch(MODEL, [request('after', 'the town', 3)], {});
     expect(ok.results[0]?.completionTokens).toBeGreaterThan(0);
   });
