@@ -1,5 +1,7 @@
 // Every benchmark suite `make bench` runs, in order.
 import type { BenchSuite } from '../suite.js';
+import { plannerSuite } from './planner.js';
 import { runtimeSuite } from './runtime.js';
+import { solverSuite } from './solver.js';
 
-export const SUITES: readonly BenchSuite[] = [runtimeSuite];
+export const SUITES: readonly BenchSuite[] = [solverSuite, plannerSuite, runtimeSuite];

@@ -17,7 +17,7 @@ export interface LineChart {
   readonly height?: number;
 }
 
-const PALETTE = [
+export const PALETTE = [
   '#1f77b4',
   '#d62728',
   '#2ca02c',
@@ -30,7 +30,7 @@ const PALETTE = [
 const MARGIN = { left: 70, right: 170, top: 40, bottom: 50 } as const;
 const TICKS = 5;
 
-function escapeXml(text: string): string {
+export function escapeXml(text: string): string {
   return text
     .replace(/&/g, '&amp;')
     .replace(/</g, '&lt;')

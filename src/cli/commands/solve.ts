@@ -8,14 +8,19 @@ import { createRng } from '../../core/random.js';
 import { InstanceTooLargeError } from '../../core/scheduler/bruteforce.js';
 import { schedule } from '../../core/scheduler/schedule.js';
 import { POLICY, type ScheduleInstance } from '../../core/scheduler/types.js';
+import { withSplitPlans } from '../../core/scheduler/split.js';
+import { SPLIT_MODE, type SplitRequestContext } from '../../core/planner/index.js';
 import { CliError } from '../errors.js';
 import { readJsonInput } from '../input.js';
+import { defined } from '../../util/objects.js';
 
 const positive = z.number().positive();
 const nonNegative = z.number().nonnegative();
 const count = z.number().int().positive();
 
 export const nodeSchema = z.object({
+  /** Whether the node's runtime can execute a partial model (split plans count only then). */
+  partialModelExecution: z.boolean().default(false),
   memoryBytes: positive,
   computeFlops: positive,
   utilization: z.number().positive().max(1).default(DEFAULT_UTILIZATION),
@@ -48,6 +53,15 @@ export const requestSchema = z.object({
   uplinkSpectralEfficiency: positive,
   downlinkSpectralEfficiency: positive,
   serverComputeFraction: z.number().min(0).max(1).optional(),
+  /** `auto` with a `client` profile: plan the client/server split (src/core/planner). */
+  split: z.enum(Object.values(SPLIT_MODE)).default(SPLIT_MODE.serverOnly),
+  client: z
+    .object({
+      computeFlops: positive,
+      uplinkBytesPerSecond: positive,
+      downlinkBytesPerSecond: positive,
+    })
+    .optional(),
 });
 
 const calibrationSchema = z.object({
@@ -102,21 +116,15 @@ export const instanceSchema = z
 
 export type InstanceInput = z.output<typeof instanceSchema>;
 
-/** Drops keys whose value is undefined (exactOptionalPropertyTypes). */
-function defined<T extends object>(value: T): { [K in keyof T]: Exclude<T[K], undefined> } {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as {
-    [K in keyof T]: Exclude<T[K], undefined>;
-  };
-}
-
 export function toInstance(input: InstanceInput): ScheduleInstance {
   const { bestPerplexity, ...model } = input.model;
   const o = input.options;
   return {
-    node: defined(input.node),
+    // partialModelExecution steers split accounting (solve below), not the cost model
+    node: defined({ ...input.node, partialModelExecution: undefined }),
     model,
     bestPerplexity: bestPerplexity ?? model.perplexity,
-    requests: input.requests.map((r) => defined(r)),
+    requests: input.requests.map(({ split: _split, client: _client, ...r }) => defined(r)),
     options: defined({
       padding: o.padding,
       compute: o.compute,
@@ -129,10 +137,38 @@ export function toInstance(input: InstanceInput): ScheduleInstance {
   };
 }
 
+/** Split contexts of the requests that ask for `split: auto`, by id. */
+function splitContexts(input: InstanceInput): Map<string, SplitRequestContext> {
+  return new Map(
+    input.requests
+      .filter((r) => r.split === SPLIT_MODE.auto)
+      .map((r) => [r.id, { split: r.split, client: r.client }] as const),
+  );
+}
+
 export function solve(input: InstanceInput): Record<string, unknown> {
-  const instance = toInstance(input);
-  const o = input.options;
   const started = performance.now();
+  const splits = splitContexts(input);
+  let instance = toInstance(input);
+  let splitPlans: Record<string, unknown> | undefined;
+  if (splits.size > 0) {
+    const planned = withSplitPlans(instance, splits, {
+      partialModelExecution: input.node.partialModelExecution,
+    });
+    instance = planned.instance;
+    splitPlans = Object.fromEntries(
+      [...planned.assignments].map(([id, a]) => [
+        id,
+        {
+          accounting: a.accounting,
+          serverComputeFraction: a.demand.serverComputeFraction,
+          reason: a.reason,
+          plan: a.plan,
+        },
+      ]),
+    );
+  }
+  const o = input.options;
   try {
     const result = schedule(instance, o.policy, {
       rng: createRng(o.seed),
@@ -144,6 +180,7 @@ export function solve(input: InstanceInput): Record<string, unknown> {
     });
     return {
       ...result,
+      ...(splitPlans === undefined ? {} : { splitPlans }),
       solveMilliseconds: performance.now() - started,
     };
   } catch (err) {

@@ -369,14 +369,83 @@ export class CostModel {
     };
   }
 
+  /** Predicted uplink + compute + downlink seconds of the batch. */
+  latencySeconds(state: BatchState, members?: readonly PreparedRequest[]): number {
+    return (
+      this.uplinkSeconds(state, members) +
+      this.computeSeconds(state, members) +
+      this.downlinkSeconds(state, members)
+    );
+  }
+
   /** Memory and latency feasibility, memory first (cheap) so latency is skipped when it fails. */
   check(state: BatchState, members?: readonly PreparedRequest[]): 'ok' | 'memory' | 'latency' {
     if (!this.fitsMemory(state)) return 'memory';
-    const total =
-      this.uplinkSeconds(state, members) +
-      this.computeSeconds(state, members) +
-      this.downlinkSeconds(state, members);
-    return total <= state.minDeadlineSeconds ? 'ok' : 'latency';
+    return this.latencySeconds(state, members) <= state.minDeadlineSeconds ? 'ok' : 'latency';
+  }
+
+  /**
+   * A lower bound on how much adding `r` to ANY batch raises its latency (used by DFTSP's
+   * bound). Linear links add exactly the request's load over the band. Compute: under `flops`
+   * and `calibrated`, a static batch's cost is (sum of scales) * g(max s, max n) with g
+   * monotone, so adding r adds at least r's own per-sequence cost g(s_r, n_r), which is also
+   * exactly what a ragged batch adds (the per-pass constants only grow). Under `roofline` a
+   * memory-bound pass may absorb the FLOPs, and `noise-scaled` shares are not additive: 0.
+   */
+  minLatencyIncrementSeconds(r: PreparedRequest): number {
+    let seconds = 0;
+    if (this.options.communication === COMMUNICATION_MODEL.linear) {
+      seconds +=
+        r.uplinkLoad / this.node.uplinkBandwidthHz + r.downlinkLoad / this.node.downlinkBandwidthHz;
+    }
+    if (this.options.compute === COMPUTE_MODEL.flops) {
+      seconds += (r.prefillFlops + r.decodeFlops) / this.effectiveFlops;
+    } else if (this.options.compute === COMPUTE_MODEL.calibrated && this.options.calibration) {
+      const p = this.options.calibration.prefill;
+      const d = this.options.calibration.decodeStep;
+      seconds +=
+        r.scale *
+          (p.perTokenSeconds * r.promptTokens + p.perTokenSquaredSeconds * r.promptTokens ** 2) +
+        d.perSequenceSeconds * r.scale * (r.outputTokens - 1) +
+        d.perContextTokenSeconds * r.decodeContextTokens;
+    }
+    return seconds;
+  }
+
+  /** Lower bound on the link seconds adding `r` costs in any batch (0 for noise-scaled links). */
+  minLinkIncrementSeconds(r: PreparedRequest): number {
+    return this.options.communication === COMMUNICATION_MODEL.linear
+      ? r.uplinkLoad / this.node.uplinkBandwidthHz + r.downlinkLoad / this.node.downlinkBandwidthHz
+      : 0;
+  }
+
+  /**
+   * With static padding, every member is padded to the batch's longest prompt and output, so
+   * adding a request of scale w to a batch whose maxima are (s, n) costs at least w times this
+   * (per unit of scale) in compute. 0 under `roofline` (a memory-bound pass may absorb it).
+   */
+  paddedSequenceSeconds(maxPromptTokens: number, maxOutputTokens: number): number {
+    if (this.options.padding !== PADDING.static) return 0;
+    if (this.options.compute === COMPUTE_MODEL.flops) {
+      return (
+        (prefillFlops(this.model, maxPromptTokens) +
+          decodeFlops(this.model, maxPromptTokens, maxOutputTokens)) /
+        this.effectiveFlops
+      );
+    }
+    if (this.options.compute === COMPUTE_MODEL.calibrated && this.options.calibration) {
+      const p = this.options.calibration.prefill;
+      const d = this.options.calibration.decodeStep;
+      const s = maxPromptTokens;
+      const n = maxOutputTokens;
+      return (
+        p.perTokenSeconds * s +
+        p.perTokenSquaredSeconds * s * s +
+        d.perSequenceSeconds * (n - 1) +
+        d.perContextTokenSeconds * ((n - 1) * s + (n * (n - 1)) / 2)
+      );
+    }
+    return 0;
   }
 
   /** Bandwidth shares of each member (input order), Hz. */

@@ -5,7 +5,8 @@
 // Rule 1: pre-filter (candidates.ts). Rule 2: an infeasible child's subtree is discarded (every
 // constraint is anti-monotone). Rule 3: a branch stops when an upper bound on what it can reach
 // does not beat the incumbent; the bound is the tighter of "all remaining candidates" and "the
-// smallest remaining KV footprints that still fit in memory". Rule 4: stop when every candidate
+// smallest remaining KV footprints that still fit in memory" and "the smallest remaining latency
+// increments that still fit in the batch's slack" (CostModel.minLatencyIncrementSeconds). Rule 4: stop when every candidate
 // is in the incumbent. Sums and maxima live on the DFS stack, so each child costs O(1) to check
 // for the default cost options. The incumbent starts from the smallest-demand greedy batch.
 import { addInto, emptyState, type BatchState, type PreparedRequest } from '../model/batch.js';
@@ -27,22 +28,16 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   const staticPadding = instance.options.padding === PADDING.static;
   const needsMembers = cost.evaluationNeedsMembers;
 
-  // Bound tables over the order: prefix sums of KV tokens (non-decreasing footprints), suffix
-  // sums and maxima of output tokens.
+  // Bound tables over the order: prefix sums of KV tokens (non-decreasing footprints).
   const prefixKv = new Float64Array(n + 1);
-  const suffixTokens = new Float64Array(n + 1);
-  const suffixMaxTokens = new Float64Array(n + 1);
   order.forEach((r, i) => (prefixKv[i + 1] = (prefixKv[i] ?? 0) + r.kvTokens));
-  for (let i = n - 1; i >= 0; i--) {
-    const r = order[i] as PreparedRequest;
-    suffixTokens[i] = (suffixTokens[i + 1] ?? 0) + r.outputTokens;
-    suffixMaxTokens[i] = Math.max(suffixMaxTokens[i + 1] ?? 0, r.outputTokens);
-  }
   const kvTokenCapacity = (instance.node.memoryBytes - cost.weightBytes) / cost.kvBytesPerToken;
+  const latencyBound = buildLatencyBound(order.map((r) => cost.minLatencyIncrementSeconds(r)));
+  const tokenBound = buildTokenBound(order.map((r) => r.outputTokens));
   const maxBatch = instance.maxBatchSize ?? Infinity;
 
-  /** Upper bound on how many of order[i..] can still join a batch in `state`. */
-  const maxMoreRequests = (state: BatchState, i: number): number => {
+  /** Upper bound on how many of order[i..] can still join a batch in `state` (latency `t`). */
+  const maxMoreRequests = (state: BatchState, latency: number, i: number): number => {
     const remaining = Math.min(n - i, maxBatch - state.count);
     if (remaining <= 0) return 0;
     const used = staticPadding
@@ -58,7 +53,7 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
       if ((prefixKv[i + mid] ?? Infinity) - base <= free + 1e-9) lo = mid;
       else hi = mid - 1;
     }
-    let bound = lo;
+    let bound = Math.min(lo, latencyBound(i, state.minDeadlineSeconds - latency));
     if (staticPadding) {
       // Static padding charges every member the longest prompt plus the longest output.
       const perMember = Math.max(
@@ -74,11 +69,10 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   };
 
   /** Rule 3: can extending `state` with order[i..] beat `best`? */
-  const mayBeat = (state: BatchState, i: number, best: Score): boolean => {
-    const more = maxMoreRequests(state, i);
+  const mayBeat = (state: BatchState, latency: number, i: number, best: Score): boolean => {
+    const more = maxMoreRequests(state, latency, i);
     if (more === 0) return false;
-    const tokensBound =
-      state.sumOutputTokens + Math.min(suffixTokens[i] ?? 0, more * (suffixMaxTokens[i] ?? 0));
+    const tokensBound = state.sumOutputTokens + tokenBound(i, more);
     const countBound = state.count + more;
     const [primaryBound, secondaryBound] =
       objective === OBJECTIVE.tokens ? [tokensBound, countBound] : [countBound, tokensBound];
@@ -111,20 +105,19 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
       : EMPTY_SCORE;
 
   const stack: BatchState[] = Array.from({ length: n + 1 }, emptyState);
+  const latencyStack = new Float64Array(n + 1);
   const path: PreparedRequest[] = [];
   let prunedInfeasible = 0;
   let prunedByBound = 0;
   let stopped = false;
   let exhausted = false;
   const started = budget.clock?.() ?? 0;
+  let nextClockRead = nodesEvaluated + CLOCK_CHECK_INTERVAL;
 
   const overBudget = (): boolean => {
     if (budget.maxNodes !== undefined && nodesEvaluated >= budget.maxNodes) return true;
-    if (
-      budget.maxSeconds !== undefined &&
-      budget.clock &&
-      nodesEvaluated % CLOCK_CHECK_INTERVAL === 0
-    ) {
+    if (budget.maxSeconds !== undefined && budget.clock && nodesEvaluated >= nextClockRead) {
+      nextClockRead = nodesEvaluated + CLOCK_CHECK_INTERVAL;
       return budget.clock() - started >= budget.maxSeconds;
     }
     return false;
@@ -135,7 +128,7 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
     for (let i = from; i < n; i++) {
       if (stopped) return;
       // Rule 3. The bound only shrinks as i grows, so the remaining siblings are cut too.
-      if (!mayBeat(parent, i, bestScore)) {
+      if (!mayBeat(parent, latencyStack[depth] ?? 0, i, bestScore)) {
         prunedByBound++;
         return;
       }
@@ -148,11 +141,15 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
       const child = addInto(stack[depth + 1] as BatchState, parent, r);
       path.push(r);
       nodesEvaluated++;
-      if (cost.check(child, needsMembers ? path : undefined) !== 'ok') {
+      const latency = cost.fitsMemory(child)
+        ? cost.latencySeconds(child, needsMembers ? path : undefined)
+        : Infinity;
+      if (!(latency <= child.minDeadlineSeconds)) {
         prunedInfeasible++; // Rule 2: no superset of an infeasible batch is feasible.
         path.pop();
         continue;
       }
+      latencyStack[depth + 1] = latency;
       const score = scoreOf(child, objective);
       if (better(score, bestScore)) {
         bestScore = score;
@@ -172,4 +169,90 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
     prunedByBound,
     optimal: !exhausted,
   });
+}
+
+/** Suffixes longer than this fall back to O(1) bounds (sorted suffixes cost O(N^2) memory). */
+const SORTED_SUFFIX_LIMIT = 512;
+
+/**
+ * prefixes[i][k] = sum of the k smallest (or largest) of values[i..]: the sorted suffixes,
+ * built by insertion from the back in O(N^2). Null when N > SORTED_SUFFIX_LIMIT.
+ */
+function sortedSuffixPrefixes(
+  values: readonly number[],
+  largestFirst: boolean,
+): Float64Array[] | null {
+  const n = values.length;
+  if (n > SORTED_SUFFIX_LIMIT) return null;
+  const prefixes: Float64Array[] = new Array<Float64Array>(n + 1);
+  const sorted: number[] = [];
+  prefixes[n] = new Float64Array(1);
+  const before = (a: number, b: number): boolean => (largestFirst ? a > b : a < b);
+  for (let i = n - 1; i >= 0; i--) {
+    const x = values[i] ?? 0;
+    let at = sorted.findIndex((v) => before(x, v));
+    if (at < 0) at = sorted.length;
+    sorted.splice(at, 0, x);
+    const prefix = new Float64Array(sorted.length + 1);
+    sorted.forEach((v, k) => (prefix[k + 1] = (prefix[k] ?? 0) + v));
+    prefixes[i] = prefix;
+  }
+  return prefixes;
+}
+
+/**
+ * For the latency part of rule 3: given per-candidate lower bounds on the latency each adds,
+ * returns (i, slack) => the most candidates of order[i..] whose increments fit in `slack`
+ * (the k smallest increments must fit), in O(log N); beyond SORTED_SUFFIX_LIMIT candidates,
+ * slack / (smallest increment) in O(1).
+ */
+function buildLatencyBound(increments: readonly number[]): (i: number, slack: number) => number {
+  const n = increments.length;
+  const tolerance = (slack: number): number => slack * (1 + 1e-9) + 1e-12;
+  const prefixes = sortedSuffixPrefixes(increments, false);
+  if (!prefixes) {
+    const suffixMin = new Float64Array(n + 1).fill(Infinity);
+    for (let i = n - 1; i >= 0; i--)
+      suffixMin[i] = Math.min(suffixMin[i + 1] ?? Infinity, increments[i] ?? 0);
+    return (i, slack) => {
+      const m = suffixMin[i] ?? Infinity;
+      return m > 0 ? Math.floor(tolerance(slack) / m) : n;
+    };
+  }
+  return (i, slack) => {
+    const prefix = prefixes[i];
+    if (!prefix) return 0;
+    const limit = tolerance(slack);
+    let lo = 0;
+    let hi = prefix.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if ((prefix[mid] ?? Infinity) <= limit) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+}
+
+/**
+ * For the token bound: (i, k) => the largest total output of k candidates of order[i..] (the
+ * k largest), in O(1); beyond SORTED_SUFFIX_LIMIT, min(suffix sum, k * suffix max).
+ */
+function buildTokenBound(outputTokens: readonly number[]): (i: number, k: number) => number {
+  const n = outputTokens.length;
+  const prefixes = sortedSuffixPrefixes(outputTokens, true);
+  if (!prefixes) {
+    const sum = new Float64Array(n + 1);
+    const max = new Float64Array(n + 1);
+    for (let i = n - 1; i >= 0; i--) {
+      sum[i] = (sum[i + 1] ?? 0) + (outputTokens[i] ?? 0);
+      max[i] = Math.max(max[i + 1] ?? 0, outputTokens[i] ?? 0);
+    }
+    return (i, k) => Math.min(sum[i] ?? 0, k * (max[i] ?? 0));
+  }
+  return (i, k) => {
+    const prefix = prefixes[i];
+    if (!prefix) return 0;
+    return prefix[Math.min(k, prefix.length - 1)] ?? 0;
+  };
 }
