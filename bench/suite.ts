@@ -34,11 +34,4 @@ export function quantile(values: readonly number[], q: number): number {
   return a + (b - a) * (pos - lo);
 }
 
-/** Renders a markdown table. */
-export function markdownTable(
-  header: readonly string[],
-  rows: readonly (readonly string[])[],
-): string {
-  const line = (cells: readonly string[]): string => `| ${cells.join(' | ')} |`;
-  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
-}
+export { markdownTable } from '../src/report/markdown.js';

@@ -10,7 +10,8 @@ export function formatIssues(error: z.ZodError): string {
       const path = issue.path
         .map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? String(p) : `.${String(p)}`))
         .join('');
-      return `${path === '' ? '(root)' : path}: ${issue.message}`;
+      const missing = issue.code === 'invalid_type' && issue.message.endsWith('received undefined');
+      return `${path === '' ? '(root)' : path}: ${missing ? `is required (${issue.message.replace(/^Invalid input: /, '').replace(/, received undefined$/, '')})` : issue.message}`;
     })
     .join('; ');
 }

@@ -77,6 +77,8 @@ function secondsSince(start: number): number {
 
 export class LlamaRuntime implements InferenceRuntime {
   private readonly models = new Map<string, ModelEntry>();
+  /** Names being loaded, so two concurrent loads of one name cannot both succeed. */
+  private readonly loading = new Set<string>();
   private disposed = false;
 
   private constructor(
@@ -127,14 +129,28 @@ export class LlamaRuntime implements InferenceRuntime {
 
   async loadModel(spec: ModelSpec): Promise<LoadedModel> {
     this.assertUsable();
-    if (this.models.has(spec.name)) throw new ModelAlreadyLoadedError(spec.name);
+    if (this.models.has(spec.name) || this.loading.has(spec.name)) {
+      throw new ModelAlreadyLoadedError(spec.name);
+    }
+    this.loading.add(spec.name);
+    try {
+      return await this.load(spec);
+    } finally {
+      this.loading.delete(spec.name);
+    }
+  }
+
+  private async load(spec: ModelSpec): Promise<LoadedModel> {
     let fileBytes: number;
     try {
       const info = await stat(spec.path);
       if (!info.isFile()) throw new Error('not a file');
       fileBytes = info.size;
     } catch {
-      throw new ModelNotFoundError(spec.name, `no GGUF file at ${spec.path}; check the model path`);
+      throw new ModelNotFoundError(
+        spec.name,
+        `no GGUF file at ${spec.path}; check the path (make models fetches the project's models)`,
+      );
     }
     const maxSequences = spec.maxSequences ?? LLAMA_RUNTIME_DEFAULTS.maxSequences;
     if (!Number.isInteger(maxSequences) || maxSequences < 1) {
@@ -310,6 +326,15 @@ export class LlamaRuntime implements InferenceRuntime {
         const text = new TextStream(() => llamaModel.detokenize(generated));
         let finishReason: FinishReason = FINISH_REASON.stop;
         let first: number | null = null;
+        const emit = (delta: string): void => {
+          if (delta === '' || !options.onToken) return;
+          try {
+            options.onToken({ id: request.id, text: delta, completionTokens: generated.length });
+          } catch (error) {
+            callbackError ??= error;
+            internal.abort();
+          }
+        };
         if (aborted()) finishReason = FINISH_REASON.cancelled;
         else {
           const { temperature, seed, topK, topP } = request.sampling;
@@ -326,19 +351,7 @@ export class LlamaRuntime implements InferenceRuntime {
             }
             first ??= secondsSince(start);
             generated.push(token);
-            const delta = text.next();
-            if (delta !== '' && options.onToken) {
-              try {
-                options.onToken({
-                  id: request.id,
-                  text: delta,
-                  completionTokens: generated.length,
-                });
-              } catch (error) {
-                callbackError ??= error;
-                internal.abort();
-              }
-            }
+            emit(text.next());
             if (generated.length >= request.maxTokens) {
               finishReason = FINISH_REASON.length;
               break;
@@ -349,6 +362,7 @@ export class LlamaRuntime implements InferenceRuntime {
             finishReason = FINISH_REASON.cancelled;
           }
         }
+        emit(text.flush());
         const total = secondsSince(start);
         return {
           id: request.id,

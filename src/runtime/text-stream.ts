@@ -1,6 +1,6 @@
 // Turns a growing list of generated tokens into text deltas. Multi-byte characters can span
 // tokens; a trailing U+FFFD (an incomplete UTF-8 sequence so far) is held back until the next
-// token completes it, so each emitted delta is final.
+// token completes it, so each emitted delta is final; flush() emits the rest at the end.
 
 const REPLACEMENT = '\uFFFD';
 
@@ -18,5 +18,13 @@ export class TextStream {
     const delta = full.slice(this.emitted, stable);
     this.emitted = stable;
     return delta;
+  }
+
+  /** Everything not yet emitted, incomplete characters included (at the end of generation). */
+  flush(): string {
+    const full = this.detokenize();
+    const rest = full.slice(this.emitted);
+    this.emitted = full.length;
+    return rest;
   }
 }

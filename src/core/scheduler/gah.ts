@@ -1,0 +1,175 @@
+// Several nodes (spec §5, GAH): per round, go through the nodes largest capacity first; for
+// each, run the single-node policy (DFTSP by default) over the still unassigned requests it can
+// serve, for each model variant it hosts, and commit the best variant's batch. Requests that no
+// node can ever serve fail fast with a reason; the rest wait for the next round.
+import { bestPerplexity, isEligible } from '../model/accuracy.js';
+import { addInto, CostModel, emptyState } from '../model/batch.js';
+import type { CostOptions, ModelVariant, NodeResources, RequestDemand } from '../model/types.js';
+import type { Random } from '../random.js';
+import { better, EMPTY_SCORE, type Score } from './objective.js';
+import { schedule } from './schedule.js';
+import { POLICY, type Policy, type ScheduleResult, type SearchBudget } from './types.js';
+
+export interface ClusterNode {
+  readonly name: string;
+  readonly resources: NodeResources;
+  /** Model variants the node serves (one batch runs on one variant). */
+  readonly variants: readonly ModelVariant[];
+  readonly options: CostOptions;
+  /** Options of one variant (e.g. its calibration), overriding `options`; keyed by quantization. */
+  readonly variantOptions?: Readonly<Record<string, CostOptions>>;
+  readonly policy?: Policy;
+  readonly maxBatchSize?: number;
+  readonly budget?: SearchBudget;
+}
+
+export interface ClusterRequest extends RequestDemand {
+  readonly model: string;
+  /** Nodes the request may run on (its nodeSelector); all when absent. */
+  readonly allowedNodes?: readonly string[];
+}
+
+export const FAILURE_REASON = {
+  /** No node serves the model at an accepted accuracy (or none matches the selector). */
+  noEligibleNode: 'NoEligibleNode',
+  /** Eligible somewhere, but even alone it misses its latency budget on every eligible node. */
+  deadlineInfeasible: 'DeadlineInfeasible',
+  /** Eligible somewhere, but even alone it does not fit in memory on any eligible node. */
+  insufficientMemory: 'InsufficientMemory',
+} as const;
+export type FailureReason = (typeof FAILURE_REASON)[keyof typeof FAILURE_REASON];
+
+export interface NodeAssignment {
+  readonly node: string;
+  readonly variant: ModelVariant;
+  readonly result: ScheduleResult;
+}
+
+export interface ClusterDecision {
+  /** One per node that got a non-empty batch, in the order the nodes were visited. */
+  readonly assignments: readonly NodeAssignment[];
+  /** Requests that cannot be served by any node, ever (under today's deadlines). */
+  readonly failed: readonly {
+    readonly id: string;
+    readonly reason: FailureReason;
+    readonly message: string;
+  }[];
+  /** Requests left for the next round. */
+  readonly waiting: readonly string[];
+}
+
+/** Largest capacity first: effective compute, then memory, then name (deterministic). */
+export function capacityOrder(a: ClusterNode, b: ClusterNode): number {
+  const ca = a.resources.computeFlops * a.resources.utilization;
+  const cb = b.resources.computeFlops * b.resources.utilization;
+  return (
+    cb - ca || b.resources.memoryBytes - a.resources.memoryBytes || a.name.localeCompare(b.name)
+  );
+}
+
+function nodeAllows(request: ClusterRequest, node: string): boolean {
+  return request.allowedNodes === undefined || request.allowedNodes.includes(node);
+}
+
+function variantOptions(node: ClusterNode, variant: ModelVariant): CostOptions {
+  return node.variantOptions?.[variant.quantization] ?? node.options;
+}
+
+function bestOfModel(node: ClusterNode, model: string): number {
+  return bestPerplexity(node.variants.filter((v) => v.name === model));
+}
+
+/** Why a request can never be served, or null when some node could serve it alone. */
+export function whyUnservable(
+  request: ClusterRequest,
+  nodes: readonly ClusterNode[],
+): { reason: FailureReason; message: string } | null {
+  let eligibleSomewhere = false;
+  let latencyMiss = false;
+  for (const node of nodes) {
+    if (!nodeAllows(request, node.name)) continue;
+    const best = bestOfModel(node, request.model);
+    for (const variant of node.variants) {
+      if (variant.name !== request.model) continue;
+      if (!isEligible(variant, best, request.maxPerplexityIncrease)) continue;
+      eligibleSomewhere = true;
+      const cost = new CostModel(node.resources, variant, variantOptions(node, variant));
+      const r = cost.prepare(request, 0);
+      const verdict = cost.check(addInto(emptyState(), emptyState(), r), [r]);
+      if (verdict === 'ok') return null;
+      if (verdict === 'latency') latencyMiss = true;
+    }
+  }
+  if (!eligibleSomewhere) {
+    return {
+      reason: FAILURE_REASON.noEligibleNode,
+      message: `no node serves model "${request.model}" within a perplexity increase of ${request.maxPerplexityIncrease}${request.allowedNodes ? ' among the nodes its selector allows' : ''}; add such a node or relax spec.accuracy`,
+    };
+  }
+  return latencyMiss
+    ? {
+        reason: FAILURE_REASON.deadlineInfeasible,
+        message: `even alone, the request needs more than its latency budget of ${request.latencyBudgetSeconds}s on every eligible node; raise spec.latencyBudget or shorten the prompt/maxTokens`,
+      }
+    : {
+        reason: FAILURE_REASON.insufficientMemory,
+        message:
+          'even alone, the request does not fit in memory on any eligible node; lower maxTokens or shorten the prompt',
+      };
+}
+
+export interface GahOptions {
+  readonly rng?: Random;
+  /** Default policy for nodes that name none. */
+  readonly policy?: Policy;
+}
+
+export function assignAcrossNodes(
+  nodes: readonly ClusterNode[],
+  requests: readonly ClusterRequest[],
+  options: GahOptions = {},
+): ClusterDecision {
+  const failed: { id: string; reason: FailureReason; message: string }[] = [];
+  const pending = new Map<string, ClusterRequest>();
+  for (const r of requests) {
+    const why = whyUnservable(r, nodes);
+    if (why) failed.push({ id: r.id, ...why });
+    else pending.set(r.id, r);
+  }
+  const assignments: NodeAssignment[] = [];
+  for (const node of [...nodes].sort(capacityOrder)) {
+    let chosen: NodeAssignment | null = null;
+    let chosenScore: Score = EMPTY_SCORE;
+    for (const variant of node.variants) {
+      const candidates = [...pending.values()].filter(
+        (r) => r.model === variant.name && nodeAllows(r, node.name),
+      );
+      if (candidates.length === 0) continue;
+      const result = schedule(
+        {
+          ...(node.maxBatchSize === undefined ? {} : { maxBatchSize: node.maxBatchSize }),
+          node: node.resources,
+          model: variant,
+          bestPerplexity: bestOfModel(node, variant.name),
+          requests: candidates,
+          options: variantOptions(node, variant),
+        },
+        node.policy ?? options.policy ?? POLICY.dftsp,
+        {
+          ...(node.budget ? { budget: node.budget } : {}),
+          ...(options.rng ? { rng: options.rng } : {}),
+        },
+      );
+      const score: Score = { primary: result.requests, secondary: result.tokens, deadlineSum: 0 };
+      if (result.requests > 0 && better(score, chosenScore)) {
+        chosen = { node: node.name, variant, result };
+        chosenScore = score;
+      }
+    }
+    if (chosen) {
+      assignments.push(chosen);
+      for (const id of chosen.result.batch) pending.delete(id);
+    }
+  }
+  return { assignments, failed, waiting: [...pending.keys()] };
+}
