@@ -97,8 +97,8 @@ export const agentSuite: BenchSuite = {
       };
     }
     const fileBytes = (await stat(model.path)).size;
-    const maxTokens = quick ? 8 : 16;
-    const reps = 1;
+    const maxTokens = quick ? 8 : 32;
+    const reps = quick ? 1 : 5;
     const runtime = await createLlamaRuntime({ threads: THREADS });
     const config = agentConfigSchema.parse({
       listen: '127.0.0.1:0',
