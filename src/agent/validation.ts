@@ -1,0 +1,121 @@
+// Admission checks of an ExecuteBatch request, each with its precise gRPC status. Pure: the
+// model's state, the token counts and the clock are passed in.
+import type { ExecuteBatchRequest } from '../gen/edgellm/agent/v1/agent.js';
+import type { GenerationRequest as RuntimeRequest } from '../runtime/types.js';
+import { AGENT_DEFAULTS } from './config.js';
+import {
+  deadlineExceeded,
+  failedPrecondition,
+  invalidArgument,
+  notFound,
+  outOfRange,
+  resourceExhausted,
+} from './errors.js';
+
+/** What validation needs to know about the requested model. */
+export interface ModelAdmission {
+  readonly configured: boolean;
+  readonly loaded: boolean;
+  /** Most requests one batch may hold. */
+  readonly maxSequences: number;
+  /** Tokens each sequence may hold (prompt plus generated tokens). */
+  readonly sequenceTokens: number;
+}
+
+/** A validated request of a batch, in the runtime's terms plus its deadline. */
+export interface AdmittedRequest extends RuntimeRequest {
+  /** Epoch milliseconds after which the result is useless, if the caller set one. */
+  readonly deadlineMs?: number;
+}
+
+/**
+ * Checks everything that needs no tokenizer: ids, prompts, max tokens, sampling, the model,
+ * batch size and deadlines. Throws an AgentError (INVALID_ARGUMENT, NOT_FOUND,
+ * FAILED_PRECONDITION, RESOURCE_EXHAUSTED, DEADLINE_EXCEEDED) naming the offending field.
+ */
+export function validateBatch(
+  request: ExecuteBatchRequest,
+  model: ModelAdmission,
+  nowMs: number,
+): AdmittedRequest[] {
+  if (request.batchId.trim() === '') throw invalidArgument('batch_id is required');
+  if (request.model === '') throw invalidArgument('model is required');
+  if (request.requests.length === 0)
+    throw invalidArgument(`batch ${request.batchId} has no requests; send at least one`);
+  const seen = new Set<string>();
+  const admitted = request.requests.map((r, i): AdmittedRequest => {
+    const where = `requests[${i}]`;
+    if (r.id === '') throw invalidArgument(`${where}.id is required`);
+    if (seen.has(r.id))
+      throw invalidArgument(`${where}.id ${r.id} is a duplicate; request ids must be unique`);
+    seen.add(r.id);
+    if (r.prompt === '') throw invalidArgument(`${where} (${r.id}): prompt is empty`);
+    if (r.prompt.length > AGENT_DEFAULTS.maxPromptChars)
+      throw outOfRange(
+        `${where} (${r.id}): prompt has ${r.prompt.length} characters, over the limit of ${AGENT_DEFAULTS.maxPromptChars}`,
+      );
+    if (!Number.isInteger(r.maxTokens) || r.maxTokens < 1)
+      throw invalidArgument(
+        `${where} (${r.id}): max_tokens must be at least 1, got ${r.maxTokens}`,
+      );
+    if (r.maxTokens > AGENT_DEFAULTS.maxTokensLimit)
+      throw invalidArgument(
+        `${where} (${r.id}): max_tokens ${r.maxTokens} is over the limit of ${AGENT_DEFAULTS.maxTokensLimit}`,
+      );
+    const s = r.sampling;
+    const temperature = s?.temperature ?? 0;
+    if (!Number.isFinite(temperature) || temperature < 0)
+      throw invalidArgument(`${where} (${r.id}): sampling.temperature must be >= 0`);
+    if (s?.topP !== undefined && !(s.topP > 0 && s.topP <= 1))
+      throw invalidArgument(`${where} (${r.id}): sampling.top_p must be in (0, 1]`);
+    const deadlineMs = r.deadline?.getTime();
+    return {
+      id: r.id,
+      prompt: r.prompt,
+      maxTokens: r.maxTokens,
+      sampling: {
+        temperature,
+        ...(s?.seed !== undefined ? { seed: s.seed } : {}),
+        ...(s?.topK !== undefined && s.topK > 0 ? { topK: s.topK } : {}),
+        ...(s?.topP !== undefined ? { topP: s.topP } : {}),
+      },
+      ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+    };
+  });
+  if (!model.configured)
+    throw notFound(`model ${request.model} is not configured on this agent; see GetInfo`);
+  if (!model.loaded)
+    throw failedPrecondition(`model ${request.model} is not loaded; call LoadModel first`);
+  if (admitted.length > model.maxSequences)
+    throw resourceExhausted(
+      `batch ${request.batchId} has ${admitted.length} requests but model ${request.model} holds at most ${model.maxSequences} sequences; split the batch`,
+    );
+  for (const r of admitted)
+    if (r.deadlineMs !== undefined && r.deadlineMs <= nowMs)
+      throw deadlineExceeded(
+        `request ${r.id}: deadline ${new Date(r.deadlineMs).toISOString()} has already passed`,
+      );
+  return admitted;
+}
+
+/**
+ * Checks prompt lengths in tokens against the per-sequence context: OUT_OF_RANGE when the
+ * prompt, or the prompt plus max_tokens, does not fit.
+ */
+export function checkContext(
+  requests: readonly AdmittedRequest[],
+  promptTokens: readonly number[],
+  model: ModelAdmission,
+): void {
+  requests.forEach((r, i) => {
+    const tokens = promptTokens[i] ?? 0;
+    if (tokens >= model.sequenceTokens)
+      throw outOfRange(
+        `request ${r.id}: prompt is ${tokens} tokens, over the ${model.sequenceTokens}-token context of one sequence; shorten it`,
+      );
+    if (tokens + r.maxTokens > model.sequenceTokens)
+      throw outOfRange(
+        `request ${r.id}: prompt (${tokens} tokens) plus max_tokens (${r.maxTokens}) exceeds the ${model.sequenceTokens}-token context of one sequence; lower max_tokens to at most ${model.sequenceTokens - tokens}`,
+      );
+  });
+}

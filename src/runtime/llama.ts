@@ -1,0 +1,432 @@
+// InferenceRuntime on node-llama-cpp: one LlamaContext per loaded model with `maxSequences`
+// sequences; a batch takes one sequence per request and evaluates them concurrently, so
+// node-llama-cpp's batching puts every sequence's prompt, then every decode step, into shared
+// llama_decode calls. Only the shipped prebuilt llama.cpp binaries are used: nothing is built
+// or downloaded at run time.
+
+import { stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import {
+  getLlama,
+  LlamaLogLevel,
+  type Llama,
+  type LlamaContext,
+  type LlamaContextSequence,
+  type LlamaModel,
+  type Token,
+} from 'node-llama-cpp';
+import {
+  BatchTooLargeError,
+  EmptyBatchError,
+  InvalidRequestError,
+  ModelAlreadyLoadedError,
+  ModelLoadError,
+  ModelNotFoundError,
+  PromptTooLongError,
+  RuntimeUnavailableError,
+} from './errors.js';
+import { TextStream } from './text-stream.js';
+import {
+  FINISH_REASON,
+  type BatchOutput,
+  type FinishReason,
+  type GenerationRequest,
+  type GenerationResult,
+  type InferenceRuntime,
+  type LoadedModel,
+  type ModelSpec,
+  type RuntimeCapabilities,
+  type TokenEvent,
+} from './types.js';
+
+/** Defaults of the llama runtime; every one can be overridden by options or the ModelSpec. */
+export const LLAMA_RUNTIME_DEFAULTS = {
+  /** Sequences (requests per batch) a model's context holds. */
+  maxSequences: 8,
+  /** Context tokens per sequence when the ModelSpec gives no contextTokens. */
+  sequenceContextTokens: 512,
+  gpu: false,
+} as const;
+
+export type LlamaGpuOption = false | 'auto' | 'cuda' | 'vulkan' | 'metal';
+
+export interface LlamaRuntimeOptions {
+  /** CPU threads for evaluation; default: the machine's available parallelism. */
+  readonly threads?: number;
+  /** GPU backend; default `false` (CPU only). Only prebuilt binaries shipped with node-llama-cpp are used. */
+  readonly gpu?: LlamaGpuOption;
+  /** Called with llama.cpp's warnings and errors; default: dropped. */
+  readonly log?: (level: string, message: string) => void;
+}
+
+interface ModelEntry {
+  readonly info: LoadedModel;
+  readonly model: LlamaModel;
+  readonly context: LlamaContext;
+  /** All of the context's sequences, created once and cleared before each batch. */
+  readonly sequences: readonly LlamaContextSequence[];
+  readonly sequenceContextTokens: number;
+  /** Serializes batches on this model's context. */
+  tail: Promise<void>;
+}
+
+function secondsSince(start: number): number {
+  return (performance.now() - start) / 1000;
+}
+
+export class LlamaRuntime implements InferenceRuntime {
+  private readonly models = new Map<string, ModelEntry>();
+  /** Names being loaded, so two concurrent loads of one name cannot both succeed. */
+  private readonly loading = new Set<string>();
+  private disposed = false;
+
+  private constructor(
+    private readonly llama: Llama,
+    private readonly threads: number,
+  ) {}
+
+  static async create(options: LlamaRuntimeOptions = {}): Promise<LlamaRuntime> {
+    const threads = options.threads ?? availableParallelism();
+    if (!Number.isInteger(threads) || threads < 1) {
+      throw new RuntimeUnavailableError(`threads must be a positive integer, got ${threads}`);
+    }
+    const log = options.log;
+    try {
+      const llama = await getLlama({
+        gpu: options.gpu ?? LLAMA_RUNTIME_DEFAULTS.gpu,
+        // Never compile llama.cpp or fetch its sources: use the prebuilt binary or fail.
+        build: 'never',
+        skipDownload: true,
+        usePrebuiltBinaries: true,
+        progressLogs: false,
+        maxThreads: threads,
+        logLevel: LlamaLogLevel.warn,
+        logger: (level: LlamaLogLevel, message: string) => log?.(level, message.trimEnd()),
+      });
+      return new LlamaRuntime(llama, threads);
+    } catch (error) {
+      throw new RuntimeUnavailableError(
+        `node-llama-cpp found no usable prebuilt llama.cpp binary (${error instanceof Error ? error.message : String(error)}); ` +
+          'reinstall node-llama-cpp (npm install) or choose gpu: false',
+        { cause: error },
+      );
+    }
+  }
+
+  capabilities(): RuntimeCapabilities {
+    const gpu = this.llama.gpu;
+    return {
+      partialModelExecution: false,
+      accelerator: gpu === false ? 'cpu' : gpu,
+      threads: this.threads,
+    };
+  }
+
+  loadedModels(): readonly LoadedModel[] {
+    return [...this.models.values()].map((m) => m.info);
+  }
+
+  async loadModel(spec: ModelSpec): Promise<LoadedModel> {
+    this.assertUsable();
+    if (this.models.has(spec.name) || this.loading.has(spec.name)) {
+      throw new ModelAlreadyLoadedError(spec.name);
+    }
+    this.loading.add(spec.name);
+    try {
+      return await this.load(spec);
+    } finally {
+      this.loading.delete(spec.name);
+    }
+  }
+
+  private async load(spec: ModelSpec): Promise<LoadedModel> {
+    let fileBytes: number;
+    try {
+      const info = await stat(spec.path);
+      if (!info.isFile()) throw new Error('not a file');
+      fileBytes = info.size;
+    } catch {
+      throw new ModelNotFoundError(
+        spec.name,
+        `no GGUF file at ${spec.path}; check the path (make models fetches the project's models)`,
+      );
+    }
+    const maxSequences = spec.maxSequences ?? LLAMA_RUNTIME_DEFAULTS.maxSequences;
+    if (!Number.isInteger(maxSequences) || maxSequences < 1) {
+      throw new InvalidRequestError(
+        spec.name,
+        `maxSequences must be a positive integer, got ${maxSequences}`,
+      );
+    }
+    const sequenceContextTokens =
+      spec.contextTokens !== undefined
+        ? Math.floor(spec.contextTokens / maxSequences)
+        : LLAMA_RUNTIME_DEFAULTS.sequenceContextTokens;
+    if (sequenceContextTokens < 2) {
+      throw new InvalidRequestError(
+        spec.name,
+        `contextTokens ${spec.contextTokens} leaves under 2 tokens for each of ${maxSequences} sequences`,
+      );
+    }
+    const started = performance.now();
+    let model: LlamaModel;
+    let context: LlamaContext;
+    try {
+      model = await this.llama.loadModel({ modelPath: spec.path });
+    } catch (error) {
+      throw new ModelLoadError(spec.name, spec.path, error);
+    }
+    try {
+      context = await model.createContext({
+        contextSize: sequenceContextTokens,
+        sequences: maxSequences,
+        threads: this.threads,
+        // The whole batch's prompts fit one llama_decode call when they fit the context.
+        batchSize: Math.min(sequenceContextTokens * maxSequences, 2048),
+      });
+    } catch (error) {
+      await model.dispose();
+      throw new ModelLoadError(spec.name, spec.path, error);
+    }
+    const meta = model.fileInfo.architectureMetadata;
+    const parameters = (model.fileInfo.tensorInfo ?? []).reduce(
+      (sum, t) => sum + t.dimensions.reduce<number>((a, d) => a * Number(d), 1),
+      0,
+    );
+    const info: LoadedModel = {
+      name: spec.name,
+      quantization: spec.quantization,
+      path: spec.path,
+      fileBytes,
+      contextTokens: context.contextSize * maxSequences,
+      maxSequences,
+      layers: meta.block_count ?? 0,
+      hiddenSize: meta.embedding_length ?? 0,
+      parameters,
+      loadSeconds: secondsSince(started),
+    };
+    const sequences = Array.from({ length: maxSequences }, () => context.getSequence());
+    this.models.set(spec.name, {
+      info,
+      model,
+      context,
+      sequences,
+      sequenceContextTokens: context.contextSize,
+      tail: Promise.resolve(),
+    });
+    return info;
+  }
+
+  async unloadModel(name: string): Promise<void> {
+    const entry = this.entry(name);
+    this.models.delete(name);
+    await entry.tail.catch(() => undefined);
+    await entry.context.dispose();
+    await entry.model.dispose();
+  }
+
+  countTokens(model: string, text: string): Promise<number> {
+    return Promise.resolve(this.entry(model).model.tokenize(text).length);
+  }
+
+  /** Context tokens each sequence of this model's batches gets. */
+  sequenceContextTokens(model: string): number {
+    return this.entry(model).sequenceContextTokens;
+  }
+
+  /** The prompt's tokens as the batch evaluates them (with BOS when the model wants one). */
+  promptTokens(model: string, prompt: string): Token[] {
+    const m = this.entry(model).model;
+    const tokens = m.tokenize(prompt);
+    const bos = m.tokens.bos;
+    return m.tokens.shouldPrependBosToken && bos !== null ? [bos, ...tokens] : tokens;
+  }
+
+  /**
+   * Runs `fn` with `count` fresh sequences of the model's context, one batch at a time per
+   * model. For calibration, which drives sequences directly.
+   */
+  async withSequences<T>(
+    model: string,
+    count: number,
+    fn: (sequences: readonly LlamaContextSequence[], model: LlamaModel) => Promise<T>,
+  ): Promise<T> {
+    const entry = this.entry(model);
+    if (count > entry.info.maxSequences) {
+      throw new BatchTooLargeError(model, count, entry.info.maxSequences);
+    }
+    const previous = entry.tail;
+    let release = (): void => undefined;
+    entry.tail = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await previous;
+    try {
+      const sequences = entry.sequences.slice(0, count);
+      await Promise.all(sequences.map((s) => s.clearHistory()));
+      return await fn(sequences, entry.model);
+    } finally {
+      release();
+    }
+  }
+
+  async generateBatch(
+    model: string,
+    requests: readonly GenerationRequest[],
+    options: { readonly signal?: AbortSignal; readonly onToken?: (event: TokenEvent) => void },
+  ): Promise<BatchOutput> {
+    const entry = this.entry(model);
+    if (requests.length === 0) throw new EmptyBatchError(model);
+    if (requests.length > entry.info.maxSequences) {
+      throw new BatchTooLargeError(model, requests.length, entry.info.maxSequences);
+    }
+    const seen = new Set<string>();
+    const prompts = requests.map((r) => {
+      if (seen.has(r.id)) throw new InvalidRequestError(r.id, 'duplicate request id in the batch');
+      seen.add(r.id);
+      if (!Number.isInteger(r.maxTokens) || r.maxTokens < 1) {
+        throw new InvalidRequestError(
+          r.id,
+          `maxTokens must be a positive integer, got ${r.maxTokens}`,
+        );
+      }
+      if (r.sampling.temperature < 0) {
+        throw new InvalidRequestError(
+          r.id,
+          `temperature must be >= 0, got ${r.sampling.temperature}`,
+        );
+      }
+      const tokens = this.promptTokens(model, r.prompt);
+      if (tokens.length + r.maxTokens > entry.sequenceContextTokens) {
+        throw new PromptTooLongError(r.id, tokens.length, r.maxTokens, entry.sequenceContextTokens);
+      }
+      return tokens;
+    });
+
+    return this.withSequences(model, requests.length, async (sequences, llamaModel) => {
+      // One controller for the batch: the caller's signal, or a failing onToken callback.
+      const internal = new AbortController();
+      const onAbort = (): void => {
+        internal.abort();
+      };
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.signal?.aborted === true) internal.abort();
+      const start = performance.now();
+      let callbackError: unknown;
+      const aborted = (): boolean => internal.signal.aborted;
+
+      const runOne = async (
+        index: number,
+      ): Promise<GenerationResult & { first: number | null }> => {
+        const request = requests[index] as GenerationRequest;
+        const sequence = sequences[index] as LlamaContextSequence;
+        const promptTokens = prompts[index] as Token[];
+        const generated: Token[] = [];
+        const text = new TextStream(() => llamaModel.detokenize(generated));
+        let finishReason: FinishReason = FINISH_REASON.stop;
+        let first: number | null = null;
+        const emit = (delta: string): void => {
+          if (delta === '' || !options.onToken) return;
+          try {
+            options.onToken({ id: request.id, text: delta, completionTokens: generated.length });
+          } catch (error) {
+            callbackError ??= error;
+            internal.abort();
+          }
+        };
+        if (aborted()) finishReason = FINISH_REASON.cancelled;
+        else {
+          const { temperature, seed, topK, topP } = request.sampling;
+          const iterator = sequence.evaluate(promptTokens, {
+            temperature,
+            ...(seed !== undefined ? { seed } : {}),
+            ...(topK !== undefined ? { topK } : {}),
+            ...(topP !== undefined ? { topP } : {}),
+          });
+          for await (const token of iterator) {
+            if (aborted()) {
+              finishReason = FINISH_REASON.cancelled;
+              break;
+            }
+            first ??= secondsSince(start);
+            generated.push(token);
+            emit(text.next());
+            if (generated.length >= request.maxTokens) {
+              finishReason = FINISH_REASON.length;
+              break;
+            }
+          }
+          // An abort that lands while the last step was running still counts as cancelled.
+          if (finishReason === FINISH_REASON.stop && aborted()) {
+            finishReason = FINISH_REASON.cancelled;
+          }
+        }
+        emit(text.flush());
+        const total = secondsSince(start);
+        return {
+          id: request.id,
+          text: llamaModel.detokenize(generated),
+          promptTokens: promptTokens.length,
+          completionTokens: generated.length,
+          finishReason,
+          firstTokenSeconds: first ?? total,
+          totalSeconds: total,
+          first,
+        };
+      };
+
+      try {
+        const outcomes = await Promise.all(requests.map((_, i) => runOne(i)));
+        if (callbackError !== undefined) {
+          throw callbackError instanceof Error
+            ? callbackError
+            : new Error('onToken callback failed', { cause: callbackError });
+        }
+        const elapsed = secondsSince(start);
+        const firsts = outcomes.map((o) => o.first).filter((f): f is number => f !== null);
+        const prefillSeconds = firsts.length > 0 ? Math.max(...firsts) : elapsed;
+        const results = outcomes.map(({ first: _first, ...result }) => result);
+        return {
+          results,
+          timings: {
+            prefillSeconds,
+            decodeSeconds: Math.max(0, elapsed - prefillSeconds),
+            decodeSteps: Math.max(0, ...results.map((r) => r.completionTokens - 1)),
+          },
+        };
+      } finally {
+        options.signal?.removeEventListener('abort', onAbort);
+      }
+    });
+  }
+
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    for (const name of [...this.models.keys()]) await this.unloadModel(name);
+    this.disposed = true;
+    await this.llama.dispose();
+  }
+
+  private assertUsable(): void {
+    if (this.disposed) throw new RuntimeUnavailableError('the runtime was disposed');
+  }
+
+  private entry(name: string): ModelEntry {
+    this.assertUsable();
+    const entry = this.models.get(name);
+    if (!entry) {
+      const loaded = [...this.models.keys()];
+      throw new ModelNotFoundError(
+        name,
+        `not loaded (loaded: ${loaded.length > 0 ? loaded.join(', ') : 'none'}); load it first`,
+      );
+    }
+    return entry;
+  }
+}
+
+/** Creates the node-llama-cpp runtime (CPU unless `gpu` says otherwise). */
+export function createLlamaRuntime(options: LlamaRuntimeOptions = {}): Promise<LlamaRuntime> {
+  return LlamaRuntime.create(options);
+}

@@ -1,0 +1,89 @@
+// Calibration on real models: the latency profile has the planned samples, positive and
+// growing with batch size; perplexity on the shipped text separates the real small model
+// (SmolLM2-135M) from a random-weight tiny model.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { calibrate, loadCalibrationText, measurePerplexity } from '../../src/agent/calibration.js';
+import { PROFILE_PHASE, type ProfileSample } from '../../src/core/model/profile.js';
+import { createLlamaRuntime, type LlamaRuntime } from '../../src/runtime/llama.js';
+import {
+  REGISTRY_MODEL,
+  registryModelPath,
+  tinyModelPath,
+} from '../../src/runtime/models/catalog.js';
+
+const SMOL_VOCABULARY = 49_152;
+
+describe('calibration', () => {
+  let runtime: LlamaRuntime;
+  let text: string;
+  beforeAll(async () => {
+    runtime = await createLlamaRuntime({ threads: 2 });
+    text = await loadCalibrationText();
+    await runtime.loadModel({
+      name: REGISTRY_MODEL.name,
+      quantization: REGISTRY_MODEL.quantization,
+      path: registryModelPath(),
+      maxSequences: 8,
+      contextTokens: 8 * 256,
+    });
+    await runtime.loadModel({
+      name: 'tiny',
+      quantization: 'F16',
+      path: tinyModelPath('F16'),
+      maxSequences: 2,
+      contextTokens: 2 * 256,
+    });
+  }, 120_000);
+  afterAll(async () => {
+    await runtime.dispose();
+  });
+
+  it('measures a latency profile whose step time grows with batch size', async () => {
+    const profile = await calibrate(runtime, REGISTRY_MODEL.name, text, {
+      batchSizes: [1, 8],
+      promptTokens: [8, 32],
+      contextTokens: [16],
+      decodeSteps: 3,
+      prefillRepeats: 1,
+      perplexityTokens: 0,
+    });
+    expect(profile).toMatchObject({ model: REGISTRY_MODEL.name, quantization: 'Q4_1', threads: 2 });
+    expect(profile.perplexity).toBeUndefined();
+    const key = (s: ProfileSample): string => `${s.phase}/${s.batchSize}/${s.contextTokens}`;
+    expect(profile.samples.map(key).sort()).toEqual(
+      [
+        'decode/1/16',
+        'decode/8/16',
+        'prefill/1/32',
+        'prefill/1/8',
+        'prefill/8/32',
+        'prefill/8/8',
+      ].sort(),
+    );
+    for (const s of profile.samples) {
+      expect(Number.isFinite(s.seconds)).toBe(true);
+      expect(s.seconds).toBeGreaterThan(0);
+    }
+    const seconds = (phase: string, b: number, c: number): number =>
+      profile.samples.find((s) => s.phase === phase && s.batchSize === b && s.contextTokens === c)
+        ?.seconds ?? Number.NaN;
+    // Eight prompts of 32 tokens are 256 tokens of work against 8: clearly longer.
+    expect(seconds(PROFILE_PHASE.prefill, 8, 32)).toBeGreaterThan(
+      seconds(PROFILE_PHASE.prefill, 1, 8),
+    );
+    // A decode step for 8 sequences computes 8 tokens and 8 output distributions over a
+    // 49k vocabulary; it takes at least as long as a step for one (10% tolerance for noise).
+    expect(seconds(PROFILE_PHASE.decode, 8, 16)).toBeGreaterThan(
+      0.9 * seconds(PROFILE_PHASE.decode, 1, 16),
+    );
+  }, 300_000);
+
+  it('measures perplexity: finite and low for the real model, much higher for random weights', async () => {
+    const real = await measurePerplexity(runtime, REGISTRY_MODEL.name, text, 128);
+    const random = await measurePerplexity(runtime, 'tiny', text, 128);
+    expect(Number.isFinite(real)).toBe(true);
+    expect(real).toBeGreaterThan(1);
+    expect(real).toBeLessThan(SMOL_VOCABULARY / 500);
+    expect(random).toBeGreaterThan(5 * real);
+  }, 300_000);
+});

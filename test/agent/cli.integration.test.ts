@@ -1,0 +1,110 @@
+// `edgellm agent --config` as a process (the built CLI, as bin/edgellm runs it): it serves mTLS
+// gRPC with the configured tiny model, calibrates it at start (GetProfile), and SIGTERM drains
+// and exits 0.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { AgentClient, collectBatch } from '../../src/agent/client.js';
+import { BatchState, ProfilePhase } from '../../src/gen/edgellm/agent/v1/agent.js';
+import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
+import { createTestPki, type TestPki } from './certs.js';
+
+let dir: string;
+let pki: TestPki;
+let child: ChildProcess | undefined;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'edgellm-cli-agent-'));
+  pki = createTestPki();
+  await writeFile(join(dir, 'ca.pem'), pki.ca.cert);
+  await writeFile(join(dir, 'server.pem'), pki.server.cert);
+  await writeFile(join(dir, 'server.key'), pki.server.key);
+  await writeFile(join(dir, 'tiny-q8.gguf'), buildTinyModel({ type: 'Q8_0' }));
+  await writeFile(
+    join(dir, 'agent.yaml'),
+    [
+      'listen: 127.0.0.1:0',
+      'metricsListen: false',
+      'tls: {caFile: ca.pem, certFile: server.pem, keyFile: server.key}',
+      'models:',
+      '  - {name: tiny, quantization: Q8_0, path: tiny-q8.gguf, contextTokens: 512, maxSequences: 4}',
+      'threads: 2',
+      'calibrateOnStart: true',
+      '',
+    ].join('\n'),
+  );
+});
+
+afterAll(async () => {
+  child?.kill('SIGKILL');
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('edgellm agent --config', () => {
+  it('serves the configured model over mTLS and drains on SIGTERM', async () => {
+    const proc = spawn(
+      process.execPath,
+      ['dist/src/cli/main.js', 'agent', '--config', join(dir, 'agent.yaml')],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    child = proc;
+    const lines: { msg?: string; address?: string }[] = [];
+    const serving = new Promise<string>((resolve, reject) => {
+      proc.once('exit', (code) => {
+        reject(new Error(`agent exited early with ${String(code)}`));
+      });
+      createInterface({ input: proc.stdout }).on('line', (line) => {
+        const entry = JSON.parse(line) as { msg?: string; address?: string };
+        lines.push(entry);
+        if (entry.msg === 'agent serving' && entry.address) resolve(entry.address);
+      });
+    });
+    const address = await serving;
+    const client = new AgentClient({
+      address,
+      tls: { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key },
+    });
+    try {
+      const info = await client.getInfo();
+      expect(info.models.map((m) => [m.name, m.loaded])).toEqual([['tiny', true]]);
+      // Calibrated at start: prefill and decode samples plus perplexity, over gRPC.
+      const { profiles } = await client.getProfile({ model: 'tiny' });
+      expect(profiles).toHaveLength(1);
+      const profile = profiles[0];
+      expect(profile?.quantization).toBe('Q8_0');
+      expect(new Set(profile?.samples.map((s) => s.phase))).toEqual(
+        new Set([ProfilePhase.PROFILE_PHASE_PREFILL, ProfilePhase.PROFILE_PHASE_DECODE]),
+      );
+      expect(profile?.samples.every((s) => s.seconds > 0 && s.batchSize >= 1)).toBe(true);
+      expect(profile?.perplexity).toBeGreaterThan(1);
+      const events = await collectBatch(
+        client.executeBatch({
+          batchId: 'cli-1',
+          model: 'tiny',
+          requests: [
+            { id: 'a', prompt: 'Hello', maxTokens: 4, sampling: undefined, deadline: undefined },
+          ],
+        }),
+      );
+      const last = events.at(-1)?.event;
+      expect(last?.$case === 'summary' && last.value.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
+    } finally {
+      client.close();
+    }
+    const exited = new Promise<number | null>((resolve) => {
+      proc.removeAllListeners('exit');
+      proc.once('exit', resolve);
+    });
+    proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(lines.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['signal received', 'agent stopped']),
+    );
+    child = undefined;
+  });
+});
