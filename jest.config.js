@@ -19,13 +19,16 @@ const common = {
 
 /** @type {import('jest').Config} */
 export default {
+  // A global option: Jest ignores testTimeout inside `projects` entries. Generous because unit
+  // tests load real GGUF models and the integration project talks to a real kube-apiserver on a
+  // shared 2-core machine; a hung test still fails.
+  testTimeout: 120_000,
   projects: [
     {
       ...common,
       displayName: 'unit',
       roots: ['<rootDir>/test', '<rootDir>/src'],
       testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/'],
-      testTimeout: 60_000,
     },
     {
       ...common,
@@ -33,7 +36,6 @@ export default {
       roots: ['<rootDir>/test/integration'],
       globalSetup: '<rootDir>/test/harness/controlplane.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
-      testTimeout: 120_000,
     },
   ],
 };
