@@ -269,9 +269,13 @@ describe('InferenceRequest', () => {
         client: { computeFlops: 5e10, uplinkBytesPerSecond: 1e6, downlinkBytesPerSecond: 4e6 },
       }),
     );
-    const { prompt: _prompt, ...withoutPrompt } = validRequestSpec;
+    const withoutPrompt: Partial<InferenceRequestSpec> = { ...validRequestSpec };
+    delete withoutPrompt.prompt;
     await createRequest(
-      inferenceRequest({ ...withoutPrompt, promptFrom: { secretKeyRef: { name: 'p', key: 'k' } } }),
+      inferenceRequest({
+        ...(withoutPrompt as InferenceRequestSpec),
+        promptFrom: { secretKeyRef: { name: 'p', key: 'k' } },
+      }),
     );
   });
 
@@ -362,7 +366,7 @@ describe('InferenceRequest', () => {
             try {
               resolve(JSON.parse(body) as never);
             } catch (error) {
-              reject(error as Error);
+              reject(error instanceof Error ? error : new Error(String(error)));
             }
           });
         })
