@@ -1,6 +1,8 @@
 // The parts of EdgeNode and InferenceRequest objects that scheduling reads: structural types
 // over the CRD fields (CONTRACT.md, crds/), so that the generated types in src/gen/crds/ are
 // assignable to them and the pure snapshot can be unit-tested with plain objects.
+import type { EdgeNode } from '../../gen/crds/edgenode.js';
+import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 
 export interface ObjectMetaView {
   readonly name?: string | undefined;
@@ -77,7 +79,7 @@ export interface EdgeNodeView {
         readonly agent?: { readonly partialModelExecution?: boolean | undefined } | undefined;
         readonly models?:
           | readonly {
-              readonly name: string;
+              readonly name?: string | undefined;
               readonly quantization?: string | undefined;
               readonly agentModel?: string | undefined;
               readonly loaded?: boolean | undefined;
@@ -132,7 +134,7 @@ export interface InferenceRequestSpecView {
       }
     | undefined;
   readonly split?: string | undefined;
-  readonly nodeSelector?: Readonly<Record<string, string>> | undefined;
+  readonly nodeSelector?: Readonly<Record<string, string | undefined>> | undefined;
   readonly ttlSecondsAfterFinished?: number | undefined;
 }
 
@@ -154,3 +156,10 @@ export function timestampMs(value: Date | string | undefined): number | undefine
   const ms = value instanceof Date ? value.getTime() : Date.parse(value);
   return Number.isFinite(ms) ? ms : undefined;
 }
+
+// The generated CRD types must stay assignable to these views (a compile-time check).
+type Assignable<T, _U extends T> = true;
+export type GeneratedTypesFit = [
+  Assignable<EdgeNodeView, EdgeNode>,
+  Assignable<InferenceRequestView, InferenceRequest>,
+];

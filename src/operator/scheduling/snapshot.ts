@@ -83,16 +83,21 @@ export interface RoundInput {
   readonly clock?: () => number;
 }
 
+/** A split plan as InferenceRequest status.assignment.split holds it. */
 export interface SplitSummary {
-  readonly accounting: SplitAssignment['accounting'];
-  readonly serverComputeFraction: number;
-  readonly reason: string;
+  readonly algorithm?: string;
   /** planned | server-only-flagged | rejected, when a plan was made. */
   readonly decision?: string;
-  /** Layers (or sub-layers) placed on the client and on the server. */
+  readonly feasible?: boolean;
+  /** One letter per unit in order: c (client) or s (server). */
+  readonly placement?: string;
   readonly clientUnits?: number;
   readonly serverUnits?: number;
-  readonly predictedLatencySeconds?: number;
+  readonly switches?: number;
+  readonly serverFlops?: number;
+  readonly clientFlops?: number;
+  /** How the node counts the request's compute, and why. */
+  readonly note: string;
 }
 
 export interface BatchMember {
@@ -185,7 +190,7 @@ export function estimatePromptTokens(
 }
 
 function selectorMatches(
-  selector: Readonly<Record<string, string>>,
+  selector: Readonly<Record<string, string | undefined>>,
   labels: Readonly<Record<string, string>> | undefined,
 ): boolean {
   return Object.entries(selector).every(([k, v]) => labels?.[k] === v);
@@ -426,23 +431,24 @@ function splitContext(
 
 function splitSummary(a: SplitAssignment): SplitSummary {
   const plan = a.plan;
-  const placement = plan?.placement ?? null;
+  const note = `${a.accounting}: ${a.reason}`;
+  if (plan === null) return { note };
+  const placement = plan.placement;
   return {
-    accounting: a.accounting,
-    serverComputeFraction: a.demand.serverComputeFraction ?? 1,
-    reason: a.reason,
-    ...(plan === null
+    algorithm: plan.algorithm,
+    decision: plan.decision,
+    feasible: plan.feasible,
+    ...(placement === null
       ? {}
       : {
-          decision: plan.decision,
-          predictedLatencySeconds: plan.latency.totalSeconds,
-          ...(placement === null
-            ? {}
-            : {
-                clientUnits: placement.filter((l) => l === 'client').length,
-                serverUnits: placement.filter((l) => l === 'server').length,
-              }),
+          placement: placement.map((l) => (l === 'client' ? 'c' : 's')).join(''),
+          clientUnits: placement.filter((l) => l === 'client').length,
+          serverUnits: placement.filter((l) => l === 'server').length,
         }),
+    switches: plan.switches,
+    serverFlops: plan.serverFlops,
+    clientFlops: plan.clientFlops,
+    note: plan.note === undefined ? note : `${note}; ${plan.note}`,
   };
 }
 

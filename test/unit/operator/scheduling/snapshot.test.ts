@@ -369,10 +369,11 @@ describe('decideRound', () => {
     const members = new Map(d.batches.flatMap((b) => b.members.map((m) => [m.key, m])));
     const split = members.get('default/split')?.split;
     expect(split?.decision).toBeDefined();
-    expect(split?.accounting).toBe('server-share');
+    expect(split?.note).toMatch(/^server-share/);
+    expect(split?.placement).toMatch(/^[cs]{32}$/);
     expect((split?.clientUnits ?? 0) + (split?.serverUnits ?? 0)).toBe(32);
     expect(members.get('default/derived-links')?.split?.decision).toBeDefined();
-    expect(members.get('default/no-client')?.split?.reason).toMatch(/no client profile/);
+    expect(members.get('default/no-client')?.split?.note).toMatch(/no client profile/);
     expect(members.get('default/server')?.split).toBeUndefined();
   });
 
