@@ -82,7 +82,7 @@ describe('WorkQueue', () => {
     expect(clock.pending()).toBe(0);
   });
 
-  it('addRateLimited backs off exponentially per key up to the cap; forget resets it', () => {
+  it('addRateLimited backs off exponentially per key up to the cap; forget resets it', async () => {
     const { q, clock } = queue({ baseDelayMs: 5, maxDelayMs: 60_000 });
     const delays: number[] = [];
     for (let i = 0; i < 16; i++) {
@@ -95,9 +95,8 @@ describe('WorkQueue', () => {
       }
       delays.push(waited);
       expect(clock.now() - start).toBe(waited);
-      void q.get().then((k) => {
-        if (k !== undefined) q.done(k);
-      });
+      const key = await q.get();
+      if (key !== undefined) q.done(key);
     }
     expect(delays.slice(0, 6)).toEqual([5, 10, 20, 40, 80, 160]);
     expect(Math.max(...delays)).toBe(60_000);
