@@ -158,7 +158,7 @@ export function timestampMs(value: Date | string | undefined): number | undefine
 }
 
 // The generated CRD types must stay assignable to these views (a compile-time check).
-type Assignable<T, _U extends T> = true;
+type Assignable<T, U extends T> = [T, U];
 export type GeneratedTypesFit = [
   Assignable<EdgeNodeView, EdgeNode>,
   Assignable<InferenceRequestView, InferenceRequest>,
