@@ -1,4 +1,5 @@
-// GET /metrics over HTTP: the Prometheus text of the registry passed in.
+// GET /metrics over HTTP: the Prometheus text of the registry passed in; optionally health
+// probes (e.g. the operator's /healthz and /readyz): 200 `ok` when the check passes, else 503.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
@@ -9,14 +10,28 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** A probe: undefined when healthy, else what is wrong. */
+export type Probe = () => string | undefined;
+
 export async function startMetricsServer(
   registry: Registry,
   host: string,
   port: number,
+  probes: Readonly<Record<string, Probe>> = {},
 ): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
-    if (req.method !== 'GET' || (req.url ?? '').split('?')[0] !== '/metrics') {
-      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found; try GET /metrics\n');
+    const path = (req.url ?? '').split('?')[0] ?? '';
+    const probe = probes[path];
+    if (req.method === 'GET' && probe) {
+      const problem = probe();
+      res
+        .writeHead(problem === undefined ? 200 : 503, { 'content-type': 'text/plain' })
+        .end(`${problem ?? 'ok'}\n`);
+      return;
+    }
+    if (req.method !== 'GET' || path !== '/metrics') {
+      const paths = ['/metrics', ...Object.keys(probes)].join(', ');
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found; try GET ${paths}\n`);
       return;
     }
     registry.metrics().then(

@@ -2,15 +2,15 @@
 // gRPC with the configured tiny model, calibrates it at start (GetProfile), and SIGTERM drains
 // and exits 0.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { AgentClient, collectBatch } from '../../src/agent/client.js';
 import { BatchState, ProfilePhase } from '../../src/gen/edgellm/agent/v1/agent.js';
 import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
 import { createTestPki, type TestPki } from './certs.js';
+import { startAgentProcess, type AgentProcess } from '../support/agent-process.js';
 
 let dir: string;
 let pki: TestPki;
@@ -43,36 +43,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-interface LogLine {
-  msg?: string;
-  address?: string;
-}
-
-/** Spawns the built CLI's agent and resolves once it logs that it serves. */
-async function startAgent(
-  args: readonly string[],
-): Promise<{ proc: ChildProcess; address: string; lines: LogLine[] }> {
-  const proc = spawn(process.execPath, ['dist/src/cli/main.js', 'agent', ...args], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  child = proc;
-  const lines: LogLine[] = [];
-  const address = await new Promise<string>((resolve, reject) => {
-    proc.once('exit', (code) => {
-      reject(new Error(`agent exited early with ${String(code)}`));
-    });
-    createInterface({ input: proc.stdout }).on('line', (line) => {
-      const entry = JSON.parse(line) as LogLine;
-      lines.push(entry);
-      if (entry.msg === 'agent serving' && entry.address) resolve(entry.address);
-    });
-  });
-  return { proc, address, lines };
+async function startAgent(args: readonly string[]): Promise<AgentProcess> {
+  const started = await startAgentProcess(args);
+  child = started.proc;
+  return started;
 }
 
 describe('edgellm agent --config', () => {
   it('serves the configured model over mTLS and drains on SIGTERM', async () => {
-    const { proc, address, lines } = await startAgent(['--config', join(dir, 'agent.yaml')]);
+    const { proc, address, lines, exited } = await startAgent([
+      '--config',
+      join(dir, 'agent.yaml'),
+    ]);
     const client = new AgentClient({
       address,
       tls: { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key },
@@ -104,10 +86,6 @@ describe('edgellm agent --config', () => {
     } finally {
       client.close();
     }
-    const exited = new Promise<number | null>((resolve) => {
-      proc.removeAllListeners('exit');
-      proc.once('exit', resolve);
-    });
     proc.kill('SIGTERM');
     expect(await exited).toBe(0);
     expect(lines.map((l) => l.msg)).toEqual(

@@ -39,6 +39,8 @@ export const REQUEST_REASON = {
   agentLost: 'AgentLost',
   /** The agent reported an error for this request. */
   agentError: 'AgentError',
+  /** The spec cannot be read (e.g. latencyBudget is not a duration); the message says what to fix. */
+  invalidSpec: 'InvalidSpec',
   /** promptFrom names a ConfigMap/Secret key that does not exist. */
   invalidPrompt: 'InvalidPrompt',
 } as const;

@@ -1,0 +1,187 @@
+// Leader election on a coordination.k8s.io/v1 Lease, with client-go's semantics (the JavaScript
+// client has none): a candidate takes the Lease when it is free or its holder has not renewed it
+// for leaseDurationSeconds, renews it every retry period, and steps down when it cannot renew
+// before the renew deadline. Writes carry the resourceVersion read, so two candidates never both
+// win (the API server answers 409 to the slower one). On a clean stop the leader releases the
+// Lease (empty holder), so a standby takes over at once instead of after the lease duration.
+import * as k8s from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { OperatorMetrics } from '../metrics.js';
+
+export const LEASE_DEFAULTS = {
+  leaseDurationSeconds: 15,
+  /** Leader gives up when it could not renew for this long (client-go: 10 s of 15). */
+  renewDeadlineFraction: 2 / 3,
+  /** Candidates and the leader try every leaseDuration / 5 (3 s of 15; client-go: 2 s). */
+  retryFraction: 1 / 5,
+} as const;
+
+export interface LeaderElectionOptions {
+  readonly kubeConfig: k8s.KubeConfig;
+  readonly namespace: string;
+  readonly name: string;
+  /** Unique per replica: pod name plus a random suffix. */
+  readonly identity: string;
+  readonly leaseDurationSeconds?: number;
+  readonly log: Logger;
+  readonly metrics?: Pick<OperatorMetrics, 'leader'>;
+}
+
+export interface LeadershipCallbacks {
+  /** Called when this replica becomes leader; `signal` aborts when leadership ends. */
+  onStartedLeading(signal: AbortSignal): void;
+  onStoppedLeading?(): void;
+}
+
+function statusCode(error: unknown): number | undefined {
+  if (error instanceof k8s.ApiException) return error.code;
+  return undefined;
+}
+
+export class LeaderElector {
+  private readonly api: k8s.CoordinationV1Api;
+  private readonly durationMs: number;
+  private readonly retryMs: number;
+  private readonly renewDeadlineMs: number;
+  private leading = false;
+  private lastRenewMs = 0;
+
+  constructor(private readonly options: LeaderElectionOptions) {
+    this.api = options.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    const seconds = options.leaseDurationSeconds ?? LEASE_DEFAULTS.leaseDurationSeconds;
+    if (!(seconds >= 2))
+      throw new RangeError(`lease duration must be at least 2 s, got ${seconds}`);
+    this.durationMs = seconds * 1000;
+    this.retryMs = this.durationMs * LEASE_DEFAULTS.retryFraction;
+    this.renewDeadlineMs = this.durationMs * LEASE_DEFAULTS.renewDeadlineFraction;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /**
+   * Campaigns until `signal` aborts: leads while it holds the Lease, campaigns again after losing
+   * it. Resolves after the Lease is released on stop.
+   */
+  async run(signal: AbortSignal, callbacks: LeadershipCallbacks): Promise<void> {
+    const { log, name, namespace, identity } = this.options;
+    let term: AbortController | undefined;
+    const stepDown = (why: string): void => {
+      if (!this.leading) return;
+      this.leading = false;
+      this.options.metrics?.leader.set({ lease: name }, 0);
+      log.warn({ lease: `${namespace}/${name}`, identity, why }, 'stopped leading');
+      term?.abort(new Error(why));
+      term = undefined;
+      callbacks.onStoppedLeading?.();
+    };
+    this.options.metrics?.leader.set({ lease: name }, 0);
+    while (!signal.aborted) {
+      let held = false;
+      try {
+        held = await this.tryAcquireOrRenew();
+      } catch (error) {
+        log.warn({ err: error, lease: `${namespace}/${name}` }, 'lease update failed');
+      }
+      const now = Date.now();
+      if (held) {
+        this.lastRenewMs = now;
+        if (!this.leading) {
+          this.leading = true;
+          this.options.metrics?.leader.set({ lease: name }, 1);
+          log.info({ lease: `${namespace}/${name}`, identity }, 'started leading');
+          term = new AbortController();
+          callbacks.onStartedLeading(term.signal);
+        }
+      } else if (this.leading && now - this.lastRenewMs > this.renewDeadlineMs) {
+        stepDown('could not renew the lease before the renew deadline');
+      }
+      // A failed renewal inside the renew deadline keeps leading and retries.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.retryMs);
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(timer);
+            resolve();
+          },
+          { once: true },
+        );
+      });
+    }
+    const wasLeading = this.leading;
+    stepDown('stopping');
+    if (wasLeading) await this.release().catch(() => undefined);
+  }
+
+  /** One attempt: true when this replica holds the Lease afterwards. */
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { namespace, name, identity } = this.options;
+    const now = new Date();
+    let lease: k8s.V1Lease;
+    try {
+      lease = await this.api.readNamespacedLease({ name, namespace });
+    } catch (error) {
+      if (statusCode(error) !== 404) throw error;
+      try {
+        await this.api.createNamespacedLease({
+          namespace,
+          body: {
+            metadata: { name, namespace },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: this.durationMs / 1000,
+              acquireTime: new k8s.V1MicroTime(now.getTime()),
+              renewTime: new k8s.V1MicroTime(now.getTime()),
+              leaseTransitions: 0,
+            },
+          },
+        });
+        return true;
+      } catch (createError) {
+        if (statusCode(createError) === 409) return false;
+        throw createError;
+      }
+    }
+    const spec = lease.spec ?? {};
+    const holder = spec.holderIdentity ?? '';
+    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
+    const duration = (spec.leaseDurationSeconds ?? this.durationMs / 1000) * 1000;
+    const mine = holder === identity;
+    const expired = holder === '' || renewed + duration < now.getTime();
+    if (!mine && !expired) return false;
+    const renewedAt = new k8s.V1MicroTime(now.getTime());
+    const next: k8s.V1LeaseSpec = lease.spec ?? {};
+    if (!mine) {
+      next.acquireTime = renewedAt;
+      next.leaseTransitions = (next.leaseTransitions ?? 0) + 1;
+    }
+    next.holderIdentity = identity;
+    next.leaseDurationSeconds = this.durationMs / 1000;
+    next.renewTime = renewedAt;
+    lease.spec = next;
+    const body = lease;
+    try {
+      await this.api.replaceNamespacedLease({ name, namespace, body });
+      return true;
+    } catch (error) {
+      if (statusCode(error) === 409) return false;
+      throw error;
+    }
+  }
+
+  private async release(): Promise<void> {
+    const { namespace, name, identity } = this.options;
+    const lease = await this.api.readNamespacedLease({ name, namespace });
+    if (lease.spec?.holderIdentity !== identity) return;
+    await this.api.replaceNamespacedLease({
+      name,
+      namespace,
+      body: Object.assign(lease, {
+        spec: Object.assign(lease.spec ?? {}, { holderIdentity: '', leaseDurationSeconds: 1 }),
+      }),
+    });
+    this.options.log.info({ lease: `${namespace}/${name}` }, 'released the lease');
+  }
+}

@@ -1,0 +1,471 @@
+// The operator end to end on the real control plane, with real agents (separate processes
+// running generated tiny GGUF models through llama.cpp). The operator runs as the identity the
+// chart's RBAC (charts/edgellm/files/operator-rules.yaml) is bound to, so every write it makes
+// here is one the chart grants.
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { parse as parseYaml } from 'yaml';
+import type { EdgeNode, EdgeNodeSpec } from '../../src/gen/crds/edgenode.js';
+import type {
+  InferenceRequest,
+  InferenceRequestSpec,
+} from '../../src/gen/crds/inferencerequest.js';
+import { EdgeNodeResource, InferenceRequestResource } from '../../src/operator/api/constants.js';
+import { Manager } from '../../src/operator/manager.js';
+import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
+import { connectControlPlane, Identity, type Cluster } from '../harness/cluster.js';
+import {
+  startAgentProcess,
+  writeAgentConfig,
+  type AgentProcess,
+} from '../support/agent-process.js';
+
+const OPERATOR_USER = 'edgellm-operator';
+const TINY = {
+  quantization: 'F32',
+  layers: 4,
+  hiddenSize: 128,
+  ffnSize: 256,
+  kvWidth: 64,
+  parameters: 1_200_000,
+  weightBits: 32,
+  perplexity: 500,
+} as const;
+
+let cluster: Cluster;
+let ns: string;
+let dir: string;
+let custom: k8s.CustomObjectsApi;
+const agents: AgentProcess[] = [];
+const managers: Manager[] = [];
+const nodeNames: string[] = [];
+const log = pino({ level: process.env['EDGELLM_TEST_LOG'] ?? 'silent' });
+
+function unique(prefix: string): string {
+  return `${prefix}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+async function startAgent(
+  name: string,
+  models: Record<string, string>,
+  maxSequences?: number,
+): Promise<AgentProcess> {
+  const config = await writeAgentConfig(
+    dir,
+    `${name}.yaml`,
+    models,
+    maxSequences === undefined ? {} : { maxSequences },
+  );
+  const agent = await startAgentProcess(['--config', config]);
+  agents.push(agent);
+  return agent;
+}
+
+function nodeSpec(endpoint: string, model: string): EdgeNodeSpec {
+  return {
+    agent: { endpoint, insecure: true },
+    resources: {
+      memoryBytes: 4 * 1024 ** 3,
+      computeFlops: 5e10,
+      uplinkBandwidthHz: 20e6,
+      downlinkBandwidthHz: 20e6,
+    },
+    models: [{ name: model, ...TINY }],
+  };
+}
+
+async function createNode(name: string, spec: EdgeNodeSpec): Promise<void> {
+  nodeNames.push(name);
+  const body: EdgeNode = {
+    apiVersion: EdgeNodeResource.apiVersion,
+    kind: EdgeNodeResource.kind,
+    metadata: { name },
+    spec,
+  };
+  await custom.createClusterCustomObject({
+    group: EdgeNodeResource.group,
+    version: EdgeNodeResource.version,
+    plural: EdgeNodeResource.plural,
+    body,
+  });
+}
+
+async function getNode(name: string): Promise<EdgeNode> {
+  return (await custom.getClusterCustomObject({
+    group: EdgeNodeResource.group,
+    version: EdgeNodeResource.version,
+    plural: EdgeNodeResource.plural,
+    name,
+  })) as EdgeNode;
+}
+
+async function createRequest(name: string, spec: InferenceRequestSpec): Promise<void> {
+  const body: InferenceRequest = {
+    apiVersion: InferenceRequestResource.apiVersion,
+    kind: InferenceRequestResource.kind,
+    metadata: { name, namespace: ns },
+    spec,
+  };
+  await custom.createNamespacedCustomObject({
+    group: InferenceRequestResource.group,
+    version: InferenceRequestResource.version,
+    plural: InferenceRequestResource.plural,
+    namespace: ns,
+    body,
+  });
+}
+
+async function getRequest(name: string): Promise<InferenceRequest> {
+  return (await custom.getNamespacedCustomObject({
+    group: InferenceRequestResource.group,
+    version: InferenceRequestResource.version,
+    plural: InferenceRequestResource.plural,
+    namespace: ns,
+    name,
+  })) as InferenceRequest;
+}
+
+async function until<T>(
+  what: string,
+  get: () => Promise<T>,
+  ok: (value: T) => boolean,
+  timeoutMs = 90_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: T | undefined;
+  for (;;) {
+    last = await get();
+    if (ok(last)) return last;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const finished = (r: InferenceRequest): boolean =>
+  r.status?.phase === 'Succeeded' || r.status?.phase === 'Failed';
+const ready = (n: EdgeNode): boolean =>
+  n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+async function startManager(leaseDurationSeconds = 4): Promise<Manager> {
+  const manager = new Manager({
+    kubeConfig: cluster.kubeConfig(Identity.operator),
+    log,
+    metricsListen: '127.0.0.1:0',
+    leaderElection: true,
+    leaseNamespace: ns,
+    leaseName: 'edgellm-operator',
+    leaseDurationSeconds,
+    heartbeatSeconds: 1,
+  });
+  managers.push(manager);
+  await manager.start();
+  return manager;
+}
+
+async function stopManager(manager: Manager): Promise<void> {
+  await manager.stop();
+  managers.splice(managers.indexOf(manager), 1);
+}
+
+beforeAll(async () => {
+  cluster = connectControlPlane();
+  ns = await cluster.newNamespace('operator');
+  custom = cluster.api(k8s.CustomObjectsApi);
+  dir = await mkdtemp(join(tmpdir(), 'edgellm-operator-'));
+  await writeFile(join(dir, 'tiny.gguf'), buildTinyModel({ type: 'F32' }));
+  // The chart's ClusterRole rules, bound to the operator's identity.
+  const rules = parseYaml(
+    readFileSync('charts/edgellm/files/operator-rules.yaml', 'utf8'),
+  ) as k8s.V1PolicyRule[];
+  const rbac = cluster.api(k8s.RbacAuthorizationV1Api);
+  const roleName = unique('edgellm-operator');
+  await rbac.createClusterRole({ body: { metadata: { name: roleName }, rules } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name: roleName },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPERATOR_USER }],
+    },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  for (const m of [...managers]) await m.stop();
+  for (const a of agents) a.proc.kill('SIGKILL');
+  for (const name of nodeNames)
+    await custom
+      .deleteClusterCustomObject({
+        group: EdgeNodeResource.group,
+        version: EdgeNodeResource.version,
+        plural: EdgeNodeResource.plural,
+        name,
+      })
+      .catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('operator', () => {
+  let model: string;
+  let nodeA: string;
+  let nodeB: string;
+  let manager: Manager;
+
+  beforeAll(async () => {
+    model = unique('tiny');
+    const path = join(dir, 'tiny.gguf');
+    const [a, b] = await Promise.all([
+      startAgent('a', { [model]: path }),
+      startAgent('b', { [model]: path }),
+    ]);
+    nodeA = unique('edge-a');
+    nodeB = unique('edge-b');
+    await createNode(nodeA, nodeSpec(a.address, model));
+    await createNode(nodeB, nodeSpec(b.address, model));
+    manager = await startManager();
+  }, 120_000);
+
+  it('marks nodes Ready and mirrors the agent and its calibrated profile into status', async () => {
+    const node = await until('node Ready', () => getNode(nodeA), ready);
+    expect(node.status?.conditions?.find((c) => c.type === 'AgentConnected')?.status).toBe('True');
+    expect(node.status?.conditions?.find((c) => c.type === 'Degraded')?.status).toBe('False');
+    expect(node.status?.models).toEqual([
+      expect.objectContaining({ name: model, agentModel: model, loaded: true, maxSequences: 8 }),
+    ]);
+    const profile = node.status?.profiles?.[0];
+    expect(profile?.agentModel).toBe(model);
+    expect(profile?.calibration.decodeStep.fixedSeconds).toBeGreaterThanOrEqual(0);
+    expect(node.status?.lastHeartbeatTime).toBeDefined();
+    expect(manager.isLeader).toBe(true);
+  });
+
+  it('runs a request on a real agent to Succeeded with output, usage and Completed=True', async () => {
+    await until(
+      'nodes Ready',
+      () => Promise.all([getNode(nodeA), getNode(nodeB)]),
+      (ns_) => ns_.every(ready),
+    );
+    const name = unique('hello');
+    await createRequest(name, {
+      model,
+      prompt: 'Hello, edge',
+      maxTokens: 8,
+      latencyBudget: '60s',
+    });
+    const r = await until('request finished', () => getRequest(name), finished);
+    expect(r.status?.phase).toBe('Succeeded');
+    expect(r.status?.output?.length).toBeGreaterThan(0);
+    expect(r.status?.usage?.completionTokens).toBeGreaterThan(0);
+    expect(r.status?.usage?.completionTokens).toBeLessThanOrEqual(8);
+    expect([nodeA, nodeB]).toContain(r.status?.assignment?.node);
+    expect(r.status?.assignment?.batchId).toMatch(/^edge-/);
+    expect(r.status?.predicted?.latencySeconds).toBeGreaterThan(0);
+    expect(r.status?.measured?.latencySeconds).toBeGreaterThan(0);
+    expect(r.status?.attempts).toBe(1);
+    // What `kubectl wait --for=condition=Completed` waits for.
+    expect(r.status?.conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'Completed', status: 'True', reason: 'Succeeded' }),
+        expect.objectContaining({ type: 'Scheduled', status: 'True' }),
+      ]),
+    );
+  });
+
+  it('batches requests that arrive together, each batch consistent in status', async () => {
+    const names = Array.from({ length: 6 }, (_, i) => unique(`batch${i}`));
+    await Promise.all(
+      names.map((name, i) =>
+        createRequest(name, {
+          model,
+          prompt: `Request number ${i} asks a short question`,
+          maxTokens: 6,
+          latencyBudget: '90s',
+        }),
+      ),
+    );
+    const done = await Promise.all(
+      names.map((n) => until(`${n} finished`, () => getRequest(n), finished)),
+    );
+    expect(done.map((r) => r.status?.phase)).toEqual(names.map(() => 'Succeeded'));
+    const batches = new Map<string, InferenceRequest[]>();
+    for (const r of done) {
+      const id = r.status?.assignment?.batchId ?? '';
+      batches.set(id, [...(batches.get(id) ?? []), r]);
+    }
+    for (const members of batches.values()) {
+      const node = members[0]?.status?.assignment?.node;
+      for (const r of members) {
+        expect(r.status?.assignment?.node).toBe(node);
+        expect(r.status?.assignment?.batchSize).toBeGreaterThanOrEqual(members.length);
+      }
+    }
+    // Six requests within one debounce window do not go one by one.
+    expect(Math.max(...[...batches.values()].map((m) => m.length))).toBeGreaterThan(1);
+  });
+
+  it('fails what no node can serve (NoEligibleNode) or meet in time (DeadlineInfeasible)', async () => {
+    const unknown = unique('unknown');
+    const infeasible = unique('infeasible');
+    await createRequest(unknown, {
+      model: 'no-such-model',
+      prompt: 'x',
+      maxTokens: 4,
+      latencyBudget: '30s',
+    });
+    await createRequest(infeasible, { model, prompt: 'x', maxTokens: 8192, latencyBudget: '1ms' });
+    const u = await until('unknown model failed', () => getRequest(unknown), finished);
+    expect(u.status).toMatchObject({ phase: 'Failed', reason: 'NoEligibleNode' });
+    expect(u.status?.conditions).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ type: 'Completed', status: 'True', reason: 'NoEligibleNode' }),
+      ]),
+    );
+    const f = await until('infeasible failed', () => getRequest(infeasible), finished);
+    expect(f.status?.phase).toBe('Failed');
+    expect(['DeadlineInfeasible', 'DeadlineExceeded']).toContain(f.status?.reason);
+    expect(f.status?.message).toBeTruthy();
+  });
+
+  it('fails a request whose promptFrom key is missing with InvalidPrompt', async () => {
+    const name = unique('noprompt');
+    await createRequest(name, {
+      model,
+      promptFrom: { configMapKeyRef: { name: 'does-not-exist', key: 'prompt' } },
+      maxTokens: 4,
+      latencyBudget: '30s',
+    });
+    const r = await until('failed', () => getRequest(name), finished);
+    expect(r.status).toMatchObject({ phase: 'Failed', reason: 'InvalidPrompt' });
+    expect(r.status?.message).toContain('does-not-exist');
+  });
+
+  it('reads the prompt from a ConfigMap', async () => {
+    const core = cluster.api(k8s.CoreV1Api);
+    const cm = unique('prompt');
+    await core.createNamespacedConfigMap({
+      namespace: ns,
+      body: { metadata: { name: cm }, data: { prompt: 'Tell me about edge nodes' } },
+    });
+    const name = unique('fromcm');
+    await createRequest(name, {
+      model,
+      promptFrom: { configMapKeyRef: { name: cm, key: 'prompt' } },
+      maxTokens: 4,
+      latencyBudget: '60s',
+    });
+    const r = await until('finished', () => getRequest(name), finished);
+    expect(r.status?.phase).toBe('Succeeded');
+    expect(r.status?.usage?.promptTokens).toBeGreaterThan(1);
+  });
+
+  it('with a second replica only the leader acts; the standby takes over when it stops', async () => {
+    const standby = await startManager();
+    await new Promise((r) => setTimeout(r, 2000));
+    expect([manager.isLeader, standby.isLeader]).toEqual([true, false]);
+    await stopManager(manager);
+    await until(
+      'standby leads',
+      () => Promise.resolve(standby.isLeader),
+      (v) => v,
+      30_000,
+    );
+    const name = unique('after-failover');
+    await createRequest(name, {
+      model,
+      prompt: 'Still there?',
+      maxTokens: 4,
+      latencyBudget: '60s',
+    });
+    const r = await until('finished', () => getRequest(name), finished);
+    expect(r.status?.phase).toBe('Succeeded');
+    manager = standby;
+  });
+
+  it('an operator restarted mid-batch loses nothing and runs nothing twice', async () => {
+    const name = unique('restart');
+    await createRequest(name, {
+      model,
+      prompt: 'A long answer please',
+      maxTokens: 400,
+      latencyBudget: '120s',
+    });
+    const scheduled = await until(
+      'scheduled',
+      () => getRequest(name),
+      (r) => r.status?.phase === 'Scheduled' || r.status?.phase === 'Running',
+    );
+    const batchId = scheduled.status?.assignment?.batchId;
+    await stopManager(manager);
+    manager = await startManager();
+    const r = await until('finished', () => getRequest(name), finished);
+    expect(r.status?.phase).toBe('Succeeded');
+    expect(r.status?.assignment?.batchId).toBe(batchId);
+    expect(r.status?.attempts).toBe(1);
+  });
+
+  it('an agent killed mid-batch loses nothing: its requests run on another node', async () => {
+    const lonely = unique('lonely');
+    const path = join(dir, 'tiny.gguf');
+    // Two sequences of 2048 tokens: room for a generation long enough to be cut.
+    const c = await startAgent('c', { [lonely]: path }, 2);
+    const d = await startAgent('d', { [lonely]: path }, 2);
+    const nodeC = unique('edge-c');
+    const nodeD = unique('edge-d');
+    await createNode(nodeC, nodeSpec(c.address, lonely));
+    await until('C Ready', () => getNode(nodeC), ready);
+    const name = unique('survivor');
+    await createRequest(name, {
+      model: lonely,
+      prompt: 'Keep going for a while',
+      maxTokens: 1900,
+      latencyBudget: '300s',
+    });
+    await until(
+      'running on C',
+      () => getRequest(name),
+      (r) => r.status?.assignment?.node === nodeC,
+    );
+    await createNode(nodeD, nodeSpec(d.address, lonely));
+    c.proc.kill('SIGKILL');
+    await c.exited;
+    const r = await until('finished', () => getRequest(name), finished, 240_000);
+    expect(r.status?.phase).toBe('Succeeded');
+    expect(r.status?.assignment?.node).toBe(nodeD);
+    expect(r.status?.attempts).toBe(2);
+    const cNode = await until(
+      'C not Ready',
+      () => getNode(nodeC),
+      (n) => !ready(n),
+    );
+    expect(cNode.status?.conditions?.find((x) => x.type === 'AgentConnected')?.status).toBe(
+      'False',
+    );
+  }, 300_000);
+
+  it('RBAC: the operator identity is denied what the chart does not grant', async () => {
+    const apps = cluster.api(k8s.AppsV1Api, Identity.operator);
+    await expect(apps.listNamespacedDeployment({ namespace: ns })).rejects.toMatchObject({
+      code: 403,
+    });
+  });
+
+  it('serves /metrics with controller and domain metrics, and /healthz /readyz', async () => {
+    const base = `http://${manager.address ?? ''}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    for (const metric of [
+      'edgellm_operator_reconcile_total',
+      'edgellm_operator_workqueue_depth',
+      'edgellm_operator_leader',
+      'edgellm_node_ready',
+      'edgellm_requests{',
+    ])
+      expect(text).toContain(metric);
+  });
+});
