@@ -62,15 +62,19 @@ lint: $(STAMP) ## Type-check, ESLint (type-aware) and Prettier
 	eslint .
 	prettier --check .
 
-gen: $(STAMP) ## Regenerate src/gen/ from proto/ (buf lint, then ts-proto via buf generate)
+gen: $(STAMP) ## Regenerate src/gen/ (ts-proto from proto/, CRD types from crds/) and docs/crd-reference.md
 	buf lint
+	rm -rf src/gen
 	buf generate
+	node scripts/gen-crds.ts
 
-check-gen: $(STAMP) ## Fail when src/gen/ differs from what proto/ generates (CI drift check)
+check-gen: $(STAMP) ## Fail when src/gen/ or docs/crd-reference.md differ from what proto/ and crds/ generate (CI)
 	buf lint
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	buf generate --output "$$tmp"; \
-	diff -ru src/gen "$$tmp/src/gen" || { echo 'src/gen is stale: run `make gen` and commit it' >&2; exit 1; }
+	node scripts/gen-crds.ts "$$tmp"; \
+	diff -ru src/gen "$$tmp/src/gen" && diff -u docs/crd-reference.md "$$tmp/docs/crd-reference.md" || \
+	  { echo 'generated code is stale: run `make gen` and commit it' >&2; exit 1; }
 
 format: $(STAMP) ## Format the tree with Prettier
 	prettier --write .

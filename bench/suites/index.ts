@@ -1,8 +1,15 @@
 // Every benchmark suite `make bench` runs, in order.
 import type { BenchSuite } from '../suite.js';
 import { agentSuite } from './agent.js';
+import { operatorSuite } from './operator.js';
 import { plannerSuite } from './planner.js';
 import { runtimeSuite } from './runtime.js';
 import { solverSuite } from './solver.js';
 
-export const SUITES: readonly BenchSuite[] = [solverSuite, plannerSuite, runtimeSuite, agentSuite];
+export const SUITES: readonly BenchSuite[] = [
+  solverSuite,
+  plannerSuite,
+  runtimeSuite,
+  agentSuite,
+  operatorSuite,
+];

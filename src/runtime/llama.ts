@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { checkBatch } from './batch-checks.js';
 import {
   getLlama,
   LlamaLogLevel,
@@ -18,12 +19,10 @@ import {
 } from 'node-llama-cpp';
 import {
   BatchTooLargeError,
-  EmptyBatchError,
   InvalidRequestError,
   ModelAlreadyLoadedError,
   ModelLoadError,
   ModelNotFoundError,
-  PromptTooLongError,
   RuntimeUnavailableError,
 } from './errors.js';
 import { TextStream } from './text-stream.js';
@@ -277,32 +276,12 @@ export class LlamaRuntime implements InferenceRuntime {
     options: { readonly signal?: AbortSignal; readonly onToken?: (event: TokenEvent) => void },
   ): Promise<BatchOutput> {
     const entry = this.entry(model);
-    if (requests.length === 0) throw new EmptyBatchError(model);
-    if (requests.length > entry.info.maxSequences) {
-      throw new BatchTooLargeError(model, requests.length, entry.info.maxSequences);
-    }
-    const seen = new Set<string>();
-    const prompts = requests.map((r) => {
-      if (seen.has(r.id)) throw new InvalidRequestError(r.id, 'duplicate request id in the batch');
-      seen.add(r.id);
-      if (!Number.isInteger(r.maxTokens) || r.maxTokens < 1) {
-        throw new InvalidRequestError(
-          r.id,
-          `maxTokens must be a positive integer, got ${r.maxTokens}`,
-        );
-      }
-      if (r.sampling.temperature < 0) {
-        throw new InvalidRequestError(
-          r.id,
-          `temperature must be >= 0, got ${r.sampling.temperature}`,
-        );
-      }
-      const tokens = this.promptTokens(model, r.prompt);
-      if (tokens.length + r.maxTokens > entry.sequenceContextTokens) {
-        throw new PromptTooLongError(r.id, tokens.length, r.maxTokens, entry.sequenceContextTokens);
-      }
-      return tokens;
-    });
+    const prompts = checkBatch(
+      model,
+      requests,
+      { maxSequences: entry.info.maxSequences, sequenceContextTokens: entry.sequenceContextTokens },
+      (prompt) => this.promptTokens(model, prompt),
+    );
 
     return this.withSequences(model, requests.length, async (sequences, llamaModel) => {
       // One controller for the batch: the caller's signal, or a failing onToken callback.

@@ -3,7 +3,7 @@
 // (SmolLM2-135M) from a random-weight tiny model.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { calibrate, loadCalibrationText, measurePerplexity } from '../../src/agent/calibration.js';
-import { PROFILE_PHASE, type ProfileSample } from '../../src/core/model/profile.js';
+import type { ProfileSample } from '../../src/core/model/profile.js';
 import { createLlamaRuntime, type LlamaRuntime } from '../../src/runtime/llama.js';
 import {
   REGISTRY_MODEL,
@@ -38,7 +38,7 @@ describe('calibration', () => {
     await runtime.dispose();
   });
 
-  it('measures a latency profile whose step time grows with batch size', async () => {
+  it('measures a prefill and decode sample for every point of the plan', async () => {
     const profile = await calibrate(runtime, REGISTRY_MODEL.name, text, {
       batchSizes: [1, 8],
       promptTokens: [8, 32],
@@ -64,18 +64,8 @@ describe('calibration', () => {
       expect(Number.isFinite(s.seconds)).toBe(true);
       expect(s.seconds).toBeGreaterThan(0);
     }
-    const seconds = (phase: string, b: number, c: number): number =>
-      profile.samples.find((s) => s.phase === phase && s.batchSize === b && s.contextTokens === c)
-        ?.seconds ?? Number.NaN;
-    // Eight prompts of 32 tokens are 256 tokens of work against 8: clearly longer.
-    expect(seconds(PROFILE_PHASE.prefill, 8, 32)).toBeGreaterThan(
-      seconds(PROFILE_PHASE.prefill, 1, 8),
-    );
-    // A decode step for 8 sequences computes 8 tokens and 8 output distributions over a
-    // 49k vocabulary; it takes at least as long as a step for one (10% tolerance for noise).
-    expect(seconds(PROFILE_PHASE.decode, 8, 16)).toBeGreaterThan(
-      0.9 * seconds(PROFILE_PHASE.decode, 1, 16),
-    );
+    // How the times compare (batching gain, growth with context) is measured by `make bench`
+    // (runtime suite), not asserted here: on a shared 2-core machine timings are noise-prone.
   }, 300_000);
 
   it('measures perplexity: finite and low for the real model, much higher for random weights', async () => {

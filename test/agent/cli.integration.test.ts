@@ -43,28 +43,36 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+interface LogLine {
+  msg?: string;
+  address?: string;
+}
+
+/** Spawns the built CLI's agent and resolves once it logs that it serves. */
+async function startAgent(
+  args: readonly string[],
+): Promise<{ proc: ChildProcess; address: string; lines: LogLine[] }> {
+  const proc = spawn(process.execPath, ['dist/src/cli/main.js', 'agent', ...args], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  child = proc;
+  const lines: LogLine[] = [];
+  const address = await new Promise<string>((resolve, reject) => {
+    proc.once('exit', (code) => {
+      reject(new Error(`agent exited early with ${String(code)}`));
+    });
+    createInterface({ input: proc.stdout }).on('line', (line) => {
+      const entry = JSON.parse(line) as LogLine;
+      lines.push(entry);
+      if (entry.msg === 'agent serving' && entry.address) resolve(entry.address);
+    });
+  });
+  return { proc, address, lines };
+}
+
 describe('edgellm agent --config', () => {
   it('serves the configured model over mTLS and drains on SIGTERM', async () => {
-    const proc = spawn(
-      process.execPath,
-      ['dist/src/cli/main.js', 'agent', '--config', join(dir, 'agent.yaml')],
-      {
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    child = proc;
-    const lines: { msg?: string; address?: string }[] = [];
-    const serving = new Promise<string>((resolve, reject) => {
-      proc.once('exit', (code) => {
-        reject(new Error(`agent exited early with ${String(code)}`));
-      });
-      createInterface({ input: proc.stdout }).on('line', (line) => {
-        const entry = JSON.parse(line) as { msg?: string; address?: string };
-        lines.push(entry);
-        if (entry.msg === 'agent serving' && entry.address) resolve(entry.address);
-      });
-    });
-    const address = await serving;
+    const { proc, address, lines } = await startAgent(['--config', join(dir, 'agent.yaml')]);
     const client = new AgentClient({
       address,
       tls: { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key },
@@ -106,5 +114,49 @@ describe('edgellm agent --config', () => {
       expect.arrayContaining(['signal received', 'agent stopped']),
     );
     child = undefined;
+  });
+
+  it('--simulate serves a configured model without reading its file, with an exact profile', async () => {
+    await writeFile(
+      join(dir, 'sim.yaml'),
+      [
+        'listen: 127.0.0.1:0',
+        'metricsListen: false',
+        'tls: {insecure: true}',
+        'models:',
+        '  - {name: sim, quantization: Q4_0, path: does-not-exist.gguf, maxSequences: 8}',
+        'calibrateOnStart: true',
+        '',
+      ].join('\n'),
+    );
+    const { proc, address } = await startAgent(['--config', join(dir, 'sim.yaml'), '--simulate']);
+    const client = new AgentClient({ address, tls: { insecure: true } });
+    try {
+      const info = await client.getInfo();
+      expect(info.models.map((m) => [m.name, m.loaded])).toEqual([['sim', true]]);
+      const { profiles } = await client.getProfile({ model: 'sim' });
+      expect(profiles[0]?.samples.length).toBeGreaterThan(6);
+      const events = await collectBatch(
+        client.executeBatch({
+          batchId: 'sim-1',
+          model: 'sim',
+          requests: ['a', 'b'].map((id) => ({
+            id,
+            prompt: 'Hello',
+            maxTokens: 3,
+            sampling: undefined,
+            deadline: undefined,
+          })),
+        }),
+      );
+      const results = events.flatMap((e) => (e.event?.$case === 'result' ? [e.event.value] : []));
+      expect(results.map((r) => [r.requestId, r.completionTokens])).toEqual([
+        ['a', 3],
+        ['b', 3],
+      ]);
+    } finally {
+      client.close();
+      proc.kill('SIGTERM');
+    }
   });
 });

@@ -2,15 +2,18 @@
 import type { Command } from 'commander';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { Agent } from '../../agent/agent.js';
+import { Agent, type Calibrate } from '../../agent/agent.js';
 import { loadAgentConfig, type AgentConfig } from '../../agent/config.js';
 import { agentVersion } from '../../agent/version.js';
 import { CALIBRATION_PLANS, calibrate, loadCalibrationText } from '../../agent/calibration.js';
 import { createLlamaRuntime } from '../../runtime/llama.js';
+import { SimulatedRuntime } from '../../runtime/simulated.js';
+import type { InferenceRuntime } from '../../runtime/types.js';
 
 interface AgentFlags {
   readonly config: string;
   readonly insecureDev?: boolean;
+  readonly simulate?: boolean;
 }
 
 export function register(program: Command): void {
@@ -24,35 +27,53 @@ export function register(program: Command): void {
       '--insecure-dev',
       'serve plain-text gRPC without client certificates (local development only)',
     )
+    .option(
+      '--simulate',
+      'run the simulated runtime instead of llama.cpp: no model files are read, each batch takes ' +
+        'the time of a small CPU model (benchmarks and demos of the operator at scale)',
+    )
     .action(async (flags: AgentFlags) => {
       const loaded = await loadAgentConfig(flags.config);
       const config: AgentConfig = flags.insecureDev
         ? { ...loaded, tls: { insecure: true } }
         : loaded;
-      await runAgent(config);
+      await runAgent(config, { simulate: flags.simulate === true });
     });
 }
 
 /** Starts the agent and resolves once a signal has shut it down. */
-export async function runAgent(config: AgentConfig): Promise<void> {
+export async function runAgent(
+  config: AgentConfig,
+  options: { readonly simulate?: boolean } = {},
+): Promise<void> {
   const logger = pino({ name: 'edgellm-agent', level: config.logLevel });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const runtime = await createLlamaRuntime({
-    ...(config.threads > 0 ? { threads: config.threads } : {}),
-    log: (level, message) => {
-      logger.debug({ level, source: 'llama.cpp' }, message);
-    },
-  });
+  let runtime: InferenceRuntime;
+  let calibrateModel: Calibrate;
+  if (options.simulate === true) {
+    const simulated = new SimulatedRuntime(config.threads > 0 ? { threads: config.threads } : {});
+    runtime = simulated;
+    calibrateModel = (_runtime, model) => Promise.resolve(simulated.profile(model.name));
+  } else {
+    const llama = await createLlamaRuntime({
+      ...(config.threads > 0 ? { threads: config.threads } : {}),
+      log: (level, message) => {
+        logger.debug({ level, source: 'llama.cpp' }, message);
+      },
+    });
+    runtime = llama;
+    // Quick plan at start-up (seconds on a small model); perplexity on data/calibration.txt.
+    calibrateModel = async (_runtime, model) =>
+      calibrate(llama, model.name, await loadCalibrationText(), CALIBRATION_PLANS.quick);
+  }
   const agent = await Agent.start({
     config,
     runtime,
     logger,
     registry,
     version: agentVersion(),
-    // Quick plan at start-up (seconds on a small model); perplexity on data/calibration.txt.
-    calibrate: async (_runtime, model) =>
-      calibrate(runtime, model.name, await loadCalibrationText(), CALIBRATION_PLANS.quick),
+    calibrate: calibrateModel,
   });
   await new Promise<void>((resolve) => {
     const stop = (signal: NodeJS.Signals): void => {

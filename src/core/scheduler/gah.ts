@@ -5,9 +5,11 @@
 import { bestPerplexity, isEligible } from '../model/accuracy.js';
 import { addInto, CostModel, emptyState } from '../model/batch.js';
 import type { CostOptions, ModelVariant, NodeResources, RequestDemand } from '../model/types.js';
+import type { SplitAssignment, SplitRequestContext } from '../planner/index.js';
 import type { Random } from '../random.js';
 import { better, EMPTY_SCORE, type Score } from './objective.js';
 import { schedule } from './schedule.js';
+import { withSplitPlans } from './split.js';
 import { POLICY, type Policy, type ScheduleResult, type SearchBudget } from './types.js';
 
 export interface ClusterNode {
@@ -16,8 +18,13 @@ export interface ClusterNode {
   /** Model variants the node serves (one batch runs on one variant). */
   readonly variants: readonly ModelVariant[];
   readonly options: CostOptions;
-  /** Options of one variant (e.g. its calibration), overriding `options`; keyed by quantization. */
+  /**
+   * Options of one variant (e.g. its calibration), overriding `options`; keyed by
+   * `name/quantization`, or by quantization alone (applies to every model of that quantization).
+   */
   readonly variantOptions?: Readonly<Record<string, CostOptions>>;
+  /** Whether the node's runtime can execute a partial model (split plans count only then). */
+  readonly partialModelExecution?: boolean;
   readonly policy?: Policy;
   readonly maxBatchSize?: number;
   readonly budget?: SearchBudget;
@@ -27,6 +34,8 @@ export interface ClusterRequest extends RequestDemand {
   readonly model: string;
   /** Nodes the request may run on (its nodeSelector); all when absent. */
   readonly allowedNodes?: readonly string[];
+  /** spec.split and spec.client: the split is planned per node and variant before the search. */
+  readonly split?: SplitRequestContext;
 }
 
 export const FAILURE_REASON = {
@@ -43,6 +52,10 @@ export interface NodeAssignment {
   readonly node: string;
   readonly variant: ModelVariant;
   readonly result: ScheduleResult;
+  /** Split plans of the candidates that came with a split context, by request id. */
+  readonly splits: ReadonlyMap<string, SplitAssignment>;
+  /** Seconds of `GahOptions.clock` spent on this node (split plans and search), when given. */
+  readonly solveSeconds?: number;
 }
 
 export interface ClusterDecision {
@@ -72,7 +85,33 @@ function nodeAllows(request: ClusterRequest, node: string): boolean {
 }
 
 function variantOptions(node: ClusterNode, variant: ModelVariant): CostOptions {
-  return node.variantOptions?.[variant.quantization] ?? node.options;
+  return (
+    node.variantOptions?.[`${variant.name}/${variant.quantization}`] ??
+    node.variantOptions?.[variant.quantization] ??
+    node.options
+  );
+}
+
+/** The demand the cost model sees on this node and variant: with the split plan applied. */
+function demandOn(
+  request: ClusterRequest,
+  node: ClusterNode,
+  variant: ModelVariant,
+): ClusterRequest {
+  if (request.split === undefined) return request;
+  const planned = withSplitPlans(
+    {
+      node: node.resources,
+      model: variant,
+      bestPerplexity: variant.perplexity,
+      requests: [request],
+      options: variantOptions(node, variant),
+    },
+    new Map([[request.id, request.split]]),
+    { partialModelExecution: node.partialModelExecution ?? false },
+  );
+  const demand = planned.instance.requests[0];
+  return demand === undefined ? request : { ...request, ...demand };
 }
 
 function bestOfModel(node: ClusterNode, model: string): number {
@@ -94,7 +133,7 @@ export function whyUnservable(
       if (!isEligible(variant, best, request.maxPerplexityIncrease)) continue;
       eligibleSomewhere = true;
       const cost = new CostModel(node.resources, variant, variantOptions(node, variant));
-      const r = cost.prepare(request, 0);
+      const r = cost.prepare(demandOn(request, node, variant), 0);
       const verdict = cost.check(addInto(emptyState(), emptyState(), r), [r]);
       if (verdict === 'ok') return null;
       if (verdict === 'latency') latencyMiss = true;
@@ -122,6 +161,8 @@ export interface GahOptions {
   readonly rng?: Random;
   /** Default policy for nodes that name none. */
   readonly policy?: Policy;
+  /** Monotonic clock in seconds, to report each node's solve time (the core reads none). */
+  readonly clock?: () => number;
 }
 
 export function assignAcrossNodes(
@@ -140,12 +181,16 @@ export function assignAcrossNodes(
   for (const node of [...nodes].sort(capacityOrder)) {
     let chosen: NodeAssignment | null = null;
     let chosenScore: Score = EMPTY_SCORE;
+    const started = options.clock?.();
     for (const variant of node.variants) {
       const candidates = [...pending.values()].filter(
         (r) => r.model === variant.name && nodeAllows(r, node.name),
       );
       if (candidates.length === 0) continue;
-      const result = schedule(
+      const splits = new Map(
+        candidates.flatMap((r) => (r.split === undefined ? [] : [[r.id, r.split] as const])),
+      );
+      const planned = withSplitPlans(
         {
           ...(node.maxBatchSize === undefined ? {} : { maxBatchSize: node.maxBatchSize }),
           node: node.resources,
@@ -154,19 +199,28 @@ export function assignAcrossNodes(
           requests: candidates,
           options: variantOptions(node, variant),
         },
-        node.policy ?? options.policy ?? POLICY.dftsp,
-        {
-          ...(node.budget ? { budget: node.budget } : {}),
-          ...(options.rng ? { rng: options.rng } : {}),
-        },
+        splits,
+        { partialModelExecution: node.partialModelExecution ?? false },
       );
+      const result = schedule(planned.instance, node.policy ?? options.policy ?? POLICY.dftsp, {
+        ...(node.budget ? { budget: node.budget } : {}),
+        ...(options.rng ? { rng: options.rng } : {}),
+      });
       const score: Score = { primary: result.requests, secondary: result.tokens, deadlineSum: 0 };
       if (result.requests > 0 && better(score, chosenScore)) {
-        chosen = { node: node.name, variant, result };
+        const chosenIds = new Set(result.batch);
+        chosen = {
+          node: node.name,
+          variant,
+          result,
+          splits: new Map([...planned.assignments].filter(([id]) => chosenIds.has(id))),
+        };
         chosenScore = score;
       }
     }
     if (chosen) {
+      if (options.clock !== undefined && started !== undefined)
+        chosen = { ...chosen, solveSeconds: options.clock() - started };
       assignments.push(chosen);
       for (const id of chosen.result.batch) pending.delete(id);
     }

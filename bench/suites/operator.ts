@@ -1,0 +1,521 @@
+// The operator at scale: the real `edgellm operator` process against the local kube-apiserver,
+// with simulated agents (the real agent gRPC server over SimulatedRuntime: each batch takes the
+// time its calibrated latency model predicts). Measures requests completed per second, time
+// from create to Scheduled and to Succeeded (p50/p99), API writes per request and the operator's
+// memory, then runs a smaller identical load per scheduling policy (DFTSP, FCFS, no batching)
+// for throughput and SLA attainment.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { get, type RequestOptions } from 'node:https';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as k8s from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { Agent } from '../../src/agent/agent.js';
+import { agentConfigSchema } from '../../src/agent/config.js';
+import type { EdgeNode, EdgeNodeSpec } from '../../src/gen/crds/edgenode.js';
+import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
+import {
+  EdgeNodeResource,
+  InferenceRequestResource,
+  PHASE,
+} from '../../src/operator/api/constants.js';
+import { SimulatedRuntime } from '../../src/runtime/simulated.js';
+import {
+  Identity,
+  installCrds,
+  kubeConfigFor,
+  repoRoot,
+  startControlPlane,
+  stopControlPlane,
+} from '../../test/harness/controlplane.js';
+import { markdownTable, quantile, type BenchSuite } from '../suite.js';
+
+const MODEL = {
+  name: 'sim-135m',
+  quantization: 'Q4_0',
+  layers: 30,
+  hiddenSize: 576,
+  ffnSize: 1536,
+  kvWidth: 192,
+  parameters: 134_515_008,
+  weightBits: 4,
+  perplexity: 18,
+} as const;
+
+const SIZES = {
+  full: { nodes: 20, requests: 2000, policyNodes: 4, policyRequests: 300 },
+  quick: { nodes: 4, requests: 200, policyNodes: 2, policyRequests: 60 },
+} as const;
+
+/** Requests are created at this rate (per second), in the order of a seeded shuffle. */
+const CREATE_RATE_PER_SECOND = 100;
+const CREATE_CONCURRENCY = 16;
+/** A run stops waiting for requests this long after the last create. */
+const DRAIN_TIMEOUT_SECONDS = 300;
+const POLICIES = ['dftsp', 'fcfs', 'single'] as const;
+
+interface RequestTimes {
+  created: number;
+  scheduled?: number;
+  finished?: number;
+  phase?: string;
+  reason?: string;
+  budgetSeconds: number;
+  measuredSeconds?: number;
+}
+
+interface RunResult {
+  readonly policy: string;
+  readonly nodes: number;
+  readonly requests: number;
+  readonly succeeded: number;
+  readonly failed: Readonly<Record<string, number>>;
+  readonly unfinished: number;
+  readonly wallSeconds: number;
+  readonly completedPerSecond: number;
+  readonly toScheduledSeconds: { p50: number; p99: number };
+  readonly toSucceededSeconds: { p50: number; p99: number };
+  readonly slaAttainment: number;
+  readonly apiWritesPerRequest: number;
+  readonly operatorPeakRssMiB: number;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => {
+        if (typeof address === 'object' && address) resolve(address.port);
+        else reject(new Error('no port'));
+      });
+    });
+  });
+}
+
+/** Deterministic pseudo-random numbers (mulberry32) so every policy sees the same load. */
+function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function readProcBytes(pid: number, field: string): number {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
+      readFileSync(`/proc/${pid}/status`, 'utf8'),
+    );
+    return m?.[1] ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
+  }
+}
+
+async function httpsGet(kc: k8s.KubeConfig, path: string): Promise<string> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('kubeconfig has no cluster');
+  const url = new URL(path, cluster.server);
+  const options: RequestOptions = { hostname: url.hostname, port: url.port, path: url.pathname };
+  await kc.applyToHTTPSOptions(options);
+  return new Promise<string>((resolve, reject) => {
+    get(options, (res) => {
+      let data = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (data += chunk));
+      res.on('end', () => {
+        resolve(data);
+      });
+    }).on('error', reject);
+  });
+}
+
+/** Sum of apiserver_request_total over mutating verbs, from the apiserver's /metrics. */
+async function apiWrites(kc: k8s.KubeConfig): Promise<number> {
+  let total = 0;
+  for (const line of (await httpsGet(kc, '/metrics')).split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    if (!/verb="(POST|PUT|PATCH|DELETE|APPLY)"/.test(line)) continue;
+    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return total;
+}
+
+async function waitFor(
+  what: string,
+  timeoutSeconds: number,
+  check: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = performance.now() + timeoutSeconds * 1000;
+  while (!(await check().catch(() => false))) {
+    if (performance.now() > deadline)
+      throw new Error(`timed out after ${timeoutSeconds}s: ${what}`);
+    await sleep(250);
+  }
+}
+
+function nodeSpec(endpoint: string, policy: string): EdgeNodeSpec {
+  return {
+    agent: { endpoint, insecure: true },
+    resources: {
+      memoryBytes: 8 * 1024 ** 3,
+      computeFlops: 2e11,
+      uplinkBandwidthHz: 20e6,
+      downlinkBandwidthHz: 20e6,
+    },
+    models: [{ ...MODEL }],
+    scheduling: { policy: policy as 'dftsp', maxBatchSize: 16 },
+  };
+}
+
+interface Load {
+  readonly name: string;
+  readonly prompt: string;
+  readonly maxTokens: number;
+  readonly budgetSeconds: number;
+}
+
+/** The same seeded load for every policy: prompt 20-400 chars, 8-48 tokens, budget 5-30 s. */
+function makeLoad(count: number, seed: number): Load[] {
+  const random = rng(seed);
+  const words = 'edge nodes serve small models close to the users who ask them questions'.split(
+    ' ',
+  );
+  return Array.from({ length: count }, (_, i) => {
+    const chars = 20 + Math.floor(random() * 380);
+    let prompt = '';
+    while (prompt.length < chars) prompt += `${words[Math.floor(random() * words.length)] ?? ''} `;
+    return {
+      name: `r${String(i).padStart(5, '0')}`,
+      prompt: prompt.trim(),
+      maxTokens: 8 + Math.floor(random() * 41),
+      budgetSeconds: 5 + Math.floor(random() * 26),
+    };
+  });
+}
+
+async function runLoad(
+  kc: k8s.KubeConfig,
+  kubeconfigPath: string,
+  policy: string,
+  nodeCount: number,
+  load: readonly Load[],
+): Promise<RunResult> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const tag = `${policy}-${Date.now().toString(36)}`;
+  const namespace = `bench-${tag}`;
+  await core.createNamespace({ body: { metadata: { name: namespace } } });
+
+  const agents: Agent[] = [];
+  const nodeNames: string[] = [];
+  let operator: ChildProcess | undefined;
+  const times = new Map<string, RequestTimes>();
+  let watchRequest: { abort: () => void } | undefined;
+  try {
+    for (let i = 0; i < nodeCount; i++) {
+      const runtime = new SimulatedRuntime();
+      const config = agentConfigSchema.parse({
+        listen: '127.0.0.1:0',
+        metricsListen: false,
+        tls: { insecure: true },
+        models: [
+          {
+            name: MODEL.name,
+            quantization: MODEL.quantization,
+            path: 'simulated',
+            contextTokens: 16 * 512,
+            maxSequences: 16,
+          },
+        ],
+        calibrateOnStart: true,
+        logLevel: 'warn',
+      });
+      const agent = await Agent.start({
+        config,
+        runtime,
+        logger: pino({ level: 'warn' }),
+        registry: new Registry(),
+        version: 'bench',
+        calibrate: (_runtime, model) => Promise.resolve(runtime.profile(model.name)),
+      });
+      agents.push(agent);
+      const name = `bench-${tag}-${i}`;
+      nodeNames.push(name);
+      const node: EdgeNode = {
+        apiVersion: EdgeNodeResource.apiVersion,
+        kind: EdgeNodeResource.kind,
+        metadata: { name },
+        spec: nodeSpec(agent.address, policy),
+      };
+      await custom.createClusterCustomObject({
+        group: EdgeNodeResource.group,
+        version: EdgeNodeResource.version,
+        plural: EdgeNodeResource.plural,
+        body: node,
+      });
+    }
+
+    const port = await freePort();
+    operator = spawn(
+      process.execPath,
+      [
+        join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+        'operator',
+        '--kubeconfig',
+        kubeconfigPath,
+        '--metrics-listen',
+        `127.0.0.1:${port}`,
+        '--lease-namespace',
+        namespace,
+        '--log-level',
+        'warn',
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const pid = operator.pid ?? 0;
+    await waitFor('operator /readyz', 60, async () => {
+      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
+      return res.ok;
+    });
+    await waitFor(`${nodeCount} EdgeNodes Ready`, 120, async () => {
+      const list = (await custom.listClusterCustomObject({
+        group: EdgeNodeResource.group,
+        version: EdgeNodeResource.version,
+        plural: EdgeNodeResource.plural,
+      })) as { items: EdgeNode[] };
+      const ready = list.items.filter(
+        (n) =>
+          nodeNames.includes(n.metadata.name ?? '') &&
+          n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+      );
+      return ready.length === nodeCount;
+    });
+
+    const watch = new k8s.Watch(kc);
+    watchRequest = await watch.watch(
+      `/apis/${InferenceRequestResource.group}/${InferenceRequestResource.version}/namespaces/${namespace}/${InferenceRequestResource.plural}`,
+      {},
+      (_type: string, object: InferenceRequest) => {
+        const t = times.get(object.metadata.name ?? '');
+        const status = object.status;
+        if (!t || !status?.phase) return;
+        const now = performance.now();
+        if (status.phase !== PHASE.pending) t.scheduled ??= now;
+        if (status.phase === PHASE.succeeded || status.phase === PHASE.failed) {
+          t.finished ??= now;
+          t.phase = status.phase;
+          if (status.reason !== undefined) t.reason = status.reason;
+          if (status.measured?.latencySeconds !== undefined)
+            t.measuredSeconds = status.measured.latencySeconds;
+        }
+      },
+      () => undefined,
+    );
+
+    const writesBefore = await apiWrites(kc);
+    const started = performance.now();
+    let next = 0;
+    const creator = async (): Promise<void> => {
+      for (;;) {
+        const i = next++;
+        const item = load[i];
+        if (!item) return;
+        const due = started + (i * 1000) / CREATE_RATE_PER_SECOND;
+        const wait = due - performance.now();
+        if (wait > 0) await sleep(wait);
+        times.set(item.name, { created: performance.now(), budgetSeconds: item.budgetSeconds });
+        const body: InferenceRequest = {
+          apiVersion: InferenceRequestResource.apiVersion,
+          kind: InferenceRequestResource.kind,
+          metadata: { name: item.name, namespace },
+          spec: {
+            model: MODEL.name,
+            prompt: item.prompt,
+            maxTokens: item.maxTokens,
+            latencyBudget: `${item.budgetSeconds}s`,
+          },
+        };
+        await custom.createNamespacedCustomObject({
+          group: InferenceRequestResource.group,
+          version: InferenceRequestResource.version,
+          plural: InferenceRequestResource.plural,
+          namespace,
+          body,
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, creator));
+    await waitFor('every request finished', DRAIN_TIMEOUT_SECONDS, () =>
+      Promise.resolve([...times.values()].every((t) => t.finished !== undefined)),
+    ).catch(() => undefined);
+    const all = [...times.values()];
+    const lastFinish = Math.max(started, ...all.map((t) => t.finished ?? 0));
+    const wallSeconds = (lastFinish - started) / 1000;
+    const writes = (await apiWrites(kc)) - writesBefore - load.length;
+    const peakRss = readProcBytes(pid, 'VmHWM');
+
+    const succeeded = all.filter((t) => t.phase === PHASE.succeeded);
+    const failed: Record<string, number> = {};
+    for (const t of all)
+      if (t.phase === PHASE.failed)
+        failed[t.reason ?? 'Unknown'] = (failed[t.reason ?? 'Unknown'] ?? 0) + 1;
+    const met = succeeded.filter(
+      (t) => t.measuredSeconds !== undefined && t.measuredSeconds <= t.budgetSeconds,
+    ).length;
+    const toScheduled = all.flatMap((t) =>
+      t.scheduled === undefined ? [] : [(t.scheduled - t.created) / 1000],
+    );
+    const toSucceeded = succeeded.flatMap((t) =>
+      t.finished === undefined ? [] : [(t.finished - t.created) / 1000],
+    );
+    const q = (values: number[], p: number): number => (values.length ? quantile(values, p) : NaN);
+    return {
+      policy,
+      nodes: nodeCount,
+      requests: load.length,
+      succeeded: succeeded.length,
+      failed,
+      unfinished: all.filter((t) => t.finished === undefined).length,
+      wallSeconds,
+      completedPerSecond: succeeded.length / wallSeconds,
+      toScheduledSeconds: { p50: q(toScheduled, 0.5), p99: q(toScheduled, 0.99) },
+      toSucceededSeconds: { p50: q(toSucceeded, 0.5), p99: q(toSucceeded, 0.99) },
+      slaAttainment: met / load.length,
+      apiWritesPerRequest: writes / load.length,
+      operatorPeakRssMiB: peakRss / 1024 ** 2,
+    };
+  } finally {
+    watchRequest?.abort();
+    if (operator && operator.exitCode === null) {
+      const exited = new Promise((resolve) => operator?.once('exit', resolve));
+      operator.kill('SIGTERM');
+      await Promise.race([exited, sleep(20_000)]);
+      operator.kill('SIGKILL');
+    }
+    await Promise.all(agents.map((a) => a.shutdown()));
+    for (const name of nodeNames) {
+      await custom
+        .deleteClusterCustomObject({
+          group: EdgeNodeResource.group,
+          version: EdgeNodeResource.version,
+          plural: EdgeNodeResource.plural,
+          name,
+        })
+        .catch(() => undefined);
+    }
+    await core.deleteNamespace({ name: namespace }).catch(() => undefined);
+  }
+}
+
+const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+
+export const operatorSuite: BenchSuite = {
+  name: 'operator',
+  description:
+    'operator on the local control plane with simulated agents: throughput, create→Scheduled/Succeeded latency, API writes, memory; DFTSP vs FCFS vs no batching',
+  async run({ quick }) {
+    const size = quick ? SIZES.quick : SIZES.full;
+    const cp = await startControlPlane();
+    try {
+      const kc = kubeConfigFor(cp.state, Identity.admin);
+      await installCrds(kc);
+      const kubeconfigPath = cp.state.kubeconfigs[Identity.admin];
+      const scale = await runLoad(
+        kc,
+        kubeconfigPath,
+        'dftsp',
+        size.nodes,
+        makeLoad(size.requests, 1),
+      );
+      const policies: RunResult[] = [];
+      for (const policy of POLICIES) {
+        policies.push(
+          await runLoad(
+            kc,
+            kubeconfigPath,
+            policy,
+            size.policyNodes,
+            makeLoad(size.policyRequests, 2),
+          ),
+        );
+      }
+      const failures = (r: RunResult): string =>
+        Object.entries(r.failed)
+          .map(([reason, n]) => `${reason} ${n}`)
+          .join(', ') || '0';
+      const markdown = [
+        `${size.requests} requests over ${size.nodes} simulated agents (created at ${CREATE_RATE_PER_SECOND}/s; prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), one operator process, DFTSP:`,
+        '',
+        markdownTable(
+          [
+            'requests',
+            'succeeded',
+            'failed',
+            'unfinished',
+            'completed/s',
+            'create→Scheduled p50 s',
+            'p99 s',
+            'create→Succeeded p50 s',
+            'p99 s',
+            'API writes/request',
+            'operator peak RSS MiB',
+          ],
+          [
+            [
+              String(scale.requests),
+              String(scale.succeeded),
+              failures(scale),
+              String(scale.unfinished),
+              fmt(scale.completedPerSecond, 1),
+              fmt(scale.toScheduledSeconds.p50),
+              fmt(scale.toScheduledSeconds.p99),
+              fmt(scale.toSucceededSeconds.p50),
+              fmt(scale.toSucceededSeconds.p99),
+              fmt(scale.apiWritesPerRequest, 1),
+              fmt(scale.operatorPeakRssMiB, 0),
+            ],
+          ],
+        ),
+        '',
+        `The same ${size.policyRequests} requests on ${size.policyNodes} nodes per policy (overloaded on purpose, so who is chosen matters):`,
+        '',
+        markdownTable(
+          [
+            'policy',
+            'succeeded',
+            'failed',
+            'completed/s',
+            'SLA attainment',
+            'create→Succeeded p50 s',
+          ],
+          policies.map((r) => [
+            r.policy,
+            String(r.succeeded),
+            failures(r),
+            fmt(r.completedPerSecond, 1),
+            `${fmt(r.slaAttainment * 100, 1)}%`,
+            fmt(r.toSucceededSeconds.p50),
+          ]),
+        ),
+      ].join('\n');
+      return {
+        name: 'operator',
+        title: 'Operator at scale (simulated agents)',
+        markdown,
+        data: { scale, policies },
+      };
+    } finally {
+      await stopControlPlane(cp);
+    }
+  },
+};

@@ -1,0 +1,196 @@
+// The operator's Prometheus metrics (names fixed by CONTRACT.md), registered on a registry the
+// caller passes in. Controller metrics are recorded by src/operator/kube/ (work queue, informer,
+// controller loop, leader election); domain metrics by the reconcilers.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+
+/** Seconds buckets for reconcile and work-queue durations (1 ms .. 60 s). */
+export const DURATION_BUCKETS = [
+  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+] as const;
+/** Seconds buckets for the solver (0.1 ms .. 10 s). */
+export const SOLVE_BUCKETS = [
+  0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10,
+] as const;
+/** Seconds buckets for request latency (10 ms .. 10 min). */
+export const LATENCY_BUCKETS = [
+  0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60, 120, 300, 600,
+] as const;
+export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256] as const;
+
+export const RECONCILE_RESULT = {
+  success: 'success',
+  error: 'error',
+  requeue: 'requeue',
+} as const;
+export type ReconcileResult = (typeof RECONCILE_RESULT)[keyof typeof RECONCILE_RESULT];
+
+export interface OperatorMetrics {
+  // Controller metrics.
+  readonly reconcileTotal: Counter<'controller' | 'result'>;
+  readonly reconcileErrorsTotal: Counter<'controller'>;
+  readonly reconcileDurationSeconds: Histogram<'controller'>;
+  readonly workqueueDepth: Gauge<'name'>;
+  readonly workqueueAddsTotal: Counter<'name'>;
+  readonly workqueueRetriesTotal: Counter<'name'>;
+  readonly workqueueQueueDurationSeconds: Histogram<'name'>;
+  readonly workqueueWorkDurationSeconds: Histogram<'name'>;
+  readonly informerRestartsTotal: Counter<'resource'>;
+  readonly leader: Gauge<'lease'>;
+  // Domain metrics.
+  readonly solveDurationSeconds: Histogram<'node' | 'policy'>;
+  readonly treeNodesEvaluatedTotal: Counter<'node'>;
+  readonly treeNodesPrunedTotal: Counter<'node' | 'rule'>;
+  readonly batchSize: Histogram<'node'>;
+  readonly requests: Gauge<'namespace' | 'phase'>;
+  readonly requestsCompletedTotal: Counter<'node' | 'phase' | 'reason'>;
+  readonly requestLatencySeconds: Histogram<'node' | 'kind'>;
+  readonly requestSlaTotal: Counter<'node' | 'result'>;
+  readonly nodeTokensPerSecond: Gauge<'node'>;
+  readonly nodeQueueLength: Gauge<'node'>;
+  readonly nodeReady: Gauge<'node'>;
+  readonly requestsPending: Gauge<'node'>;
+}
+
+export function createOperatorMetrics(registry: Registry): OperatorMetrics {
+  const registers = [registry];
+  return {
+    reconcileTotal: new Counter({
+      name: 'edgellm_operator_reconcile_total',
+      help: 'Reconciles finished, by controller and result (success, error, requeue).',
+      labelNames: ['controller', 'result'],
+      registers,
+    }),
+    reconcileErrorsTotal: new Counter({
+      name: 'edgellm_operator_reconcile_errors_total',
+      help: 'Reconciles that failed with an error, by controller.',
+      labelNames: ['controller'],
+      registers,
+    }),
+    reconcileDurationSeconds: new Histogram({
+      name: 'edgellm_operator_reconcile_duration_seconds',
+      help: 'Wall time of one reconcile, by controller.',
+      labelNames: ['controller'],
+      buckets: [...DURATION_BUCKETS],
+      registers,
+    }),
+    workqueueDepth: new Gauge({
+      name: 'edgellm_operator_workqueue_depth',
+      help: 'Keys waiting in the work queue (not counting delayed or in-progress keys).',
+      labelNames: ['name'],
+      registers,
+    }),
+    workqueueAddsTotal: new Counter({
+      name: 'edgellm_operator_workqueue_adds_total',
+      help: 'Keys added to the work queue (including de-duplicated adds).',
+      labelNames: ['name'],
+      registers,
+    }),
+    workqueueRetriesTotal: new Counter({
+      name: 'edgellm_operator_workqueue_retries_total',
+      help: 'Rate-limited re-adds after a failed reconcile.',
+      labelNames: ['name'],
+      registers,
+    }),
+    workqueueQueueDurationSeconds: new Histogram({
+      name: 'edgellm_operator_workqueue_queue_duration_seconds',
+      help: 'Time a key waited in the queue before a worker took it.',
+      labelNames: ['name'],
+      buckets: [...DURATION_BUCKETS],
+      registers,
+    }),
+    workqueueWorkDurationSeconds: new Histogram({
+      name: 'edgellm_operator_workqueue_work_duration_seconds',
+      help: 'Time a worker held a key (get to done).',
+      labelNames: ['name'],
+      buckets: [...DURATION_BUCKETS],
+      registers,
+    }),
+    informerRestartsTotal: new Counter({
+      name: 'edgellm_operator_informer_restarts_total',
+      help: 'Informer restarts after a list or watch error, by resource.',
+      labelNames: ['resource'],
+      registers,
+    }),
+    leader: new Gauge({
+      name: 'edgellm_operator_leader',
+      help: '1 when this replica holds the lease, else 0.',
+      labelNames: ['lease'],
+      registers,
+    }),
+    solveDurationSeconds: new Histogram({
+      name: 'edgellm_scheduler_solve_duration_seconds',
+      help: 'Wall time of one scheduling solve (split planning and batch selection), by node and policy.',
+      labelNames: ['node', 'policy'],
+      buckets: [...SOLVE_BUCKETS],
+      registers,
+    }),
+    treeNodesEvaluatedTotal: new Counter({
+      name: 'edgellm_scheduler_tree_nodes_evaluated_total',
+      help: 'DFTSP search-tree nodes evaluated, by node.',
+      labelNames: ['node'],
+      registers,
+    }),
+    treeNodesPrunedTotal: new Counter({
+      name: 'edgellm_scheduler_tree_nodes_pruned_total',
+      help: 'DFTSP search-tree nodes pruned, by node and pruning rule.',
+      labelNames: ['node', 'rule'],
+      registers,
+    }),
+    batchSize: new Histogram({
+      name: 'edgellm_scheduler_batch_size',
+      help: 'Requests per dispatched batch, by node.',
+      labelNames: ['node'],
+      buckets: [...BATCH_SIZE_BUCKETS],
+      registers,
+    }),
+    requests: new Gauge({
+      name: 'edgellm_requests',
+      help: 'InferenceRequests by namespace and phase.',
+      labelNames: ['namespace', 'phase'],
+      registers,
+    }),
+    requestsCompletedTotal: new Counter({
+      name: 'edgellm_requests_completed_total',
+      help: 'InferenceRequests finished, by node, phase (Succeeded, Failed) and reason.',
+      labelNames: ['node', 'phase', 'reason'],
+      registers,
+    }),
+    requestLatencySeconds: new Histogram({
+      name: 'edgellm_request_latency_seconds',
+      help: 'End-to-end request latency, by node and kind (predicted, measured).',
+      labelNames: ['node', 'kind'],
+      buckets: [...LATENCY_BUCKETS],
+      registers,
+    }),
+    requestSlaTotal: new Counter({
+      name: 'edgellm_request_sla_total',
+      help: 'Finished requests by whether they met their latency budget (met, missed); attainment = met / (met + missed).',
+      labelNames: ['node', 'result'],
+      registers,
+    }),
+    nodeTokensPerSecond: new Gauge({
+      name: 'edgellm_node_tokens_per_second',
+      help: 'Completion tokens per second of the last batch, by node.',
+      labelNames: ['node'],
+      registers,
+    }),
+    nodeQueueLength: new Gauge({
+      name: 'edgellm_node_queue_length',
+      help: 'Batches waiting or running on the node agent, as it last reported.',
+      labelNames: ['node'],
+      registers,
+    }),
+    nodeReady: new Gauge({
+      name: 'edgellm_node_ready',
+      help: '1 when the EdgeNode is Ready, else 0.',
+      labelNames: ['node'],
+      registers,
+    }),
+    requestsPending: new Gauge({
+      name: 'edgellm_requests_pending',
+      help: 'Pending InferenceRequests that the node is eligible to serve.',
+      labelNames: ['node'],
+      registers,
+    }),
+  };
+}

@@ -1,0 +1,385 @@
+// The pure scheduling round: EdgeNode/InferenceRequest objects in, a decision as data out.
+import { describe, expect, it } from '@jest/globals';
+import { assignAcrossNodes } from '../../../../src/core/scheduler/gah.js';
+import {
+  DurationError,
+  parseDurationSeconds,
+} from '../../../../src/operator/scheduling/duration.js';
+import type {
+  EdgeNodeView,
+  InferenceRequestView,
+} from '../../../../src/operator/scheduling/objects.js';
+import {
+  decideRound,
+  estimatePromptTokens,
+  SCHEDULING_DEFAULTS,
+  type RoundInput,
+} from '../../../../src/operator/scheduling/snapshot.js';
+
+const NOW = Date.parse('2026-01-01T00:00:00Z');
+
+const llama = (quantization: string, weightBits: number, perplexity: number) => ({
+  name: 'llama-7b',
+  quantization,
+  layers: 32,
+  hiddenSize: 4096,
+  ffnSize: 11008,
+  kvWidth: 4096,
+  parameters: 6.74e9,
+  weightBits,
+  perplexity,
+});
+
+function edgeNode(
+  name: string,
+  computeFlops: number,
+  extra: {
+    labels?: Record<string, string>;
+    ready?: boolean;
+    maxBatchSize?: number;
+    status?: EdgeNodeView['status'];
+    compute?: string;
+  } = {},
+): EdgeNodeView {
+  return {
+    metadata: { name, ...(extra.labels ? { labels: extra.labels } : {}) },
+    spec: {
+      resources: {
+        memoryBytes: 24e9,
+        computeFlops,
+        uplinkBandwidthHz: 10e6,
+        downlinkBandwidthHz: 10e6,
+      },
+      models: [llama('F16', 16, 5.68), llama('Q4_0', 4, 5.96)],
+      scheduling: {
+        ...(extra.maxBatchSize === undefined ? {} : { maxBatchSize: extra.maxBatchSize }),
+        ...(extra.compute === undefined ? {} : { compute: extra.compute }),
+      },
+    },
+    status: {
+      conditions: [{ type: 'Ready', status: extra.ready === false ? 'False' : 'True' }],
+      ...extra.status,
+    },
+  };
+}
+
+function request(
+  name: string,
+  spec: Partial<InferenceRequestView['spec']> = {},
+  extra: { createdAgoMs?: number; phase?: string; namespace?: string } = {},
+): InferenceRequestView {
+  return {
+    metadata: {
+      name,
+      namespace: extra.namespace ?? 'default',
+      uid: `uid-${name}`,
+      creationTimestamp: new Date(NOW - (extra.createdAgoMs ?? 0)).toISOString(),
+    },
+    spec: {
+      model: 'llama-7b',
+      prompt: 'x'.repeat(512),
+      maxTokens: 64,
+      latencyBudget: '20s',
+      accuracy: { maxPerplexityIncrease: 1 },
+      client: { uplinkSpectralEfficiency: 4, downlinkSpectralEfficiency: 4 },
+      ...spec,
+    },
+    ...(extra.phase === undefined ? {} : { status: { phase: extra.phase } }),
+  };
+}
+
+function round(
+  nodes: EdgeNodeView[],
+  requests: InferenceRequestView[],
+  busy: string[] = [],
+): ReturnType<typeof decideRound> {
+  const input: RoundInput = { nodes, requests, busyNodes: new Set(busy), nowMs: NOW };
+  return decideRound(input);
+}
+
+describe('parseDurationSeconds', () => {
+  it('reads Go durations', () => {
+    expect(parseDurationSeconds('500ms')).toBeCloseTo(0.5);
+    expect(parseDurationSeconds('30s')).toBe(30);
+    expect(parseDurationSeconds('1m30s')).toBe(90);
+    expect(parseDurationSeconds('1.5h')).toBe(5400);
+    expect(parseDurationSeconds('2m0.25s')).toBeCloseTo(120.25);
+    expect(parseDurationSeconds('100us')).toBeCloseTo(1e-4);
+  });
+
+  it('rejects anything else with the grammar in the message', () => {
+    for (const bad of ['', '30', 's', '-1s', '1 m', '1d', '1m30', 'abc', '1s ']) {
+      expect(() => parseDurationSeconds(bad)).toThrow(DurationError);
+    }
+    expect(() => parseDurationSeconds('5 minutes')).toThrow(/e\.g\. 500ms, 30s, 1m30s/);
+  });
+});
+
+describe('estimatePromptTokens', () => {
+  it('takes promptTokens, else UTF-8 bytes / 4 rounded up', () => {
+    expect(estimatePromptTokens({ ...request('a').spec, promptTokens: 77 }, undefined)).toBe(77);
+    expect(estimatePromptTokens({ ...request('a').spec, prompt: 'abcde' }, undefined)).toBe(2);
+    expect(estimatePromptTokens({ ...request('a').spec, prompt: 'é'.repeat(4) }, undefined)).toBe(
+      2,
+    );
+    const fromRef = {
+      model: 'm',
+      maxTokens: 1,
+      latencyBudget: '1s',
+      promptFrom: { configMapKeyRef: { name: 'p', key: 'k' } },
+    };
+    expect(estimatePromptTokens(fromRef, 4000)).toBe(1000);
+    expect(estimatePromptTokens(fromRef, undefined)).toBe(1);
+  });
+});
+
+describe('decideRound', () => {
+  it('batches what the core decides on the same snapshot, with shares and predictions', () => {
+    const nodes = [edgeNode('small', 50e12, { maxBatchSize: 2 }), edgeNode('big', 200e12)];
+    const requests = ['r1', 'r2', 'r3', 'r4', 'r5'].map((n, i) =>
+      request(n, { promptTokens: 128 }, { createdAgoMs: 1000 * (5 - i) }),
+    );
+    const d = round(nodes, requests);
+    expect(d.failed).toEqual([]);
+    expect(d.expired).toEqual([]);
+    expect([...d.participants].sort()).toEqual(['big', 'small']);
+
+    // The same round straight through the core, with the budgets the operator computes.
+    const variant = (q: string, bits: number, ppl: number) => ({
+      ...llama(q, bits, ppl),
+      kvBits: 16,
+      computeFactor: 1,
+    });
+    const resources = (flops: number) => ({
+      memoryBytes: 24e9,
+      computeFlops: flops,
+      utilization: 0.5,
+      uplinkBandwidthHz: 10e6,
+      downlinkBandwidthHz: 10e6,
+    });
+    const core = assignAcrossNodes(
+      [
+        {
+          name: 'small',
+          resources: resources(50e12),
+          variants: [variant('F16', 16, 5.68), variant('Q4_0', 4, 5.96)],
+          options: {
+            padding: 'static',
+            compute: 'flops',
+            communication: 'linear',
+            bitsPerToken: 32,
+            objective: 'requests',
+          },
+          maxBatchSize: 2,
+        },
+        {
+          name: 'big',
+          resources: resources(200e12),
+          variants: [variant('F16', 16, 5.68), variant('Q4_0', 4, 5.96)],
+          options: {
+            padding: 'static',
+            compute: 'flops',
+            communication: 'linear',
+            bitsPerToken: 32,
+            objective: 'requests',
+          },
+          maxBatchSize: 16,
+        },
+      ],
+      requests.map((r, i) => ({
+        id: `default/${r.metadata?.name ?? ''}`,
+        model: 'llama-7b',
+        promptTokens: 128,
+        maxTokens: 64,
+        latencyBudgetSeconds: 20 - (5 - i),
+        maxPerplexityIncrease: 1,
+        uplinkSpectralEfficiency: 4,
+        downlinkSpectralEfficiency: 4,
+      })),
+    );
+    expect(
+      d.batches.map((b) => ({
+        node: b.node,
+        q: b.quantization,
+        keys: b.members.map((m) => m.key),
+      })),
+    ).toEqual(
+      core.assignments.map((a) => ({
+        node: a.node,
+        q: a.variant.quantization,
+        keys: a.result.batch,
+      })),
+    );
+    expect(d.batches.length).toBeGreaterThan(0);
+    for (const b of d.batches) {
+      const up = b.members.reduce((s, m) => s + m.uplinkHz, 0);
+      expect(up).toBeCloseTo(10e6);
+      const shares = b.members.reduce((s, m) => s + m.computeShare, 0);
+      expect(shares).toBeCloseTo(1);
+      expect(b.agentModel).toBe('llama-7b');
+      expect(b.solver.policy).toBe('dftsp');
+      expect(b.solver.nodesEvaluated).toBeGreaterThan(0);
+      for (const m of b.members) {
+        expect(m.predicted.totalSeconds).toBeLessThanOrEqual(m.remainingBudgetSeconds);
+        expect(m.uid).toBe(`uid-${m.key.split('/')[1] ?? ''}`);
+      }
+    }
+    const scheduled = d.batches.flatMap((b) => b.members.map((m) => m.key));
+    expect([...scheduled, ...d.waiting].sort()).toEqual(
+      requests.map((r) => `default/${r.metadata?.name ?? ''}`).sort(),
+    );
+  });
+
+  it('leaves busy and not-Ready nodes out, and their requests wait instead of failing', () => {
+    const pinned = request('pinned', { nodeSelector: { zone: 'a' } });
+    const free = request('free');
+    const nodes = [
+      edgeNode('a', 100e12, { labels: { zone: 'a' } }),
+      edgeNode('b', 100e12, { ready: false }),
+    ];
+    const d = round(nodes, [pinned, free], ['a']);
+    expect(d.participants).toEqual([]);
+    expect(d.batches).toEqual([]);
+    expect(d.failed).toEqual([]);
+    expect([...d.waiting].sort()).toEqual(['default/free', 'default/pinned']);
+
+    const d2 = round(nodes, [pinned, free]);
+    expect(d2.participants).toEqual(['a']);
+    expect(d2.batches[0]?.members.map((m) => m.key).sort()).toEqual([
+      'default/free',
+      'default/pinned',
+    ]);
+  });
+
+  it('fails requests that no node can serve, with the reason and what to change', () => {
+    const nodes = [edgeNode('a', 100e12, { labels: { zone: 'a' } })];
+    const d = round(nodes, [
+      request('unknown-model', { model: 'mistral' }),
+      request('selector', { nodeSelector: { zone: 'b' } }),
+      request('too-fast', { latencyBudget: '100us' }),
+      request('too-big', { maxTokens: 8192, promptTokens: 1_000_000, latencyBudget: '1h' }),
+      request('ok'),
+    ]);
+    const failed = Object.fromEntries(d.failed.map((f) => [f.key, f]));
+    expect(failed['default/unknown-model']?.reason).toBe('NoEligibleNode');
+    expect(failed['default/selector']?.reason).toBe('NoEligibleNode');
+    expect(failed['default/selector']?.message).toMatch(/selector/);
+    expect(failed['default/too-fast']?.reason).toBe('DeadlineInfeasible');
+    expect(failed['default/too-fast']?.message).toMatch(/latencyBudget/);
+    expect(failed['default/too-big']?.reason).toBe('InsufficientMemory');
+    expect(d.batches.flatMap((b) => b.members.map((m) => m.key))).toEqual(['default/ok']);
+  });
+
+  it('expires requests whose budget passed, or can no longer be met, while they waited', () => {
+    const nodes = [edgeNode('a', 100e12)];
+    const d = round(nodes, [
+      request('gone', { latencyBudget: '2s' }, { createdAgoMs: 3000 }),
+      request('almost', { latencyBudget: '2s' }, { createdAgoMs: 1999 }),
+      request('fresh', { latencyBudget: '20s' }, { createdAgoMs: 1999 }),
+    ]);
+    expect(d.expired.map((e) => [e.key, e.reason])).toEqual([
+      ['default/gone', 'DeadlineExceeded'],
+      ['default/almost', 'DeadlineExceeded'],
+    ]);
+    expect(d.expired[0]?.message).toMatch(/passed while the request waited 3\.0s/);
+    expect(d.expired[1]?.message).toMatch(/cannot be met/);
+    expect(d.batches.flatMap((b) => b.members.map((m) => m.key))).toEqual(['default/fresh']);
+  });
+
+  it('ignores requests that are not Pending and reports unreadable budgets', () => {
+    const nodes = [edgeNode('a', 100e12)];
+    const d = round(nodes, [
+      request('running', {}, { phase: 'Running' }),
+      request('done', {}, { phase: 'Succeeded' }),
+      request('bad', { latencyBudget: '5 minutes' }),
+      request('explicit', {}, { phase: 'Pending' }),
+    ]);
+    expect(d.invalid.map((i) => i.key)).toEqual(['default/bad']);
+    expect(d.invalid[0]?.message).toMatch(/spec\.latencyBudget/);
+    expect(d.batches.flatMap((b) => b.members.map((m) => m.key))).toEqual(['default/explicit']);
+  });
+
+  it('uses only loaded variants, caps the batch at the agent sequences, and maps agentModel', () => {
+    const node = edgeNode('a', 200e12, {
+      status: {
+        models: [
+          { name: 'llama-f16', loaded: false, maxSequences: 8 },
+          { name: 'llama-q4', loaded: true, maxSequences: 2 },
+        ],
+      },
+    });
+    const models = node.spec.models.map((m) => ({
+      ...m,
+      agentModel: m.quantization === 'F16' ? 'llama-f16' : 'llama-q4',
+    }));
+    const d = round(
+      [{ ...node, spec: { ...node.spec, models } }],
+      ['r1', 'r2', 'r3', 'r4'].map((n) => request(n)),
+    );
+    expect(d.batches).toHaveLength(1);
+    expect(d.batches[0]?.quantization).toBe('Q4_0');
+    expect(d.batches[0]?.agentModel).toBe('llama-q4');
+    expect(d.batches[0]?.members).toHaveLength(2);
+    expect(d.waiting).toHaveLength(2);
+  });
+
+  it('predicts with the calibrated profile when compute is auto and status has one', () => {
+    const slowProfile = {
+      prefill: { fixedSeconds: 0.5, perTokenSeconds: 0.001, perTokenSquaredSeconds: 0 },
+      decodeStep: { fixedSeconds: 0.05, perSequenceSeconds: 0.01, perContextTokenSeconds: 0 },
+    };
+    const node = edgeNode('a', 100e12, {
+      status: {
+        profiles: [
+          { agentModel: 'llama-7b', quantization: 'F16', calibration: slowProfile },
+          { agentModel: 'llama-7b', quantization: 'Q4_0', calibration: slowProfile },
+        ],
+      },
+    });
+    const flops = round([edgeNode('a', 100e12)], [request('r')]);
+    const calibrated = round([node], [request('r')]);
+    const pf = flops.batches[0]?.predicted.computeSeconds ?? 0;
+    const pc = calibrated.batches[0]?.predicted.computeSeconds ?? 0;
+    // 0.5 + 0.128 prefill, then 63 decode steps of 0.06 s.
+    expect(pc).toBeCloseTo(0.5 + 128 * 0.001 + 63 * 0.06, 1);
+    expect(pc).not.toBeCloseTo(pf, 3);
+    const forcedFlops = round(
+      [{ ...node, spec: { ...node.spec, scheduling: { compute: 'flops' } } }],
+      [request('r')],
+    );
+    expect(forcedFlops.batches[0]?.predicted.computeSeconds).toBeCloseTo(pf, 6);
+    const missing = round([edgeNode('a', 100e12, { compute: 'calibrated' })], [request('r')]);
+    expect(missing.notes.join('\n')).toMatch(/no profile/);
+  });
+
+  it('plans the split of split: auto requests and reports it per member', () => {
+    const node = edgeNode('a', 20e12, { status: { agent: { partialModelExecution: true } } });
+    const d = round(
+      [node],
+      [
+        request('split', {
+          split: 'auto',
+          client: { computeFlops: 5e12, uplinkBytesPerSecond: 1e8, downlinkBytesPerSecond: 1e8 },
+        }),
+        request('derived-links', { split: 'auto', client: { computeFlops: 5e12 } }),
+        request('no-client', { split: 'auto', client: {} }),
+        request('server'),
+      ],
+    );
+    const members = new Map(d.batches.flatMap((b) => b.members.map((m) => [m.key, m])));
+    const split = members.get('default/split')?.split;
+    expect(split?.decision).toBeDefined();
+    expect(split?.note).toMatch(/^server-share/);
+    expect(split?.placement).toMatch(/^[cs]{32}$/);
+    expect((split?.clientUnits ?? 0) + (split?.serverUnits ?? 0)).toBe(32);
+    expect(members.get('default/derived-links')?.split?.decision).toBeDefined();
+    expect(members.get('default/no-client')?.split?.note).toMatch(/no client profile/);
+    expect(members.get('default/server')?.split).toBeUndefined();
+  });
+
+  it('defaults spectral efficiency when the client states none', () => {
+    const d = round([edgeNode('a', 100e12)], [request('r', { client: undefined })]);
+    expect(d.batches[0]?.members[0]?.uplinkHz).toBeCloseTo(10e6);
+    expect(SCHEDULING_DEFAULTS.uplinkSpectralEfficiency).toBe(2);
+  });
+});
