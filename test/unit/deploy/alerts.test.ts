@@ -1,0 +1,79 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from '@jest/globals';
+import { parser } from '@prometheus-io/lezer-promql';
+import { Registry } from 'prom-client';
+import { parse } from 'yaml';
+import { createOperatorMetrics } from '../../../src/operator/metrics.js';
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  for: string;
+  labels: Record<string, string>;
+  annotations: { summary: string; description: string };
+}
+
+const alerts = parse(readFileSync('charts/edgellm/files/alerts.yaml', 'utf8')) as AlertRule[];
+
+/** Every series name the operator exports (histograms expand to _bucket/_sum/_count). */
+async function exportedSeries(): Promise<Set<string>> {
+  const registry = new Registry();
+  createOperatorMetrics(registry);
+  const names = new Set<string>();
+  for (const metric of await registry.getMetricsAsJSON()) {
+    names.add(metric.name);
+    if (String(metric.type) === 'histogram') {
+      for (const suffix of ['_bucket', '_sum', '_count']) names.add(metric.name + suffix);
+    }
+  }
+  return names;
+}
+
+/** Parses a PromQL expression; throws on a syntax error; returns the metric names it selects. */
+function metricNames(expr: string): string[] {
+  const tree = parser.parse(expr);
+  const names: string[] = [];
+  const errors: number[] = [];
+  tree.iterate({
+    enter: (node) => {
+      if (node.type.isError) errors.push(node.from);
+      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') {
+        names.push(expr.slice(node.from, node.to));
+      }
+    },
+  });
+  if (errors.length > 0)
+    throw new Error(`PromQL syntax error at offset ${errors.join(', ')} in: ${expr}`);
+  return names;
+}
+
+describe('alert rules (charts/edgellm/files/alerts.yaml)', () => {
+  it('has the four alerts the chart documents', () => {
+    expect(alerts.map((a) => a.alert).sort()).toEqual([
+      'EdgellmAgentDown',
+      'EdgellmRequestsStuckPending',
+      'EdgellmSchedulerSlow',
+      'EdgellmSlaAttainmentLow',
+    ]);
+  });
+
+  it('rejects invalid PromQL (the parser check can fail)', () => {
+    expect(() => metricNames('sum by (node (rate(x[5m]))')).toThrow(/syntax error/);
+    expect(metricNames('rate(edgellm_request_sla_total{result="met"}[5m])')).toEqual([
+      'edgellm_request_sla_total',
+    ]);
+  });
+
+  it.each(alerts.map((a) => [a.alert, a] as const))(
+    '%s parses and uses only exported metric names',
+    async (_name, alert) => {
+      const exported = await exportedSeries();
+      const names = metricNames(alert.expr);
+      expect(names.length).toBeGreaterThan(0);
+      for (const name of names) expect(exported).toContain(name);
+      expect(alert.labels.severity).toMatch(/^(warning|critical)$/);
+      expect(alert.annotations.summary.length).toBeGreaterThan(0);
+      expect(alert.annotations.description.length).toBeGreaterThan(0);
+    },
+  );
+});
