@@ -81,8 +81,9 @@ check-gen: $(STAMP) ## Fail when src/gen/ or docs/crd-reference.md differ from w
 format: $(STAMP) ## Format the tree with Prettier
 	prettier --write .
 
-demo: build ## Run the system: the scheduling simulator on the documented scenario
-	bin/edgellm simulate --out .cache/demo
+demo: build models ## Run the system: control plane, two agents, the operator, example requests, result table
+	@# Builds the control plane on first use (needs Go; cached in .cache/controlplane).
+	node dist/demo/run.js
 
 bench: build models ## Run the benchmarks; tables to stdout, JSON to bench/results/
 	node dist/bench/run.js $(BENCH_ARGS)

@@ -46,7 +46,7 @@ export async function writeAgentConfig(
   dir: string,
   file: string,
   models: Readonly<Record<string, string>>,
-  options: { readonly maxSequences?: number } = {},
+  options: { readonly maxSequences?: number; readonly quantization?: string } = {},
 ): Promise<string> {
   const path = join(dir, file);
   await writeFile(
@@ -58,7 +58,7 @@ export async function writeAgentConfig(
       'models:',
       ...Object.entries(models).map(
         ([name, p]) =>
-          `  - {name: ${name}, quantization: F32, path: ${p}, contextTokens: 4096, maxSequences: ${options.maxSequences ?? 8}}`,
+          `  - {name: ${name}, quantization: ${options.quantization ?? 'F32'}, path: ${p}, contextTokens: 4096, maxSequences: ${options.maxSequences ?? 8}}`,
       ),
       'threads: 1',
       'calibrateOnStart: true',
