@@ -68,6 +68,7 @@ gen: $(STAMP) ## Regenerate src/gen/ (ts-proto from proto/, CRD types from crds/
 	buf generate
 	node scripts/gen-crds.ts
 	rm -f charts/edgellm/files/crds/*.yaml && cp crds/*.yaml charts/edgellm/files/crds/
+	cp deploy/dashboards/edgellm.json charts/edgellm/files/dashboards/
 
 check-gen: $(STAMP) ## Fail when src/gen/ or docs/crd-reference.md differ from what proto/ and crds/ generate (CI)
 	buf lint
@@ -75,7 +76,8 @@ check-gen: $(STAMP) ## Fail when src/gen/ or docs/crd-reference.md differ from w
 	buf generate --output "$$tmp"; \
 	node scripts/gen-crds.ts "$$tmp"; \
 	diff -ru src/gen "$$tmp/src/gen" && diff -u docs/crd-reference.md "$$tmp/docs/crd-reference.md" && \
-	  diff -ru crds charts/edgellm/files/crds || \
+	  diff -ru crds charts/edgellm/files/crds && \
+	  diff -u deploy/dashboards/edgellm.json charts/edgellm/files/dashboards/edgellm.json || \
 	  { echo 'generated code is stale: run `make gen` and commit it' >&2; exit 1; }
 
 format: $(STAMP) ## Format the tree with Prettier

@@ -48,7 +48,6 @@ export interface OperatorMetrics {
   readonly nodeTokensPerSecond: Gauge<'node'>;
   readonly nodeQueueLength: Gauge<'node'>;
   readonly nodeReady: Gauge<'node'>;
-  readonly requestsPending: Gauge<'node'>;
 }
 
 export function createOperatorMetrics(registry: Registry): OperatorMetrics {
@@ -183,12 +182,6 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     nodeReady: new Gauge({
       name: 'edgellm_node_ready',
       help: '1 when the EdgeNode is Ready, else 0.',
-      labelNames: ['node'],
-      registers,
-    }),
-    requestsPending: new Gauge({
-      name: 'edgellm_requests_pending',
-      help: 'Pending InferenceRequests that the node is eligible to serve.',
       labelNames: ['node'],
       registers,
     }),

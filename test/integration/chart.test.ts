@@ -129,6 +129,7 @@ describe('helm chart charts/edgellm', () => {
       'monitoring.serviceMonitor.labels.release=prom',
       'monitoring.podMonitor.enabled=true',
       'monitoring.prometheusRule.enabled=true',
+      'monitoring.dashboard.enabled=true',
     ]);
     const kinds = kindsOf(yaml);
     for (const kind of [
@@ -141,6 +142,9 @@ describe('helm chart charts/edgellm', () => {
       expect(kinds).toContain(kind);
     }
     expect(yaml).toContain('release: prom');
+    // The Grafana dashboard ConfigMap, labelled for kube-prometheus-stack's sidecar.
+    expect(yaml).toContain('grafana_dashboard: "1"');
+    expect(yaml).toContain('"uid": "edgellm-overview"');
     await dryRunApply(yaml);
   });
 

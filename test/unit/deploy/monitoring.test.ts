@@ -77,3 +77,41 @@ describe('alert rules (charts/edgellm/files/alerts.yaml)', () => {
     },
   );
 });
+
+interface DashboardPanel {
+  title: string;
+  targets: { expr: string }[];
+}
+const dashboard = JSON.parse(readFileSync('deploy/dashboards/edgellm.json', 'utf8')) as {
+  panels: DashboardPanel[];
+};
+
+describe('Grafana dashboard (deploy/dashboards/edgellm.json)', () => {
+  it('has the panels the chart documents', () => {
+    const titles = dashboard.panels.map((p) => p.title).join('\n');
+    for (const topic of [
+      'Throughput',
+      'SLA attainment',
+      'Queue by node',
+      'Batch size',
+      'Solver time',
+      'Tree nodes',
+      'Predicted vs measured',
+      'Tokens/s per node',
+    ])
+      expect(titles).toContain(topic);
+  });
+
+  it.each(dashboard.panels.map((p) => [p.title, p] as const))(
+    '%s: every query parses and uses only exported metric names',
+    async (_title, panel) => {
+      const exported = await exportedSeries();
+      expect(panel.targets.length).toBeGreaterThan(0);
+      for (const target of panel.targets) {
+        const names = metricNames(target.expr);
+        expect(names.length).toBeGreaterThan(0);
+        for (const name of names) expect(exported).toContain(name);
+      }
+    },
+  );
+});
