@@ -6,7 +6,8 @@
 // dry run checks that those objects are well-formed Kubernetes objects, not their spec.
 import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from '@jest/globals';
-import { stringify } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { agentConfigSchema } from '../../src/agent/config.js';
 import { connectControlPlane, type Cluster } from '../harness/cluster.js';
 
 const HELM = execFileSync('scripts/ensure-helm.sh', { encoding: 'utf8' }).trim();
@@ -150,5 +151,31 @@ describe('helm chart charts/edgellm', () => {
 
   it('leaves the CRDs out with crds.install=false', () => {
     expect(kindsOf(template(ns, ['crds.install=false']))).not.toContain('CustomResourceDefinition');
+  });
+
+  it('renders an agent config that `edgellm agent --config` accepts, and the agent flags it runs with', () => {
+    const docs = parseAllDocuments(template(ns, [])).map(
+      (d) =>
+        d.toJSON() as {
+          kind?: string;
+          metadata?: { name?: string };
+          data?: Record<string, string>;
+          spec?: unknown;
+        },
+    );
+    const config = docs.find((d) => d.kind === 'ConfigMap' && d.data?.['agent.yaml'] !== undefined);
+    expect(config).toBeDefined();
+    const parsed = agentConfigSchema.safeParse(parse(config?.data?.['agent.yaml'] ?? ''));
+    expect(parsed.success ? [] : parsed.error.issues).toEqual([]);
+    const daemonSet = JSON.stringify(docs.find((d) => d.kind === 'DaemonSet'));
+    expect(daemonSet).toContain('--config=/etc/edgellm/agent/agent.yaml');
+    const operator = JSON.stringify(docs.find((d) => d.kind === 'Deployment'));
+    for (const flag of [
+      '--metrics-listen=',
+      '--leader-elect=true',
+      '--lease-name=',
+      '--lease-duration-seconds=',
+    ])
+      expect(operator).toContain(flag);
   });
 });

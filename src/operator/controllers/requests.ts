@@ -92,6 +92,22 @@ const LOST_CODES: ReadonlySet<number> = new Set([
   GrpcStatus.UNKNOWN,
 ]);
 
+/** Status writes of one round or batch in flight at once. */
+const WRITE_CONCURRENCY = 8;
+
+/** Runs `fn` over `items`, at most `limit` at a time. */
+async function eachLimited<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    for (let i = next++; i < items.length; i = next++) await fn(items[i] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 function phaseOf(request: InferenceRequest): Phase {
   return request.status?.phase ?? PHASE.pending;
 }
@@ -230,11 +246,11 @@ export class RequestController {
       const r = byKey.get(f.key);
       if (r) await this.fail(r, f.reason, f.message);
     };
-    for (const f of [...decision.failed, ...decision.expired]) await failOne(f);
-    for (const inv of decision.invalid) {
+    await eachLimited([...decision.failed, ...decision.expired], WRITE_CONCURRENCY, failOne);
+    await eachLimited(decision.invalid, WRITE_CONCURRENCY, async (inv) => {
       const r = byKey.get(inv.key);
       if (r) await this.fail(r, REQUEST_REASON.invalidSpec, inv.message);
-    }
+    });
     for (const batch of decision.batches) {
       metrics.solveDurationSeconds.observe(
         { node: batch.node, policy: batch.solver.policy },
@@ -347,7 +363,7 @@ export class RequestController {
     });
     // 1. Status Scheduled first: the batch id is on record before the agent hears of it.
     const scheduled: typeof members = [];
-    for (const { member, request } of members) {
+    await eachLimited(members, WRITE_CONCURRENCY, async ({ member, request }) => {
       const attempts = (request.status?.attempts ?? 0) + 1;
       try {
         const updated = await this.patch(
@@ -403,6 +419,20 @@ export class RequestController {
       } catch (error) {
         // Changed meanwhile (409) or deleted: the next round sees the new state.
         log.debug({ err: error, request: member.key }, 'not scheduling a request that changed');
+      }
+    });
+    // Members whose budget ran out while their status was written fail here, so that the agent
+    // does not refuse the whole batch for them.
+    for (const s of [...scheduled]) {
+      const deadline = this.budgetDeadline(s.request)?.getTime();
+      if (deadline !== undefined && deadline <= Date.now()) {
+        scheduled.splice(scheduled.indexOf(s), 1);
+        await this.fail(
+          s.request,
+          REQUEST_REASON.deadlineExceeded,
+          `the latency budget ran out before batch ${batchId} started on ${batch.node}`,
+          batch.node,
+        );
       }
     }
     if (scheduled.length === 0) return;
@@ -501,11 +531,21 @@ export class RequestController {
         await this.requeue(r, `agent on ${node} lost during batch ${batchId}: ${message}`);
       return;
     }
-    const reason =
-      code === GrpcStatus.DEADLINE_EXCEEDED
-        ? REQUEST_REASON.deadlineExceeded
-        : REQUEST_REASON.agentError;
-    for (const r of unfinished) await this.fail(r, reason, `agent on ${node}: ${message}`, node);
+    if (code === GrpcStatus.DEADLINE_EXCEEDED) {
+      // The agent refuses a batch when any member's deadline has passed: that member fails,
+      // the others still have budget and go back to Pending.
+      const now = Date.now();
+      for (const r of unfinished) {
+        const deadline = this.budgetDeadline(r)?.getTime() ?? 0;
+        if (deadline > now)
+          await this.requeue(r, `batch ${batchId} on ${node} was refused: ${message}`);
+        else
+          await this.fail(r, REQUEST_REASON.deadlineExceeded, `agent on ${node}: ${message}`, node);
+      }
+      return;
+    }
+    for (const r of unfinished)
+      await this.fail(r, REQUEST_REASON.agentError, `agent on ${node}: ${message}`, node);
   }
 
   /** Back to Pending for another node, or Failed AgentLost after maxAttempts. */
