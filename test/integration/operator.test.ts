@@ -18,6 +18,7 @@ import type {
 import { EdgeNodeResource, InferenceRequestResource } from '../../src/operator/api/constants.js';
 import { Manager } from '../../src/operator/manager.js';
 import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
+import { createTestPki } from '../agent/certs.js';
 import { connectControlPlane, Identity, type Cluster } from '../harness/cluster.js';
 import {
   startAgentProcess,
@@ -446,6 +447,75 @@ describe('operator', () => {
       'False',
     );
   }, 300_000);
+
+  it('deletes a finished request after ttlSecondsAfterFinished', async () => {
+    const name = unique('ttl');
+    await createRequest(name, {
+      model,
+      prompt: 'Short lived',
+      maxTokens: 2,
+      latencyBudget: '60s',
+      ttlSecondsAfterFinished: 1,
+    });
+    await until(
+      'deleted',
+      () =>
+        getRequest(name).then(
+          () => false,
+          (e: unknown) => (e as { code?: number }).code === 404,
+        ),
+      (gone) => gone,
+    );
+  });
+
+  it('reaches an agent over mTLS with the Secret named by spec.agent.tlsSecretRef', async () => {
+    const pki = createTestPki();
+    const files = {
+      'ca.pem': pki.ca.cert,
+      'server.pem': pki.server.cert,
+      'server.key': pki.server.key,
+    };
+    for (const [file, data] of Object.entries(files)) await writeFile(join(dir, file), data);
+    const secure = unique('secure');
+    const config = await writeAgentConfig(dir, 'mtls.yaml', { [secure]: join(dir, 'tiny.gguf') });
+    // Same config, with mTLS instead of plain text.
+    const text = readFileSync(config, 'utf8').replace(
+      'tls: {insecure: true}',
+      `tls: {caFile: ${join(dir, 'ca.pem')}, certFile: ${join(dir, 'server.pem')}, keyFile: ${join(dir, 'server.key')}}`,
+    );
+    await writeFile(config, text);
+    const agent = await startAgentProcess(['--config', config]);
+    agents.push(agent);
+    const secretName = unique('operator-tls');
+    await cluster.api(k8s.CoreV1Api).createNamespacedSecret({
+      namespace: ns,
+      body: {
+        metadata: { name: secretName },
+        stringData: {
+          'ca.crt': pki.ca.cert.toString(),
+          'tls.crt': pki.client.cert.toString(),
+          'tls.key': pki.client.key.toString(),
+        },
+      },
+    });
+    const name = unique('edge-mtls');
+    const spec = nodeSpec(agent.address, secure);
+    await createNode(name, {
+      ...spec,
+      agent: { endpoint: agent.address, tlsSecretRef: { name: secretName, namespace: ns } },
+    });
+    const node = await until('mTLS node Ready', () => getNode(name), ready);
+    expect(node.status?.models?.[0]).toMatchObject({ agentModel: secure, loaded: true });
+    const request = unique('over-mtls');
+    await createRequest(request, {
+      model: secure,
+      prompt: 'Securely',
+      maxTokens: 3,
+      latencyBudget: '60s',
+    });
+    const r = await until('finished', () => getRequest(request), finished);
+    expect(r.status).toMatchObject({ phase: 'Succeeded', assignment: { node: name } });
+  });
 
   it('RBAC: the operator identity is denied what the chart does not grant', async () => {
     const apps = cluster.api(k8s.AppsV1Api, Identity.operator);
