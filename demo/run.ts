@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,6 +26,7 @@ import {
   type RunningControlPlane,
 } from '../test/harness/controlplane.js';
 import { startAgentProcess, writeAgentConfig } from '../test/support/agent-process.js';
+import { freePort } from '../test/support/net.js';
 
 const NAMESPACE = 'edgellm-demo';
 const SMOL = 'smollm2-135m';
@@ -44,20 +44,6 @@ async function cleanup(): Promise<void> {
   if (controlPlane) await stopControlPlane(controlPlane);
   controlPlane = undefined;
   if (dir) await rm(dir, { recursive: true, force: true });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address) resolve(address.port);
-        else reject(new Error('no free port'));
-      });
-    });
-  });
 }
 
 function nodeSpec(endpoint: string, model: EdgeNodeSpec['models'][number]): EdgeNodeSpec {

@@ -7,7 +7,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { get, type RequestOptions } from 'node:https';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -33,6 +32,8 @@ import {
   stopControlPlane,
 } from '../../test/harness/controlplane.js';
 import { markdownTable, quantile, type BenchSuite } from '../suite.js';
+import { freePort } from '../../test/support/net.js';
+import { createRng } from '../../src/core/random.js';
 
 const MODEL = {
   name: 'sim-135m',
@@ -47,12 +48,12 @@ const MODEL = {
 } as const;
 
 const SIZES = {
-  full: { nodes: 20, requests: 2000, policyNodes: 4, policyRequests: 300 },
-  quick: { nodes: 4, requests: 200, policyNodes: 2, policyRequests: 60 },
+  full: { nodes: 20, requests: 2000, ratePerSecond: 25, policyNodes: 4, policyRequests: 300 },
+  quick: { nodes: 4, requests: 200, ratePerSecond: 25, policyNodes: 2, policyRequests: 60 },
 } as const;
 
-/** Requests are created at this rate (per second), in the order of a seeded shuffle. */
-const CREATE_RATE_PER_SECOND = 100;
+/** The policy comparison creates requests at this rate (per second): more than 4 nodes serve. */
+const POLICY_RATE_PER_SECOND = 100;
 const CREATE_CONCURRENCY = 16;
 /** A run stops waiting for requests this long after the last create. */
 const DRAIN_TIMEOUT_SECONDS = 300;
@@ -82,32 +83,6 @@ interface RunResult {
   readonly slaAttainment: number;
   readonly apiWritesPerRequest: number;
   readonly operatorPeakRssMiB: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => {
-        if (typeof address === 'object' && address) resolve(address.port);
-        else reject(new Error('no port'));
-      });
-    });
-  });
-}
-
-/** Deterministic pseudo-random numbers (mulberry32) so every policy sees the same load. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function readProcBytes(pid: number, field: string): number {
@@ -186,7 +161,7 @@ interface Load {
 
 /** The same seeded load for every policy: prompt 20-400 chars, 8-48 tokens, budget 5-30 s. */
 function makeLoad(count: number, seed: number): Load[] {
-  const random = rng(seed);
+  const random = createRng(seed);
   const words = 'edge nodes serve small models close to the users who ask them questions'.split(
     ' ',
   );
@@ -209,6 +184,7 @@ async function runLoad(
   policy: string,
   nodeCount: number,
   load: readonly Load[],
+  ratePerSecond: number,
 ): Promise<RunResult> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -330,7 +306,7 @@ async function runLoad(
         const i = next++;
         const item = load[i];
         if (!item) return;
-        const due = started + (i * 1000) / CREATE_RATE_PER_SECOND;
+        const due = started + (i * 1000) / ratePerSecond;
         const wait = due - performance.now();
         if (wait > 0) await sleep(wait);
         times.set(item.name, { created: performance.now(), budgetSeconds: item.budgetSeconds });
@@ -436,6 +412,7 @@ export const operatorSuite: BenchSuite = {
         'dftsp',
         size.nodes,
         makeLoad(size.requests, 1),
+        size.ratePerSecond,
       );
       const policies: RunResult[] = [];
       for (const policy of POLICIES) {
@@ -446,6 +423,7 @@ export const operatorSuite: BenchSuite = {
             policy,
             size.policyNodes,
             makeLoad(size.policyRequests, 2),
+            POLICY_RATE_PER_SECOND,
           ),
         );
       }
@@ -454,7 +432,7 @@ export const operatorSuite: BenchSuite = {
           .map(([reason, n]) => `${reason} ${n}`)
           .join(', ') || '0';
       const markdown = [
-        `${size.requests} requests over ${size.nodes} simulated agents (created at ${CREATE_RATE_PER_SECOND}/s; prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), one operator process, DFTSP:`,
+        `${size.requests} requests over ${size.nodes} simulated agents (created at ${size.ratePerSecond}/s; prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), one operator process, DFTSP:`,
         '',
         markdownTable(
           [
@@ -487,7 +465,7 @@ export const operatorSuite: BenchSuite = {
           ],
         ),
         '',
-        `The same ${size.policyRequests} requests on ${size.policyNodes} nodes per policy (overloaded on purpose, so who is chosen matters):`,
+        `The same ${size.policyRequests} requests on ${size.policyNodes} nodes per policy, created at ${POLICY_RATE_PER_SECOND}/s (overloaded on purpose, so who is chosen matters):`,
         '',
         markdownTable(
           [
