@@ -59,6 +59,8 @@ function deadline(seconds: number): Date {
 /** A typed agent client; close() when done. */
 export class AgentClient {
   readonly raw: AgentServiceClient;
+  /** host:port this client talks to. */
+  readonly address: string;
   private readonly unarySeconds: number;
   private readonly streamSeconds: number;
 
@@ -75,6 +77,7 @@ export class AgentClient {
       if (options.tls.serverName !== undefined)
         channelOptions['grpc.ssl_target_name_override'] = options.tls.serverName;
     }
+    this.address = options.address;
     this.raw = new AgentServiceClient(options.address, creds, channelOptions);
     this.unarySeconds = options.unarySeconds ?? CLIENT_DEFAULTS.unarySeconds;
     this.streamSeconds = options.streamSeconds ?? CLIENT_DEFAULTS.streamSeconds;

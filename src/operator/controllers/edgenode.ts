@@ -116,7 +116,7 @@ export class EdgeNodeController {
           type: NODE_CONDITION.agentConnected,
           status: 'True',
           reason: NODE_REASON.connected,
-          message: `agent ${info.agentVersion} answers at ${String(status['agent'] && (status['agent'] as { endpoint: string }).endpoint)}`,
+          message: `agent ${info.agentVersion} answers at ${client.address}`,
           ...(generation === undefined ? {} : { observedGeneration: generation }),
         },
         now,
