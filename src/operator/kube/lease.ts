@@ -1,7 +1,10 @@
 // Leader election on a coordination.k8s.io/v1 Lease, with client-go's semantics (the JavaScript
 // client has none): a candidate takes the Lease when it is free or its holder has not renewed it
 // for leaseDurationSeconds, renews it every retry period, and steps down when it cannot renew
-// before the renew deadline. Writes carry the resourceVersion read, so two candidates never both
+// before the renew deadline. Like client-go, "has not renewed" is judged on this replica's clock:
+// the Lease counts as expired when its holder and renewTime have not changed for the lease
+// duration since this replica first saw them, so clock skew between replicas (edge clusters
+// rarely have good NTP) neither lets a standby steal a live Lease nor keeps a dead one held. Writes carry the resourceVersion read, so two candidates never both
 // win (the API server answers 409 to the slower one). On a clean stop the leader releases the
 // Lease (empty holder), so a standby takes over at once instead of after the lease duration.
 import * as k8s from '@kubernetes/client-node';
@@ -45,6 +48,8 @@ export class LeaderElector {
   private readonly renewDeadlineMs: number;
   private leading = false;
   private lastRenewMs = 0;
+  /** The holder/renewTime last read, and when (this replica's clock) it was first seen. */
+  private observed: { record: string; atMs: number } | undefined;
 
   constructor(private readonly options: LeaderElectionOptions) {
     this.api = options.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
@@ -146,10 +151,11 @@ export class LeaderElector {
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
-    const renewed = spec.renewTime ? new Date(spec.renewTime).getTime() : 0;
+    const record = `${holder}\u0000${spec.renewTime ? new Date(spec.renewTime).toISOString() : ''}`;
+    if (this.observed?.record !== record) this.observed = { record, atMs: now.getTime() };
     const duration = (spec.leaseDurationSeconds ?? this.durationMs / 1000) * 1000;
     const mine = holder === identity;
-    const expired = holder === '' || renewed + duration < now.getTime();
+    const expired = holder === '' || this.observed.atMs + duration < now.getTime();
     if (!mine && !expired) return false;
     const renewedAt = new k8s.V1MicroTime(now.getTime());
     const next: k8s.V1LeaseSpec = lease.spec ?? {};
