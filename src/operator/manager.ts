@@ -51,6 +51,8 @@ export interface ManagerOptions {
   readonly identity?: string;
   readonly heartbeatSeconds?: number;
   readonly registry?: Registry;
+  /** Longest output kept inline in an InferenceRequest's status; longer goes to a ConfigMap/Secret. */
+  readonly maxStatusOutputChars?: number;
 }
 
 export class Manager {
@@ -164,6 +166,9 @@ export class Manager {
       events,
       metrics: this.metrics,
       log,
+      ...(this.options.maxStatusOutputChars === undefined
+        ? {}
+        : { maxStatusOutputChars: this.options.maxStatusOutputChars }),
     });
     const edgeNodes = new EdgeNodeController({
       nodes: this.nodes,

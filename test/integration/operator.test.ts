@@ -16,7 +16,7 @@ import type {
   InferenceRequestSpec,
 } from '../../src/gen/crds/inferencerequest.js';
 import { EdgeNodeResource, InferenceRequestResource } from '../../src/operator/api/constants.js';
-import { Manager } from '../../src/operator/manager.js';
+import { Manager, type ManagerOptions } from '../../src/operator/manager.js';
 import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
 import { createTestPki } from '../agent/certs.js';
 import { connectControlPlane, Identity, type Cluster } from '../harness/cluster.js';
@@ -153,7 +153,10 @@ const finished = (r: InferenceRequest): boolean =>
 const ready = (n: EdgeNode): boolean =>
   n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
-async function startManager(leaseDurationSeconds = 4): Promise<Manager> {
+async function startManager(
+  leaseDurationSeconds = 4,
+  extra: Partial<ManagerOptions> = {},
+): Promise<Manager> {
   const manager = new Manager({
     kubeConfig: cluster.kubeConfig(Identity.operator),
     log,
@@ -163,6 +166,7 @@ async function startManager(leaseDurationSeconds = 4): Promise<Manager> {
     leaseName: 'edgellm-operator',
     leaseDurationSeconds,
     heartbeatSeconds: 1,
+    ...extra,
   });
   managers.push(manager);
   await manager.start();
@@ -537,5 +541,54 @@ describe('operator', () => {
       'edgellm_requests{',
     ])
       expect(text).toContain(metric);
+  });
+
+  it('puts output over the status limit in a ConfigMap the request owns (a Secret for a secret prompt)', async () => {
+    await stopManager(manager);
+    const limit = 12;
+    manager = await startManager(4, { maxStatusOutputChars: limit });
+    const core = cluster.api(k8s.CoreV1Api);
+    const secretPrompt = unique('secret-prompt');
+    await core.createNamespacedSecret({
+      namespace: ns,
+      body: { metadata: { name: secretPrompt }, stringData: { prompt: 'A private question' } },
+    });
+    const plain = unique('long');
+    const secret = unique('long-secret');
+    const spec = { model, maxTokens: 24, latencyBudget: '90s' };
+    await createRequest(plain, { ...spec, prompt: 'Write a lot' });
+    await createRequest(secret, {
+      ...spec,
+      promptFrom: { secretKeyRef: { name: secretPrompt, key: 'prompt' } },
+    });
+    for (const [name, kind] of [
+      [plain, 'ConfigMap'],
+      [secret, 'Secret'],
+    ] as const) {
+      const r = await until(`${name} finished`, () => getRequest(name), finished);
+      expect(r.status?.phase).toBe('Succeeded');
+      expect(r.status?.outputRef).toEqual({ kind, name: `${name}-output`, key: 'output' });
+      const object =
+        kind === 'ConfigMap'
+          ? await core.readNamespacedConfigMap({ namespace: ns, name: `${name}-output` })
+          : await core.readNamespacedSecret({ namespace: ns, name: `${name}-output` });
+      const full =
+        kind === 'ConfigMap'
+          ? (object as k8s.V1ConfigMap).data?.['output']
+          : Buffer.from((object as k8s.V1Secret).data?.['output'] ?? '', 'base64').toString();
+      expect(full?.length).toBeGreaterThan(limit);
+      // status.output previews the start and says where the rest is.
+      expect(r.status?.output?.startsWith(full?.slice(0, limit) ?? '?')).toBe(true);
+      expect(r.status?.output).toContain(`${kind} ${name}-output`);
+      // Owned by the request, so the garbage collector deletes it with the request.
+      expect(object.metadata?.ownerReferences).toEqual([
+        expect.objectContaining({
+          kind: 'InferenceRequest',
+          name,
+          uid: r.metadata.uid,
+          controller: true,
+        }),
+      ]);
+    }
   });
 });

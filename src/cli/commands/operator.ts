@@ -4,6 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { CliError } from '../errors.js';
 import { LEASE_DEFAULTS } from '../../operator/kube/lease.js';
+import { REQUEST_DEFAULTS } from '../../operator/controllers/requests.js';
 import { Manager, OPERATOR_DEFAULTS } from '../../operator/manager.js';
 
 interface OperatorFlags {
@@ -14,6 +15,7 @@ interface OperatorFlags {
   readonly leaseName: string;
   readonly leaseDurationSeconds: string;
   readonly logLevel: string;
+  readonly maxStatusOutputChars: string;
 }
 
 function parseBool(value: string): boolean {
@@ -52,6 +54,11 @@ export function register(program: Command): void {
       'a standby takes over when the leader has not renewed for this long',
       String(LEASE_DEFAULTS.leaseDurationSeconds),
     )
+    .option(
+      '--max-status-output-chars <n>',
+      'outputs longer than this go to a ConfigMap (a Secret when the prompt came from one) that the request owns',
+      String(REQUEST_DEFAULTS.maxStatusOutputChars),
+    )
     .addOption(
       new Option('--log-level <level>', 'pino log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
@@ -62,6 +69,16 @@ export function register(program: Command): void {
       if (!Number.isFinite(duration) || duration < 2)
         throw new CliError(
           `--lease-duration-seconds must be a number >= 2, got ${flags.leaseDurationSeconds}`,
+        );
+      const maxOutput = Number(flags.maxStatusOutputChars);
+      // The CRD bounds status.output at REQUEST_DEFAULTS.maxStatusOutputChars; a lower limit is fine.
+      if (
+        !Number.isInteger(maxOutput) ||
+        maxOutput < 1 ||
+        maxOutput > REQUEST_DEFAULTS.maxStatusOutputChars
+      )
+        throw new CliError(
+          `--max-status-output-chars must be an integer from 1 to ${REQUEST_DEFAULTS.maxStatusOutputChars} (the CRD's bound on status.output), got ${flags.maxStatusOutputChars}`,
         );
       if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(flags.metricsListen))
         throw new CliError(`--metrics-listen must be host:port, got ${flags.metricsListen}`);
@@ -78,6 +95,7 @@ export function register(program: Command): void {
           flags.leaseNamespace ?? process.env['POD_NAMESPACE'] ?? OPERATOR_DEFAULTS.leaseNamespace,
         leaseName: flags.leaseName,
         leaseDurationSeconds: duration,
+        maxStatusOutputChars: maxOutput,
         ...(process.env['POD_NAME'] ? { identity: process.env['POD_NAME'] } : {}),
       });
       await manager.start();

@@ -48,7 +48,8 @@ export const REQUEST_DEFAULTS = {
   debounceMilliseconds: 50,
   /** Dispatches of one request (agent lost, batch unknown after restart) before it fails. */
   maxAttempts: 3,
-  /** status.output holds at most this many characters; longer output goes to a ConfigMap/Secret. */
+  /** status.output holds at most this many characters (the CRD's maxLength of status.output); longer
+   *  output goes to a ConfigMap/Secret. */
   maxStatusOutputChars: 16_384,
   /** Poll interval while following a batch recovered after a restart. */
   recoveryPollMilliseconds: 500,
@@ -67,6 +68,8 @@ export interface RequestControllerOptions {
   readonly metrics: OperatorMetrics;
   readonly log: Logger;
   readonly maxAttempts?: number;
+  /** Longest output kept inline in status.output (REQUEST_DEFAULTS.maxStatusOutputChars). */
+  readonly maxStatusOutputChars?: number;
 }
 
 interface InFlight {
@@ -121,6 +124,7 @@ export class RequestController {
   /** When this operator first saw each request (finer than creationTimestamp's seconds). */
   private readonly firstSeen = new Map<string, number>();
   private readonly maxAttempts: number;
+  private readonly maxStatusOutputChars: number;
   private roundTimer: NodeJS.Timeout | undefined;
   private roundRunning = false;
   private roundAgain = false;
@@ -130,6 +134,8 @@ export class RequestController {
     this.core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
     this.custom = options.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
     this.maxAttempts = options.maxAttempts ?? REQUEST_DEFAULTS.maxAttempts;
+    this.maxStatusOutputChars =
+      options.maxStatusOutputChars ?? REQUEST_DEFAULTS.maxStatusOutputChars;
     options.requests.on({
       add: (r) => {
         this.firstSeen.set(objectKey(r), Date.now());
@@ -686,7 +692,7 @@ export class RequestController {
 
   /** Output within the status limit goes inline; longer output into an owned ConfigMap/Secret. */
   private async storeOutput(r: InferenceRequest, text: string): Promise<Record<string, unknown>> {
-    if (text.length <= REQUEST_DEFAULTS.maxStatusOutputChars) return { output: text };
+    if (text.length <= this.maxStatusOutputChars) return { output: text };
     const namespace = r.metadata.namespace ?? 'default';
     const name = `${r.metadata.name ?? 'request'}-output`.slice(0, 253);
     const metadata: k8s.V1ObjectMeta = {
@@ -735,7 +741,7 @@ export class RequestController {
       await replace();
     }
     return {
-      output: `${text.slice(0, 1024)}… (${text.length} characters; full output in ${secret ? 'Secret' : 'ConfigMap'} ${name}, key ${OUTPUT_KEY})`,
+      output: `${text.slice(0, Math.min(1024, this.maxStatusOutputChars))}… (${text.length} characters; full output in ${secret ? 'Secret' : 'ConfigMap'} ${name}, key ${OUTPUT_KEY})`,
       outputRef: { kind: secret ? 'Secret' : 'ConfigMap', name, key: OUTPUT_KEY },
     };
   }
