@@ -62,22 +62,26 @@ lint: $(STAMP) ## Type-check, ESLint (type-aware) and Prettier
 	eslint .
 	prettier --check .
 
-gen: $(STAMP) ## Regenerate src/gen/ (ts-proto from proto/, CRD types from crds/) and docs/crd-reference.md
+gen: $(STAMP) ## Regenerate src/gen/ (ts-proto, CRD types), docs/crd-reference.md, the chart's copies and parameter tables
 	buf lint
 	rm -rf src/gen
 	buf generate
 	node scripts/gen-crds.ts
 	rm -f charts/edgellm/files/crds/*.yaml && cp crds/*.yaml charts/edgellm/files/crds/
 	cp deploy/dashboards/edgellm.json charts/edgellm/files/dashboards/
+	readme-generator --values charts/edgellm/values.yaml --readme charts/edgellm/README.md >/dev/null
 
-check-gen: $(STAMP) ## Fail when src/gen/ or docs/crd-reference.md differ from what proto/ and crds/ generate (CI)
+check-gen: $(STAMP) ## Fail when anything `make gen` writes differs from what its sources generate (CI)
 	buf lint
 	@tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
 	buf generate --output "$$tmp"; \
 	node scripts/gen-crds.ts "$$tmp"; \
+	cp charts/edgellm/README.md "$$tmp/chart-README.md"; \
+	readme-generator --values charts/edgellm/values.yaml --readme "$$tmp/chart-README.md" >/dev/null; \
 	diff -ru src/gen "$$tmp/src/gen" && diff -u docs/crd-reference.md "$$tmp/docs/crd-reference.md" && \
 	  diff -ru crds charts/edgellm/files/crds && \
-	  diff -u deploy/dashboards/edgellm.json charts/edgellm/files/dashboards/edgellm.json || \
+	  diff -u deploy/dashboards/edgellm.json charts/edgellm/files/dashboards/edgellm.json && \
+	  diff -u charts/edgellm/README.md "$$tmp/chart-README.md" || \
 	  { echo 'generated code is stale: run `make gen` and commit it' >&2; exit 1; }
 
 format: $(STAMP) ## Format the tree with Prettier

@@ -149,6 +149,30 @@ describe('helm chart charts/edgellm', () => {
     await dryRunApply(yaml);
   });
 
+  it('rejects bad values through values.schema.json, naming the value to fix', () => {
+    const cases: [string, RegExp][] = [
+      ['tls.mode=bogus', /tls.*mode/],
+      ['operator.replica=3', /additional properties 'replica' not allowed/],
+      ['agent.config.models[0].contextTokens=10', /contextTokens/],
+      ['tls.mode=existing', /agentSecret/],
+      ['monitoring.prometheusRule.disabledAlerts={EdgellmNoSuchAlert}', /disabledAlerts/],
+      ['agent.modelVolume.type=persistentVolumeClaim', /claimName/],
+    ];
+    for (const [set, message] of cases) {
+      let stderr = '';
+      try {
+        template(ns, [set]);
+      } catch (error) {
+        stderr = String((error as { stderr?: unknown }).stderr);
+      }
+      expect([set, stderr]).toEqual([
+        set,
+        expect.stringMatching(/values don't meet the specifications of the schema/),
+      ]);
+      expect([set, stderr]).toEqual([set, expect.stringMatching(message)]);
+    }
+  });
+
   it('leaves the CRDs out with crds.install=false', () => {
     expect(kindsOf(template(ns, ['crds.install=false']))).not.toContain('CustomResourceDefinition');
   });
