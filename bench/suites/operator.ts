@@ -3,7 +3,8 @@
 // time its calibrated latency model predicts). Measures requests completed per second, time
 // from create to Scheduled and to Succeeded (p50/p99), API writes per request and the operator's
 // memory, then runs a smaller identical load per scheduling policy (DFTSP, FCFS, no batching)
-// for throughput and SLA attainment.
+// for throughput and SLA attainment. First it times the API client itself: the stock KubeConfig
+// (a new connection and TLS handshake per call) against PooledKubeConfig (src/operator/kube/config.ts).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { get, type RequestOptions } from 'node:https';
@@ -22,6 +23,7 @@ import {
   InferenceRequestResource,
   PHASE,
 } from '../../src/operator/api/constants.js';
+import { PooledKubeConfig } from '../../src/operator/kube/config.js';
 import { SimulatedRuntime } from '../../src/runtime/simulated.js';
 import {
   Identity,
@@ -47,9 +49,66 @@ const MODEL = {
   perplexity: 18,
 } as const;
 
+interface ApiClientResult {
+  readonly client: 'stock' | 'pooled';
+  readonly calls: number;
+  readonly sequentialMs: { p50: number; p99: number };
+  readonly concurrentCallsPerSecond: number;
+}
+
+/** GETs of one Namespace: one at a time (latency), then API_CONCURRENCY at a time (rate). */
+async function timeApiClient(
+  client: ApiClientResult['client'],
+  kc: k8s.KubeConfig,
+  calls: number,
+): Promise<ApiClientResult> {
+  const api = (client === 'pooled' ? PooledKubeConfig.from(kc) : kc).makeApiClient(k8s.CoreV1Api);
+  const call = (): Promise<unknown> => api.readNamespace({ name: 'default' });
+  for (let i = 0; i < 20; i += 1) await call();
+  const times: number[] = [];
+  for (let i = 0; i < calls; i += 1) {
+    const start = performance.now();
+    await call();
+    times.push(performance.now() - start);
+  }
+  const start = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: API_CONCURRENCY }, async () => {
+      while (next < calls) {
+        next += 1;
+        await call();
+      }
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  return {
+    client,
+    calls,
+    sequentialMs: { p50: quantile(times, 0.5), p99: quantile(times, 0.99) },
+    concurrentCallsPerSecond: calls / seconds,
+  };
+}
+
+const API_CONCURRENCY = 8;
+
 const SIZES = {
-  full: { nodes: 20, requests: 2000, ratePerSecond: 25, policyNodes: 4, policyRequests: 300 },
-  quick: { nodes: 4, requests: 200, ratePerSecond: 25, policyNodes: 2, policyRequests: 60 },
+  full: {
+    nodes: 20,
+    requests: 2000,
+    ratePerSecond: 25,
+    policyNodes: 4,
+    policyRequests: 300,
+    apiCalls: 1000,
+  },
+  quick: {
+    nodes: 4,
+    requests: 200,
+    ratePerSecond: 25,
+    policyNodes: 2,
+    policyRequests: 60,
+    apiCalls: 200,
+  },
 } as const;
 
 /** The policy comparison creates requests at this rate (per second): more than 4 nodes serve. */
@@ -406,6 +465,9 @@ export const operatorSuite: BenchSuite = {
       const kc = kubeConfigFor(cp.state, Identity.admin);
       await installCrds(kc);
       const kubeconfigPath = cp.state.kubeconfigs[Identity.admin];
+      const apiClient: ApiClientResult[] = [];
+      for (const client of ['stock', 'pooled'] as const)
+        apiClient.push(await timeApiClient(client, kc, size.apiCalls));
       const scale = await runLoad(
         kc,
         kubeconfigPath,
@@ -432,6 +494,18 @@ export const operatorSuite: BenchSuite = {
           .map(([reason, n]) => `${reason} ${n}`)
           .join(', ') || '0';
       const markdown = [
+        `API client: ${size.apiCalls} GETs of a Namespace, one at a time and ${API_CONCURRENCY} at a time, with the stock KubeConfig (a new connection per call) and PooledKubeConfig (connections reused):`,
+        '',
+        markdownTable(
+          ['client', 'sequential p50 ms', 'p99 ms', `calls/s at ${API_CONCURRENCY} concurrent`],
+          apiClient.map((r) => [
+            r.client,
+            fmt(r.sequentialMs.p50),
+            fmt(r.sequentialMs.p99),
+            fmt(r.concurrentCallsPerSecond, 0),
+          ]),
+        ),
+        '',
         `${size.requests} requests over ${size.nodes} simulated agents (created at ${size.ratePerSecond}/s; prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), one operator process, DFTSP:`,
         '',
         markdownTable(
@@ -490,7 +564,7 @@ export const operatorSuite: BenchSuite = {
         name: 'operator',
         title: 'Operator at scale (simulated agents)',
         markdown,
-        data: { scale, policies },
+        data: { apiClient, scale, policies },
       };
     } finally {
       await stopControlPlane(cp);

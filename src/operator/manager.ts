@@ -29,6 +29,7 @@ import {
   type Informer,
 } from './kube/informer.js';
 import { LeaderElector, LEASE_DEFAULTS } from './kube/lease.js';
+import { PooledKubeConfig } from './kube/config.js';
 import { EventRecorder, StatusWriter } from './kube/writes.js';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
 
@@ -68,9 +69,13 @@ export class Manager {
   private server: MetricsServer | undefined;
   private running: Promise<void> | undefined;
   private leading = false;
+  /** options.kubeConfig with connections reused across API calls. */
+  private readonly kubeConfig: PooledKubeConfig;
 
   constructor(private readonly options: ManagerOptions) {
-    const { kubeConfig, log } = options;
+    const { log } = options;
+    const kubeConfig = PooledKubeConfig.from(options.kubeConfig);
+    this.kubeConfig = kubeConfig;
     this.registry = options.registry ?? new Registry();
     if (!options.registry) collectDefaultMetrics({ register: this.registry });
     this.metrics = createOperatorMetrics(this.registry);
@@ -151,7 +156,8 @@ export class Manager {
 
   /** The controllers, for one leadership term. */
   private async lead(term: AbortSignal): Promise<void> {
-    const { log, kubeConfig } = this.options;
+    const { log } = this.options;
+    const kubeConfig = this.kubeConfig;
     await Promise.all([this.nodes.synced, this.requests.synced, this.pods.synced]);
     if (term.aborted) return;
     log.info({ identity: this.identity }, 'controllers starting');
