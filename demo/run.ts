@@ -198,7 +198,11 @@ async function main(): Promise<void> {
     apiVersion: InferenceRequestResource.apiVersion,
     kind: InferenceRequestResource.kind,
     metadata: { name: `burst-${i + 1}` },
-    spec: { model: i < 4 ? TINY : SMOL, prompt, maxTokens: 16, latencyBudget: '2m' },
+    // The tiny models have random weights and no chat template; SmolLM2 is an instruct model.
+    spec:
+      i < 4
+        ? { model: TINY, prompt, maxTokens: 16, latencyBudget: '2m' }
+        : { model: SMOL, prompt, promptFormat: 'chat', maxTokens: 16, latencyBudget: '2m' },
   }));
   for (const body of [...examples, ...burst]) {
     await custom.createNamespacedCustomObject({

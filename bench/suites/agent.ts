@@ -136,7 +136,13 @@ export const agentSuite: BenchSuite = {
         client.executeBatch({
           batchId: `bench-${batchNo++}`,
           model: 'bench',
-          requests: requests(n, maxTokens).map((r) => ({ ...r, deadline: undefined })),
+          requests: requests(n, maxTokens).map((r) => ({
+            id: r.id,
+            prompt: r.prompt,
+            maxTokens: r.maxTokens,
+            sampling: r.sampling,
+            deadline: undefined,
+          })),
         }),
       );
       const seconds = (performance.now() - t0) / 1000;

@@ -188,7 +188,7 @@ export class BatchExecutor {
     const model = catalog.admission(request.model);
     const requests = validateBatch(request, model, this.nowMs());
     const promptTokens = await Promise.all(
-      requests.map((r) => runtime.countTokens(request.model, r.prompt)),
+      requests.map((r) => runtime.countPromptTokens(request.model, r.prompt, r.promptFormat)),
     );
     checkContext(requests, promptTokens, model);
     if (this.draining) throw unavailable('agent is shutting down; retry on another node');
@@ -433,6 +433,7 @@ function fingerprintOf(request: ExecuteBatchRequest): string {
     request.requests.map((r) => [
       r.id,
       r.prompt,
+      r.promptFormat ?? 0,
       r.maxTokens,
       r.sampling?.temperature ?? 0,
       r.sampling?.seed ?? null,

@@ -1,7 +1,10 @@
 // Admission checks of an ExecuteBatch request, each with its precise gRPC status. Pure: the
 // model's state, the token counts and the clock are passed in.
-import type { ExecuteBatchRequest } from '../gen/edgellm/agent/v1/agent.js';
-import type { GenerationRequest as RuntimeRequest } from '../runtime/types.js';
+import { PromptFormat, type ExecuteBatchRequest } from '../gen/edgellm/agent/v1/agent.js';
+import type {
+  GenerationRequest as RuntimeRequest,
+  PromptFormat as RuntimePromptFormat,
+} from '../runtime/types.js';
 import { AGENT_DEFAULTS } from './config.js';
 import {
   deadlineExceeded,
@@ -23,7 +26,14 @@ export interface ModelAdmission {
 }
 
 /** A validated request of a batch, in the runtime's terms plus its deadline. */
+const PROMPT_FORMATS: ReadonlyMap<PromptFormat, RuntimePromptFormat> = new Map([
+  [PromptFormat.PROMPT_FORMAT_UNSPECIFIED, 'text'],
+  [PromptFormat.PROMPT_FORMAT_TEXT, 'text'],
+  [PromptFormat.PROMPT_FORMAT_CHAT, 'chat'],
+]);
+
 export interface AdmittedRequest extends RuntimeRequest {
+  readonly promptFormat: RuntimePromptFormat;
   /** Epoch milliseconds after which the result is useless, if the caller set one. */
   readonly deadlineMs?: number;
 }
@@ -68,10 +78,16 @@ export function validateBatch(
       throw invalidArgument(`${where} (${r.id}): sampling.temperature must be >= 0`);
     if (s?.topP !== undefined && !(s.topP > 0 && s.topP <= 1))
       throw invalidArgument(`${where} (${r.id}): sampling.top_p must be in (0, 1]`);
+    const promptFormat = PROMPT_FORMATS.get(r.promptFormat ?? PromptFormat.PROMPT_FORMAT_TEXT);
+    if (promptFormat === undefined)
+      throw invalidArgument(
+        `${where} (${r.id}): prompt_format ${String(r.promptFormat)} is unknown; use PROMPT_FORMAT_TEXT or PROMPT_FORMAT_CHAT`,
+      );
     const deadlineMs = r.deadline?.getTime();
     return {
       id: r.id,
       prompt: r.prompt,
+      promptFormat,
       maxTokens: r.maxTokens,
       sampling: {
         temperature,

@@ -22,7 +22,7 @@ export function checkBatch<Tokens extends { readonly length: number }>(
   model: string,
   requests: readonly GenerationRequest[],
   limits: BatchLimits,
-  tokenize: (prompt: string) => Tokens,
+  tokenize: (request: GenerationRequest) => Tokens,
 ): Tokens[] {
   if (requests.length === 0) throw new EmptyBatchError(model);
   if (requests.length > limits.maxSequences) {
@@ -44,7 +44,7 @@ export function checkBatch<Tokens extends { readonly length: number }>(
         `temperature must be >= 0, got ${r.sampling.temperature}`,
       );
     }
-    const tokens = tokenize(r.prompt);
+    const tokens = tokenize(r);
     if (tokens.length + r.maxTokens > limits.sequenceContextTokens) {
       throw new PromptTooLongError(r.id, tokens.length, r.maxTokens, limits.sequenceContextTokens);
     }

@@ -15,6 +15,7 @@ import {
   type LlamaContext,
   type LlamaContextSequence,
   type LlamaModel,
+  resolveChatWrapper,
   type Token,
 } from 'node-llama-cpp';
 import {
@@ -35,6 +36,7 @@ import {
   type InferenceRuntime,
   type LoadedModel,
   type ModelSpec,
+  type PromptFormat,
   type RuntimeCapabilities,
   type TokenEvent,
 } from './types.js';
@@ -66,6 +68,8 @@ interface ModelEntry {
   /** All of the context's sequences, created once and cleared before each batch. */
   readonly sequences: readonly LlamaContextSequence[];
   readonly sequenceContextTokens: number;
+  /** The model's chat template (resolved on first use of `chat` prompts). */
+  chat?: ReturnType<typeof resolveChatWrapper>;
   /** Serializes batches on this model's context. */
   tail: Promise<void>;
 }
@@ -229,14 +233,40 @@ export class LlamaRuntime implements InferenceRuntime {
     return Promise.resolve(this.entry(model).model.tokenize(text).length);
   }
 
+  countPromptTokens(model: string, prompt: string, format: PromptFormat): Promise<number> {
+    return Promise.resolve(this.promptTokens(model, prompt, format).length);
+  }
+
+  /** The model input a prompt becomes in `format`, as text with its special tokens. */
+  promptText(model: string, prompt: string, format: PromptFormat): string {
+    return this.entry(model).model.detokenize(this.promptTokens(model, prompt, format), true);
+  }
+
   /** Context tokens each sequence of this model's batches gets. */
   sequenceContextTokens(model: string): number {
     return this.entry(model).sequenceContextTokens;
   }
 
-  /** The prompt's tokens as the batch evaluates them (with BOS when the model wants one). */
-  promptTokens(model: string, prompt: string): Token[] {
-    const m = this.entry(model).model;
+  /**
+   * The prompt's tokens as the batch evaluates them: `text` with BOS when the model wants one;
+   * `chat` as one user message in the model's chat template (node-llama-cpp's resolveChatWrapper:
+   * the GGUF's tokenizer.chat_template or the wrapper for the model family), up to where the
+   * assistant's reply begins. Generation stops at the model's end-of-generation tokens, which
+   * include the templates' end-of-turn tokens.
+   */
+  promptTokens(model: string, prompt: string, format: PromptFormat = 'text'): Token[] {
+    const entry = this.entry(model);
+    const m = entry.model;
+    if (format === 'chat') {
+      entry.chat ??= resolveChatWrapper(m);
+      const { contextText } = entry.chat.generateContextState({
+        chatHistory: [
+          { type: 'user', text: prompt },
+          { type: 'model', response: [] },
+        ],
+      });
+      return contextText.tokenize(m.tokenizer);
+    }
     const tokens = m.tokenize(prompt);
     const bos = m.tokens.bos;
     return m.tokens.shouldPrependBosToken && bos !== null ? [bos, ...tokens] : tokens;
@@ -280,7 +310,7 @@ export class LlamaRuntime implements InferenceRuntime {
       model,
       requests,
       { maxSequences: entry.info.maxSequences, sequenceContextTokens: entry.sequenceContextTokens },
-      (prompt) => this.promptTokens(model, prompt),
+      (r) => this.promptTokens(model, r.prompt, r.promptFormat),
     );
 
     return this.withSequences(model, requests.length, async (sequences, llamaModel) => {

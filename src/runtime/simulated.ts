@@ -15,6 +15,7 @@ import {
   type GenerationRequest,
   type GenerationResult,
   type InferenceRuntime,
+  type PromptFormat,
   type LoadedModel,
   type ModelSpec,
   type RuntimeCapabilities,
@@ -24,6 +25,8 @@ import {
 export const SIMULATED_DEFAULTS = {
   /** Characters per token of the token-count estimate (English text with a BPE tokenizer). */
   charsPerToken: 4,
+  /** Tokens a chat template adds around one user message (ChatML: about 10). */
+  chatTemplateTokens: 10,
   contextTokens: 4096,
   maxSequences: 16,
   /** A SmolLM2-135M-like architecture for models the options do not describe. */
@@ -103,6 +106,11 @@ export class SimulatedRuntime implements InferenceRuntime {
     return Promise.resolve(simulatedTokenCount(text));
   }
 
+  countPromptTokens(model: string, prompt: string, format: PromptFormat): Promise<number> {
+    this.model(model);
+    return Promise.resolve(simulatedPromptTokens(prompt, format));
+  }
+
   async generateBatch(
     model: string,
     requests: readonly GenerationRequest[],
@@ -116,7 +124,7 @@ export class SimulatedRuntime implements InferenceRuntime {
         maxSequences: info.maxSequences,
         sequenceContextTokens: Math.floor(info.contextTokens / info.maxSequences),
       },
-      (prompt) => ({ length: simulatedTokenCount(prompt) }),
+      (r) => ({ length: simulatedPromptTokens(r.prompt, r.promptFormat ?? 'text') }),
     ).map((t) => t.length);
     const started = performance.now();
     const elapsed = (): number => (performance.now() - started) / 1000;
@@ -238,6 +246,12 @@ export class SimulatedRuntime implements InferenceRuntime {
 /** Token count estimate of the simulated tokenizer: one token per 4 characters, at least one. */
 export function simulatedTokenCount(text: string): number {
   return Math.max(1, Math.ceil(text.length / SIMULATED_DEFAULTS.charsPerToken));
+}
+
+function simulatedPromptTokens(prompt: string, format: PromptFormat): number {
+  return (
+    simulatedTokenCount(prompt) + (format === 'chat' ? SIMULATED_DEFAULTS.chatTemplateTokens : 0)
+  );
 }
 
 async function wait(seconds: number, signal: AbortSignal | undefined): Promise<void> {

@@ -47,10 +47,19 @@ export interface SamplingOptions {
   readonly topP?: number;
 }
 
+/**
+ * How a prompt becomes the model's input: `text` tokenizes it as is (plain completion, BOS added
+ * when the model wants one); `chat` makes it one user message in the model's chat template,
+ * ending where the assistant's reply begins (what instruct models are trained to answer).
+ */
+export type PromptFormat = 'text' | 'chat';
+
 /** One request of a batch: one sequence of the shared context. */
 export interface GenerationRequest {
   readonly id: string;
   readonly prompt: string;
+  /** Default `text`. */
+  readonly promptFormat?: PromptFormat;
   readonly maxTokens: number;
   readonly sampling: SamplingOptions;
 }
@@ -103,8 +112,10 @@ export interface InferenceRuntime {
   loadModel(spec: ModelSpec): Promise<LoadedModel>;
   unloadModel(name: string): Promise<void>;
   loadedModels(): readonly LoadedModel[];
-  /** Number of tokens `text` tokenizes to with the model (for context-size checks). */
+  /** Number of tokens `text` tokenizes to with the model, as plain text. */
   countTokens(model: string, text: string): Promise<number>;
+  /** Number of input tokens a prompt becomes in `format` (what the context must hold). */
+  countPromptTokens(model: string, prompt: string, format: PromptFormat): Promise<number>;
   /**
    * Runs the requests as one batch: one context, one sequence per request, all prompts
    * evaluated together, then decode steps over all unfinished sequences together.

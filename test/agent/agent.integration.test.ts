@@ -23,6 +23,7 @@ import {
   FinishReason,
   type ExecuteBatchRequest,
   type ExecuteBatchResponse,
+  type PromptFormat,
   type RequestResult,
 } from '../../src/gen/edgellm/agent/v1/agent.js';
 import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
@@ -279,6 +280,14 @@ describe('agent over gRPC with mTLS', () => {
         /max_tokens must be at least 1/,
       ],
       ['duplicate ids', { ...good, requests: [r0, r0] }, status.INVALID_ARGUMENT, /duplicate/],
+      [
+        'unknown prompt format',
+        // A value this proto does not define, as a client built from a newer proto could send.
+        // eslint-disable-next-line @typescript-eslint/no-unsafe-enum-assignment
+        { ...good, requests: [{ ...r0, promptFormat: 7 as PromptFormat }] },
+        status.INVALID_ARGUMENT,
+        /prompt_format 7 is unknown/,
+      ],
       ['unknown model', { ...good, model: 'nope' }, status.NOT_FOUND, /not configured/],
       ['model not loaded', { ...good, model: 'cold' }, status.FAILED_PRECONDITION, /LoadModel/],
       [

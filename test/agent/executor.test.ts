@@ -64,6 +64,9 @@ class ScriptedRuntime implements InferenceRuntime {
   countTokens(_model: string, text: string): Promise<number> {
     return Promise.resolve(text.split(' ').length);
   }
+  countPromptTokens(model: string, prompt: string): Promise<number> {
+    return this.countTokens(model, prompt);
+  }
   async generateBatch(
     _model: string,
     requests: readonly GenerationRequest[],

@@ -193,6 +193,7 @@ describe('InferenceRequest', () => {
     const created = await createRequest(inferenceRequest(validRequestSpec));
     expect(created.spec.split).toBe('server-only');
     expect(created.spec.accuracy).toEqual({ maxPerplexityIncrease: 0 });
+    expect(created.spec.promptFormat).toBe('text');
   });
 
   const badRequests: [string, unknown, string][] = [
@@ -221,6 +222,11 @@ describe('InferenceRequest', () => {
         },
       },
       'set exactly one of spec.promptFrom.configMapKeyRef and spec.promptFrom.secretKeyRef',
+    ],
+    [
+      'an unknown prompt format',
+      { promptFormat: 'instruct' },
+      'spec.promptFormat: Unsupported value: "instruct": supported values: "text", "chat"',
     ],
     ['maxTokens 0', { maxTokens: 0 }, 'spec.maxTokens'],
     ['maxTokens above 8192', { maxTokens: 9000 }, 'spec.maxTokens'],
@@ -300,6 +306,9 @@ describe('InferenceRequest', () => {
     );
     expect(await rejectionMessage(patch({ maxTokens: 10 }))).toContain(
       'spec.maxTokens is immutable',
+    );
+    expect(await rejectionMessage(patch({ promptFormat: 'chat' }))).toContain(
+      'spec.promptFormat is immutable',
     );
     expect(await rejectionMessage(patch({ sampling: { temperature: 1 } }))).toContain(
       'spec fields cannot be added or removed after creation',

@@ -336,6 +336,21 @@ describe('operator', () => {
     expect(f.status?.message).toBeTruthy();
   });
 
+  it('sends spec.promptFormat to the agent: a chat prompt arrives in the model’s template', async () => {
+    const [text, chat] = [unique('fmt-text'), unique('fmt-chat')];
+    const spec = { model, prompt: 'Hello, edge', maxTokens: 2, latencyBudget: '60s' };
+    await createRequest(text, spec);
+    await createRequest(chat, { ...spec, promptFormat: 'chat' });
+    const [t, c] = await Promise.all(
+      [text, chat].map((n) => until(`${n} finished`, () => getRequest(n), finished)),
+    );
+    expect([t?.status?.phase, c?.status?.phase]).toEqual(['Succeeded', 'Succeeded']);
+    // The template wraps the same prompt in more tokens (the agent counts what the model reads).
+    expect(c?.status?.usage?.promptTokens).toBeGreaterThan(
+      t?.status?.usage?.promptTokens ?? Infinity,
+    );
+  });
+
   it('fails a request whose promptFrom key is missing with InvalidPrompt', async () => {
     const name = unique('noprompt');
     await createRequest(name, {

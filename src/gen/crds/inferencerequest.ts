@@ -46,6 +46,10 @@ export interface InferenceRequestSpec {
     };
   };
   /**
+   * How the prompt becomes the model's input. text: as is (plain completion). chat: one user message in the model's chat template, ending where the reply begins; instruct models need it to answer.
+   */
+  promptFormat?: 'text' | 'chat';
+  /**
    * Prompt length in tokens, if known; otherwise the operator estimates it from the prompt's length.
    */
   promptTokens?: number;

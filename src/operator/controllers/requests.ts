@@ -24,7 +24,12 @@ import type { Logger } from 'pino';
 import type { AgentClient } from '../../agent/client.js';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
-import { BatchState, FinishReason, type RequestResult } from '../../gen/edgellm/agent/v1/agent.js';
+import {
+  BatchState,
+  FinishReason,
+  PromptFormat,
+  type RequestResult,
+} from '../../gen/edgellm/agent/v1/agent.js';
 import {
   FINISHED_PHASES,
   InferenceRequestResource,
@@ -469,6 +474,10 @@ export class RequestController {
           return {
             id: member.key,
             prompt: request.spec.prompt ?? prompts.get(member.key) ?? '',
+            promptFormat:
+              request.spec.promptFormat === 'chat'
+                ? PromptFormat.PROMPT_FORMAT_CHAT
+                : PromptFormat.PROMPT_FORMAT_TEXT,
             maxTokens: request.spec.maxTokens,
             sampling: {
               temperature: s?.temperature ?? 0,

@@ -104,6 +104,7 @@ export interface KeyRefView {
 }
 
 export interface InferenceRequestSpecView {
+  readonly promptFormat?: 'text' | 'chat' | undefined;
   readonly model: string;
   readonly prompt?: string | undefined;
   readonly promptFrom?:

@@ -40,6 +40,8 @@ export const SCHEDULING_DEFAULTS = {
   downlinkSpectralEfficiency: 2,
   /** Prompt token estimate without spec.promptTokens: UTF-8 bytes / 4, rounded up (at least 1). */
   bytesPerToken: 4,
+  /** Added to that estimate for spec.promptFormat chat: the template around one message (ChatML ~10). */
+  chatTemplateTokens: 16,
   policy: POLICY.dftsp,
   maxBatchSize: 16,
   solverBudgetMilliseconds: 50,
@@ -178,7 +180,10 @@ function agentModelOf(model: EdgeNodeModelView): string {
   return model.agentModel ?? model.name;
 }
 
-/** Prompt tokens: spec.promptTokens, else UTF-8 bytes / bytesPerToken (rounded up, >= 1). */
+/**
+ * Prompt tokens: spec.promptTokens, else UTF-8 bytes / bytesPerToken (rounded up, >= 1) plus
+ * chatTemplateTokens for a chat prompt.
+ */
 export function estimatePromptTokens(
   spec: InferenceRequestView['spec'],
   promptFromBytes: number | undefined,
@@ -186,7 +191,8 @@ export function estimatePromptTokens(
   if (spec.promptTokens !== undefined) return spec.promptTokens;
   const bytes =
     spec.prompt !== undefined ? Buffer.byteLength(spec.prompt, 'utf8') : (promptFromBytes ?? 0);
-  return Math.max(1, Math.ceil(bytes / SCHEDULING_DEFAULTS.bytesPerToken));
+  const template = spec.promptFormat === 'chat' ? SCHEDULING_DEFAULTS.chatTemplateTokens : 0;
+  return Math.max(1, Math.ceil(bytes / SCHEDULING_DEFAULTS.bytesPerToken)) + template;
 }
 
 function selectorMatches(

@@ -69,6 +69,49 @@ export function profilePhaseToJSON(object: ProfilePhase): string {
   }
 }
 
+/** PromptFormat says how a prompt becomes the model's input tokens. */
+export enum PromptFormat {
+  PROMPT_FORMAT_UNSPECIFIED = 0,
+  /** PROMPT_FORMAT_TEXT - The prompt is tokenized as is (plain completion); a BOS token is added when the model wants one. */
+  PROMPT_FORMAT_TEXT = 1,
+  /**
+   * PROMPT_FORMAT_CHAT - The prompt is one user message, formatted with the model's chat template (the GGUF's
+   * tokenizer.chat_template, else node-llama-cpp's wrapper for the model family), ending where
+   * the assistant's reply begins. Instruct models answer this; given plain text they often end
+   * the reply at once.
+   */
+  PROMPT_FORMAT_CHAT = 2,
+}
+
+export function promptFormatFromJSON(object: any): PromptFormat {
+  switch (object) {
+    case 0:
+    case "PROMPT_FORMAT_UNSPECIFIED":
+      return PromptFormat.PROMPT_FORMAT_UNSPECIFIED;
+    case 1:
+    case "PROMPT_FORMAT_TEXT":
+      return PromptFormat.PROMPT_FORMAT_TEXT;
+    case 2:
+    case "PROMPT_FORMAT_CHAT":
+      return PromptFormat.PROMPT_FORMAT_CHAT;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum PromptFormat");
+  }
+}
+
+export function promptFormatToJSON(object: PromptFormat): string {
+  switch (object) {
+    case PromptFormat.PROMPT_FORMAT_UNSPECIFIED:
+      return "PROMPT_FORMAT_UNSPECIFIED";
+    case PromptFormat.PROMPT_FORMAT_TEXT:
+      return "PROMPT_FORMAT_TEXT";
+    case PromptFormat.PROMPT_FORMAT_CHAT:
+      return "PROMPT_FORMAT_CHAT";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum PromptFormat");
+  }
+}
+
 /** FinishReason says why a request stopped generating. */
 export enum FinishReason {
   FINISH_REASON_UNSPECIFIED = 0,
@@ -307,7 +350,11 @@ export interface GenerationRequest {
    * DEADLINE_EXCEEDED; a batch still running at the latest deadline of its requests is stopped
    * and its unfinished requests finish as DEADLINE_EXCEEDED.
    */
-  deadline: Date | undefined;
+  deadline:
+    | Date
+    | undefined;
+  /** How the prompt becomes the model's input; unset or UNSPECIFIED is TEXT. */
+  promptFormat?: PromptFormat | undefined;
 }
 
 /** Sampling options of one request. */
@@ -1756,7 +1803,7 @@ export const ExecuteBatchRequest: MessageFns<ExecuteBatchRequest> = {
 };
 
 function createBaseGenerationRequest(): GenerationRequest {
-  return { id: "", prompt: "", maxTokens: 0, sampling: undefined, deadline: undefined };
+  return { id: "", prompt: "", maxTokens: 0, sampling: undefined, deadline: undefined, promptFormat: undefined };
 }
 
 export const GenerationRequest: MessageFns<GenerationRequest> = {
@@ -1775,6 +1822,9 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
     }
     if (message.deadline !== undefined) {
       Timestamp.encode(toTimestamp(message.deadline), writer.uint32(42).fork()).join();
+    }
+    if (message.promptFormat !== undefined) {
+      writer.uint32(48).int32(message.promptFormat);
     }
     return writer;
   },
@@ -1832,6 +1882,14 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
             message.deadline = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
             continue;
           }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.promptFormat = reader.int32() as any;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1855,6 +1913,11 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
         : 0,
       sampling: isSet(object.sampling) ? Sampling.fromJSON(object.sampling) : undefined,
       deadline: isSet(object.deadline) ? fromJsonTimestamp(object.deadline) : undefined,
+      promptFormat: isSet(object.promptFormat)
+        ? promptFormatFromJSON(object.promptFormat)
+        : isSet(object.prompt_format)
+        ? promptFormatFromJSON(object.prompt_format)
+        : undefined,
     };
   },
 
@@ -1875,6 +1938,9 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
     if (message.deadline !== undefined) {
       obj.deadline = message.deadline.toISOString();
     }
+    if (message.promptFormat !== undefined) {
+      obj.promptFormat = promptFormatToJSON(message.promptFormat);
+    }
     return obj;
   },
 
@@ -1890,6 +1956,7 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
       ? Sampling.fromPartial(object.sampling)
       : undefined;
     message.deadline = object.deadline ?? undefined;
+    message.promptFormat = object.promptFormat ?? undefined;
     return message;
   },
 };
