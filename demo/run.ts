@@ -10,13 +10,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
-import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parseAllDocuments } from 'yaml';
 import type { EdgeNode, EdgeNodeSpec } from '../src/gen/crds/edgenode.js';
 import type { InferenceRequest } from '../src/gen/crds/inferencerequest.js';
 import { EdgeNodeResource, InferenceRequestResource } from '../src/operator/api/constants.js';
 import { markdownTable } from '../src/report/markdown.js';
 import { registryModelPath, tinyModelPath } from '../src/runtime/models/catalog.js';
 import {
+  bindOperatorRules,
   Identity,
   installCrds,
   kubeConfigFor,
@@ -74,23 +75,8 @@ async function main(): Promise<void> {
   console.log(`    installed ${crds.join(', ')}`);
   const core = admin.makeApiClient(k8s.CoreV1Api);
   const custom = admin.makeApiClient(k8s.CustomObjectsApi);
-  const rbac = admin.makeApiClient(k8s.RbacAuthorizationV1Api);
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  const rules = parseYaml(
-    readFileSync(join(repoRoot, 'charts/edgellm/files/operator-rules.yaml'), 'utf8'),
-  ) as k8s.V1PolicyRule[];
-  await rbac.createClusterRole({ body: { metadata: { name: 'edgellm-operator' }, rules } });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: 'edgellm-operator' },
-      roleRef: {
-        apiGroup: 'rbac.authorization.k8s.io',
-        kind: 'ClusterRole',
-        name: 'edgellm-operator',
-      },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: 'edgellm-operator' }],
-    },
-  });
+  await bindOperatorRules(controlPlane.state, 'edgellm-operator');
 
   console.log(
     `2/5 starting two agents: ${SMOL} (SmolLM2-135M Q4_1 from PyPI) and ${TINY} (generated)`,

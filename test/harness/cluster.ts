@@ -18,7 +18,7 @@ import {
   type ControlPlaneState,
 } from './controlplane.js';
 
-export { Identity, applyCrds, serverMessage } from './controlplane.js';
+export { Identity, applyCrds, bindOperatorRules, serverMessage } from './controlplane.js';
 
 /** The HTTP status of a failed API request, or undefined for other errors. */
 export function statusCode(error: unknown): number | undefined {

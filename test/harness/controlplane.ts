@@ -387,6 +387,29 @@ export async function installCrds(kc: k8s.KubeConfig, dir: string = CRD_DIR): Pr
   return names;
 }
 
+/**
+ * Binds the chart's operator ClusterRole rules (charts/edgellm/files/operator-rules.yaml, the
+ * one source of the operator's RBAC) to the operator identity as ClusterRole and
+ * ClusterRoleBinding `name`, so an operator running as that identity has exactly what the chart
+ * grants.
+ */
+export async function bindOperatorRules(state: ControlPlaneState, name: string): Promise<void> {
+  const user = state.identities.find((i) => i.name === Identity.operator)?.user;
+  if (user === undefined) throw new ControlPlaneError('the control plane has no operator identity');
+  const rules = k8s.loadYaml<k8s.V1PolicyRule[]>(
+    readFileSync(join(repoRoot, 'charts/edgellm/files/operator-rules.yaml'), 'utf8'),
+  );
+  const rbac = kubeConfigFor(state, Identity.admin).makeApiClient(k8s.RbacAuthorizationV1Api);
+  await rbac.createClusterRole({ body: { metadata: { name }, rules } });
+  await rbac.createClusterRoleBinding({
+    body: {
+      metadata: { name },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
+      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+    },
+  });
+}
+
 declare global {
   /** Set by globalSetup, called by global-teardown.ts (same process, no imports there). */
   var edgellmStopControlPlane: (() => Promise<void>) | undefined;

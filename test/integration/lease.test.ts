@@ -4,14 +4,16 @@
 // expiry is judged on the candidate's own clock, so a holder whose clock runs ahead cannot keep
 // a dead Lease.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { parse as parseYaml } from 'yaml';
 import { LeaderElector } from '../../src/operator/kube/lease.js';
-import { connectControlPlane, Identity, type Cluster } from '../harness/cluster.js';
+import {
+  bindOperatorRules,
+  connectControlPlane,
+  Identity,
+  type Cluster,
+} from '../harness/cluster.js';
 
-const OPERATOR_USER = 'edgellm-operator';
 const DURATION_SECONDS = 3;
 const log = pino({ level: process.env['EDGELLM_TEST_LOG'] ?? 'silent' });
 
@@ -90,19 +92,10 @@ beforeAll(async () => {
   cluster = connectControlPlane();
   ns = await cluster.newNamespace('lease');
   leases = cluster.api(k8s.CoordinationV1Api);
-  const rules = parseYaml(
-    readFileSync('charts/edgellm/files/operator-rules.yaml', 'utf8'),
-  ) as k8s.V1PolicyRule[];
-  const rbac = cluster.api(k8s.RbacAuthorizationV1Api);
-  const roleName = `edgellm-operator-lease-${Math.random().toString(36).slice(2, 8)}`;
-  await rbac.createClusterRole({ body: { metadata: { name: roleName }, rules } });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: roleName },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPERATOR_USER }],
-    },
-  });
+  await bindOperatorRules(
+    cluster.state,
+    `edgellm-operator-lease-${Math.random().toString(36).slice(2, 8)}`,
+  );
 });
 
 afterAll(async () => {

@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { parse as parseYaml } from 'yaml';
 import type { EdgeNode, EdgeNodeSpec } from '../../src/gen/crds/edgenode.js';
 import type {
   InferenceRequest,
@@ -19,14 +18,18 @@ import { EdgeNodeResource, InferenceRequestResource } from '../../src/operator/a
 import { Manager, type ManagerOptions } from '../../src/operator/manager.js';
 import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
 import { createTestPki } from '../agent/certs.js';
-import { connectControlPlane, Identity, type Cluster } from '../harness/cluster.js';
+import {
+  bindOperatorRules,
+  connectControlPlane,
+  Identity,
+  type Cluster,
+} from '../harness/cluster.js';
 import {
   startAgentProcess,
   writeAgentConfig,
   type AgentProcess,
 } from '../support/agent-process.js';
 
-const OPERATOR_USER = 'edgellm-operator';
 const TINY = {
   quantization: 'F32',
   layers: 4,
@@ -184,20 +187,7 @@ beforeAll(async () => {
   custom = cluster.api(k8s.CustomObjectsApi);
   dir = await mkdtemp(join(tmpdir(), 'edgellm-operator-'));
   await writeFile(join(dir, 'tiny.gguf'), buildTinyModel({ type: 'F32' }));
-  // The chart's ClusterRole rules, bound to the operator's identity.
-  const rules = parseYaml(
-    readFileSync('charts/edgellm/files/operator-rules.yaml', 'utf8'),
-  ) as k8s.V1PolicyRule[];
-  const rbac = cluster.api(k8s.RbacAuthorizationV1Api);
-  const roleName = unique('edgellm-operator');
-  await rbac.createClusterRole({ body: { metadata: { name: roleName }, rules } });
-  await rbac.createClusterRoleBinding({
-    body: {
-      metadata: { name: roleName },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: roleName },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: OPERATOR_USER }],
-    },
-  });
+  await bindOperatorRules(cluster.state, unique('edgellm-operator'));
 }, 120_000);
 
 afterAll(async () => {
