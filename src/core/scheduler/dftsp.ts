@@ -16,10 +16,16 @@ import { better, EMPTY_SCORE, scoreOf, type Score } from './objective.js';
 import { buildResult } from './result.js';
 import { POLICY, type ScheduleInstance, type ScheduleResult, type SearchBudget } from './types.js';
 
-/** How often (in evaluated nodes) the clock of a time budget is read. */
-const CLOCK_CHECK_INTERVAL = 256;
+/** Time budgets (SearchBudget.maxSeconds) bound the whole decision, setup and result included. */
+export const DFTSP_BUDGET_DEFAULTS = {
+  /** The clock is read every this many evaluated nodes (about 5 us of search here). */
+  clockCheckInterval: 32,
+  /** The search stops at this share of the budget; the rest is left for building the result. */
+  searchShare: 0.95,
+} as const;
 
 export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): ScheduleResult {
+  const started = budget.clock?.() ?? 0;
   const candidates = prefilter(instance);
   const { cost } = candidates;
   const order = [...candidates.feasible].sort(demandOrder);
@@ -111,14 +117,16 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   let prunedByBound = 0;
   let stopped = false;
   let exhausted = false;
-  const started = budget.clock?.() ?? 0;
-  let nextClockRead = nodesEvaluated + CLOCK_CHECK_INTERVAL;
+  const { clockCheckInterval, searchShare } = DFTSP_BUDGET_DEFAULTS;
+  let nextClockRead = nodesEvaluated + clockCheckInterval;
+  const searchSeconds =
+    budget.maxSeconds === undefined ? undefined : budget.maxSeconds * searchShare;
 
   const overBudget = (): boolean => {
     if (budget.maxNodes !== undefined && nodesEvaluated >= budget.maxNodes) return true;
-    if (budget.maxSeconds !== undefined && budget.clock && nodesEvaluated >= nextClockRead) {
-      nextClockRead = nodesEvaluated + CLOCK_CHECK_INTERVAL;
-      return budget.clock() - started >= budget.maxSeconds;
+    if (searchSeconds !== undefined && budget.clock && nodesEvaluated >= nextClockRead) {
+      nextClockRead = nodesEvaluated + clockCheckInterval;
+      return budget.clock() - started >= searchSeconds;
     }
     return false;
   };

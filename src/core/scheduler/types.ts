@@ -37,7 +37,7 @@ export type Rejection = (typeof REJECTION)[keyof typeof REJECTION];
 export interface SearchBudget {
   /** Stop after evaluating this many tree nodes. */
   readonly maxNodes?: number;
-  /** Stop after this many seconds of `clock()`. */
+  /** Decide within this many seconds of `clock()`, from the call (DFTSP_BUDGET_DEFAULTS). */
   readonly maxSeconds?: number;
   /** Monotonic clock in seconds; required with maxSeconds (the core reads no clock itself). */
   readonly clock?: () => number;
