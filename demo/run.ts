@@ -239,8 +239,9 @@ async function main(): Promise<void> {
         s?.phase === 'Failed' ? `Failed: ${s.reason ?? ''}` : (s?.phase ?? ''),
         s?.assignment?.node ?? '',
         batch,
+        s?.measured?.queueSeconds?.toFixed(2) ?? '',
         s?.predicted?.latencySeconds?.toFixed(2) ?? '',
-        s?.measured?.latencySeconds?.toFixed(2) ?? '',
+        s?.measured?.executionSeconds?.toFixed(2) ?? '',
         s?.measured?.tokensPerSecond?.toFixed(1) ?? '',
         firstWords(s?.output),
       ];
@@ -252,6 +253,7 @@ async function main(): Promise<void> {
         'phase',
         'node',
         'batch (size)',
+        'waited s',
         'predicted s',
         'measured s',
         'tokens/s',

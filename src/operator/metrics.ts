@@ -156,7 +156,7 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     }),
     requestLatencySeconds: new Histogram({
       name: 'edgellm_request_latency_seconds',
-      help: 'End-to-end request latency, by node and kind (predicted, measured).',
+      help: 'Request latency by node and kind: predicted (the cost model, batch dispatch to last token), measured (the same span as run), end_to_end (creation to last token).',
       labelNames: ['node', 'kind'],
       buckets: [...LATENCY_BUCKETS],
       registers,

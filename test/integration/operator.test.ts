@@ -546,6 +546,21 @@ describe('operator', () => {
       'edgellm_requests{',
     ])
       expect(text).toContain(metric);
+    // Measured latency spans what the prediction models (the batch run); end_to_end adds the
+    // wait before the batch ran (at least the Scheduled status writes), so its sum is larger.
+    const sums = new Map<string, number>();
+    for (const m of text.matchAll(
+      /^edgellm_request_latency_seconds_sum\{node="([^"]+)",kind="(\w+)"\} (\S+)$/gm,
+    ))
+      sums.set(`${m[1]}/${m[2]}`, Number(m[3]));
+    const nodes = [...sums.keys()]
+      .filter((k) => k.endsWith('/measured'))
+      .map((k) => k.split('/')[0]);
+    expect(nodes.length).toBeGreaterThan(0);
+    for (const node of nodes) {
+      expect(sums.get(`${node}/predicted`)).toBeGreaterThan(0);
+      expect(sums.get(`${node}/measured`)).toBeLessThan(sums.get(`${node}/end_to_end`) ?? 0);
+    }
   });
 
   it('puts output over the status limit in a ConfigMap the request owns (a Secret for a secret prompt)', async () => {
