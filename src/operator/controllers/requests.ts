@@ -100,7 +100,7 @@ const LOST_CODES: ReadonlySet<number> = new Set([
   GrpcStatus.UNKNOWN,
 ]);
 
-/** Status writes of one round or batch in flight at once. */
+/** API calls (status writes, prompt reads) of one round or batch in flight at once. */
 const WRITE_CONCURRENCY = 8;
 
 /** Runs `fn` over `items`, at most `limit` at a time. */
@@ -124,6 +124,11 @@ export class RequestController {
   private readonly core: k8s.CoreV1Api;
   private readonly custom: k8s.CustomObjectsApi;
   private readonly inflight = new Map<string, InFlight>();
+  /**
+   * Prompts read through spec.promptFrom, by request uid. spec.promptFrom is immutable, so a
+   * prompt is read once, when its request is first considered, not in every round it waits.
+   */
+  private readonly promptCache = new Map<string, string>();
   /** Nodes whose agent was lost mid-batch, and when: skipped until a later heartbeat. */
   private readonly lost = new Map<string, number>();
   /** When this operator first saw each request (finer than creationTimestamp's seconds). */
@@ -225,20 +230,31 @@ export class RequestController {
     const pending = all.filter(
       (r) => phaseOf(r) === PHASE.pending && !r.metadata.deletionTimestamp,
     );
+    const waiting = new Set(pending.map((r) => r.metadata.uid ?? objectKey(r)));
+    for (const uid of this.promptCache.keys()) if (!waiting.has(uid)) this.promptCache.delete(uid);
     if (pending.length === 0) return;
     const prompts = new Map<string, string>();
     const promptBytes = new Map<string, number>();
-    for (const r of pending) {
-      if (r.spec.prompt !== undefined) continue;
-      const key = objectKey(r);
-      try {
-        const text = await this.readPrompt(r);
+    await eachLimited(
+      pending.filter((r) => r.spec.prompt === undefined),
+      WRITE_CONCURRENCY,
+      async (r) => {
+        const key = objectKey(r);
+        const uid = r.metadata.uid ?? key;
+        let text = this.promptCache.get(uid);
+        if (text === undefined) {
+          try {
+            text = await this.readPrompt(r);
+          } catch (error) {
+            await this.fail(r, REQUEST_REASON.invalidPrompt, errorMessage(error));
+            return;
+          }
+          this.promptCache.set(uid, text);
+        }
         prompts.set(key, text);
         promptBytes.set(key, Buffer.byteLength(text, 'utf8'));
-      } catch (error) {
-        await this.fail(r, REQUEST_REASON.invalidPrompt, errorMessage(error));
-      }
-    }
+      },
+    );
     const decision = decideRound({
       nodes: nodes.list(),
       requests: all.filter(
