@@ -198,7 +198,7 @@ export class Manager {
       reconcile: (key) => edgeNodes.reconcile(key),
     });
     // Spec changes (generation) and new/deleted nodes; status writes do not re-trigger.
-    this.nodes.on({
+    const offNodes = this.nodes.on({
       add: (n) => {
         nodeController.enqueue(objectKey(n));
       },
@@ -210,7 +210,11 @@ export class Manager {
       },
     });
     for (const n of this.nodes.list()) nodeController.enqueue(objectKey(n));
-    await Promise.all([nodeController.run(term), requestController.run(term)]);
+    try {
+      await Promise.all([nodeController.run(term), requestController.run(term)]);
+    } finally {
+      offNodes();
+    }
     log.info('controllers stopped');
   }
 

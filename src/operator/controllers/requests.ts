@@ -146,7 +146,14 @@ export class RequestController {
     this.maxAttempts = options.maxAttempts ?? REQUEST_DEFAULTS.maxAttempts;
     this.maxStatusOutputChars =
       options.maxStatusOutputChars ?? REQUEST_DEFAULTS.maxStatusOutputChars;
-    options.requests.on({
+  }
+
+  /** Recovers in-flight batches, then runs rounds until `signal` aborts. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { options } = this;
+    // Registered for this run only: a replica that loses and regains the lead builds a new
+    // controller, and this one must stop hearing events.
+    const offRequests = options.requests.on({
       add: (r) => {
         this.firstSeen.set(objectKey(r), Date.now());
         this.trigger();
@@ -158,7 +165,7 @@ export class RequestController {
         this.firstSeen.delete(objectKey(r));
       },
     });
-    options.nodes.on({
+    const offNodes = options.nodes.on({
       add: () => {
         this.trigger();
       },
@@ -166,21 +173,22 @@ export class RequestController {
         this.trigger();
       },
     });
-  }
-
-  /** Recovers in-flight batches, then runs rounds until `signal` aborts. */
-  async run(signal: AbortSignal): Promise<void> {
-    this.signal = signal;
-    await this.recover();
-    this.trigger();
-    while (!signal.aborted) {
-      await sleep(this.intervalMs(), undefined, { signal }).catch(() => undefined);
+    try {
+      this.signal = signal;
+      await this.recover();
       this.trigger();
-      await this.collectFinished().catch((error: unknown) => {
-        this.options.log.warn({ err: error }, 'TTL cleanup failed');
-      });
+      while (!signal.aborted) {
+        await sleep(this.intervalMs(), undefined, { signal }).catch(() => undefined);
+        this.trigger();
+        await this.collectFinished().catch((error: unknown) => {
+          this.options.log.warn({ err: error }, 'TTL cleanup failed');
+        });
+      }
+    } finally {
+      offRequests();
+      offNodes();
+      if (this.roundTimer) clearTimeout(this.roundTimer);
     }
-    if (this.roundTimer) clearTimeout(this.roundTimer);
   }
 
   /** Batches this replica has in flight, by node (for tests and /debug). */

@@ -169,9 +169,16 @@ export class Informer<T extends k8s.KubernetesObject> {
     return this.restarts;
   }
 
-  /** Registers handlers; register before start() to see the initial list as adds. */
-  on(handlers: InformerHandlers<T>): void {
+  /**
+   * Registers handlers (before start() to see the initial list as adds); returns the function
+   * that removes them again.
+   */
+  on(handlers: InformerHandlers<T>): () => void {
     this.handlers.push(handlers);
+    return () => {
+      const at = this.handlers.indexOf(handlers);
+      if (at >= 0) this.handlers.splice(at, 1);
+    };
   }
 
   /** The cached object with this key (`namespace/name` or `name`). */
