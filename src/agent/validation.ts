@@ -25,13 +25,14 @@ export interface ModelAdmission {
   readonly sequenceTokens: number;
 }
 
-/** A validated request of a batch, in the runtime's terms plus its deadline. */
+/** The runtime's prompt format of each wire value (unset and UNSPECIFIED are TEXT). */
 const PROMPT_FORMATS: ReadonlyMap<PromptFormat, RuntimePromptFormat> = new Map([
   [PromptFormat.PROMPT_FORMAT_UNSPECIFIED, 'text'],
   [PromptFormat.PROMPT_FORMAT_TEXT, 'text'],
   [PromptFormat.PROMPT_FORMAT_CHAT, 'chat'],
 ]);
 
+/** A validated request of a batch, in the runtime's terms plus its deadline. */
 export interface AdmittedRequest extends RuntimeRequest {
   readonly promptFormat: RuntimePromptFormat;
   /** Epoch milliseconds after which the result is useless, if the caller set one. */

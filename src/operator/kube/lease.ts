@@ -4,9 +4,10 @@
 // before the renew deadline. Like client-go, "has not renewed" is judged on this replica's clock:
 // the Lease counts as expired when its holder and renewTime have not changed for the lease
 // duration since this replica first saw them, so clock skew between replicas (edge clusters
-// rarely have good NTP) neither lets a standby steal a live Lease nor keeps a dead one held. Writes carry the resourceVersion read, so two candidates never both
-// win (the API server answers 409 to the slower one). On a clean stop the leader releases the
-// Lease (empty holder), so a standby takes over at once instead of after the lease duration.
+// rarely have good NTP) neither lets a standby steal a live Lease nor keeps a dead one held.
+// Writes carry the resourceVersion read, so two candidates never both win (the API server
+// answers 409 to the slower one). On a clean stop the leader releases the Lease (empty holder),
+// so a standby takes over at once instead of after the lease duration.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { OperatorMetrics } from '../metrics.js';
