@@ -90,6 +90,9 @@ async function typesFor(crd: Crd, version: Crd['spec']['versions'][number]): Pro
       strictIndexSignatures: true,
       format: false,
       declareExternallyReferenced: true,
+      // Bounded lists (conditions: maxItems 8) as plain arrays, not unions of tuples: the API
+      // server enforces the bound, and code builds these lists element by element.
+      ignoreMinAndMaxItems: true,
     });
     parts.push(ts.trim());
   }
@@ -199,6 +202,19 @@ function referenceFor(crd: Crd, version: Crd['spec']['versions'][number]): strin
   return lines.join('\n');
 }
 
+/**
+ * Paths of fields without a description under `schema` (what `kubectl explain` would print as
+ * `<no description>`). Every spec and status field must say what it is.
+ */
+function undescribed(schema: Schema, path: string, into: string[]): void {
+  if (schema.description === undefined || schema.description.trim() === '') into.push(path);
+  const children = schema.type === 'array' ? schema.items : schema;
+  const prefix = schema.type === 'array' ? `${path}[]` : path;
+  for (const [name, child] of Object.entries(children?.properties ?? {})) {
+    undescribed(child, `${prefix}.${name}`, into);
+  }
+}
+
 const crds = readdirSync(join(root, 'crds'))
   .filter((f) => f.endsWith('.yaml'))
   .sort()
@@ -216,6 +232,17 @@ const reference = [
 for (const crd of crds) {
   const version = crd.spec.versions.find((v) => v.storage);
   if (version === undefined) throw new Error(`${crd.spec.names.kind}: no storage version`);
+  const missing: string[] = [];
+  for (const field of ['spec', 'status'] as const) {
+    const sub = version.schema.openAPIV3Schema.properties?.[field];
+    if (sub !== undefined) undescribed(sub, field, missing);
+  }
+  if (missing.length > 0) {
+    process.stderr.write(
+      `gen-crds: ${crd.spec.names.kind} fields without a description (kubectl explain would print <no description>); add one to crds/:\n  ${missing.join('\n  ')}\n`,
+    );
+    process.exitCode = 1;
+  }
   const file = join(outRoot, 'src/gen/crds', `${crd.spec.names.singular}.ts`);
   const config = await resolveConfig(join(root, 'src/gen/crds/x.ts'));
   writeFileSync(

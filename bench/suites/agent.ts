@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { Agent } from '../../src/agent/agent.js';
-import { AgentClient, collectBatch } from '../../src/agent/client.js';
+import { AgentClient, collectBatch } from '../../src/agent-client/client.js';
 import { agentConfigSchema } from '../../src/agent/config.js';
 import type { ExecuteBatchResponse } from '../../src/gen/edgellm/agent/v1/agent.js';
 import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';

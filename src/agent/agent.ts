@@ -11,7 +11,7 @@ import type { InferenceRuntime, LoadedModel } from '../runtime/types.js';
 import type { AgentConfig } from './config.js';
 import { BatchExecutor } from './executor.js';
 import { AgentMetrics } from './metrics.js';
-import { startMetricsServer, type MetricsServer } from './metrics-http.js';
+import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
 import { ModelCatalog } from './models.js';
 import { createAgentService, type ProfileStore } from './service.js';
 import { serverCredentials } from './tls.js';

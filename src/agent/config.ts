@@ -4,8 +4,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { CliError } from '../cli/errors.js';
-import { parseWith } from '../cli/input.js';
+import { UserInputError } from '../util/user-error.js';
+import { parseWith } from '../util/validation.js';
 
 /** Defaults of the agent, in one place. */
 export const AGENT_DEFAULTS = {
@@ -91,13 +91,13 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
   try {
     text = await readFile(path, 'utf8');
   } catch (err) {
-    throw new CliError(`cannot read agent config ${path}: ${(err as Error).message}`);
+    throw new UserInputError(`cannot read agent config ${path}: ${(err as Error).message}`);
   }
   let value: unknown;
   try {
     value = parseYaml(text);
   } catch (err) {
-    throw new CliError(`${path} is not valid YAML/JSON: ${(err as Error).message}`);
+    throw new UserInputError(`${path} is not valid YAML/JSON: ${(err as Error).message}`);
   }
   return resolvePaths(parseWith(agentConfigSchema, value, `agent config ${path}`), dirname(path));
 }

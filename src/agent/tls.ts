@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { ServerCredentials } from '@grpc/grpc-js';
 import type { Logger } from 'pino';
-import { CliError } from '../cli/errors.js';
+import { UserInputError } from '../util/user-error.js';
 import type { AgentConfig } from './config.js';
 
 /** PEM material for mTLS. */
@@ -22,7 +22,7 @@ export async function readTlsFiles(files: {
     try {
       return await readFile(path);
     } catch (err) {
-      throw new CliError(`cannot read TLS ${what} ${path}: ${(err as Error).message}`);
+      throw new UserInputError(`cannot read TLS ${what} ${path}: ${(err as Error).message}`);
     }
   };
   const [ca, cert, key] = await Promise.all([

@@ -3,7 +3,7 @@
 // registered from ./commands/index.ts.
 import { Command, CommanderError } from 'commander';
 import { COMMANDS } from './commands/index.js';
-import { CliError } from './errors.js';
+import { UserInputError } from '../util/user-error.js';
 
 export async function main(argv: readonly string[]): Promise<number> {
   const program = new Command()
@@ -19,7 +19,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof CliError) {
+    if (err instanceof UserInputError) {
       process.stderr.write(`edgellm: ${err.message}\n`);
       return err.exitCode;
     }

@@ -13,7 +13,7 @@ import {
   splitQueueingSvg,
   splitWorkloadSvg,
 } from '../sim/split-report.js';
-import { CliError } from './errors.js';
+import { UserInputError } from '../util/user-error.js';
 
 export interface SplitSimulateOptions {
   /** Folder for split-experiment.json, split-workload.svg and split-queueing.svg. */
@@ -33,12 +33,12 @@ export async function runSplitSimulation(
   options: SplitSimulateOptions,
   stdout: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<SplitExperimentResult> {
-  if (!Number.isInteger(options.seed)) throw new CliError('--seed must be an integer');
+  if (!Number.isInteger(options.seed)) throw new UserInputError('--seed must be an integer');
   if (
     options.arrivals !== undefined &&
     !(Number.isInteger(options.arrivals) && options.arrivals > 0)
   ) {
-    throw new CliError('--arrivals must be a positive integer');
+    throw new UserInputError('--arrivals must be a positive integer');
   }
   const config =
     options.arrivals === undefined
@@ -63,7 +63,9 @@ export async function runSplitSimulation(
       `${splitQueueingSvg(result)}\n`,
     );
   } catch (err) {
-    throw new CliError(`cannot write the results to ${options.out}: ${(err as Error).message}`);
+    throw new UserInputError(
+      `cannot write the results to ${options.out}: ${(err as Error).message}`,
+    );
   }
   stdout(
     `${splitExperimentMarkdown(result)}\nwrote ${Object.values(SPLIT_OUTPUT_FILES)

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { startMetricsServer, type MetricsServer } from '../agent/metrics-http.js';
+import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
 import type { EdgeNode } from '../gen/crds/edgenode.js';
 import type { InferenceRequest } from '../gen/crds/inferencerequest.js';
 import {

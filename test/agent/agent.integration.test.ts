@@ -16,7 +16,7 @@ import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { Agent, AGENT_SERVICE_NAME } from '../../src/agent/agent.js';
-import { AgentClient, collectBatch } from '../../src/agent/client.js';
+import { AgentClient, collectBatch } from '../../src/agent-client/client.js';
 import { agentConfigSchema, type AgentConfig } from '../../src/agent/config.js';
 import {
   BatchState,

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentClient, collectBatch } from '../../src/agent/client.js';
+import { AgentClient, collectBatch } from '../../src/agent-client/client.js';
 import { BatchState, ProfilePhase } from '../../src/gen/edgellm/agent/v1/agent.js';
 import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
 import { createTestPki, type TestPki } from './certs.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CliError } from '../../src/cli/errors.js';
+import { UserInputError } from '../../src/util/user-error.js';
 import { AGENT_DEFAULTS, loadAgentConfig } from '../../src/agent/config.js';
 
 describe('agent config', () => {
@@ -50,8 +50,8 @@ describe('agent config', () => {
       const bad = async (text: string): Promise<string> => {
         await writeFile(file, text);
         const err = await loadAgentConfig(file).catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(CliError);
-        return (err as CliError).message;
+        expect(err).toBeInstanceOf(UserInputError);
+        return (err as UserInputError).message;
       };
       const model = 'models: [{name: m, quantization: F16, path: m.gguf}]';
       expect(await bad(`${model}\n`)).toMatch(/tls/);

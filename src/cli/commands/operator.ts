@@ -2,7 +2,7 @@
 import { Option, type Command } from 'commander';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { CliError } from '../errors.js';
+import { UserInputError } from '../../util/user-error.js';
 import { LEASE_DEFAULTS } from '../../operator/kube/lease.js';
 import { REQUEST_DEFAULTS } from '../../operator/controllers/requests.js';
 import { Manager, OPERATOR_DEFAULTS } from '../../operator/manager.js';
@@ -21,7 +21,7 @@ interface OperatorFlags {
 function parseBool(value: string): boolean {
   if (value === 'true') return true;
   if (value === 'false') return false;
-  throw new CliError(`--leader-elect takes true or false, got ${value}`);
+  throw new UserInputError(`--leader-elect takes true or false, got ${value}`);
 }
 
 export function register(program: Command): void {
@@ -67,7 +67,7 @@ export function register(program: Command): void {
     .action(async (flags: OperatorFlags) => {
       const duration = Number(flags.leaseDurationSeconds);
       if (!Number.isFinite(duration) || duration < 2)
-        throw new CliError(
+        throw new UserInputError(
           `--lease-duration-seconds must be a number >= 2, got ${flags.leaseDurationSeconds}`,
         );
       const maxOutput = Number(flags.maxStatusOutputChars);
@@ -77,11 +77,11 @@ export function register(program: Command): void {
         maxOutput < 1 ||
         maxOutput > REQUEST_DEFAULTS.maxStatusOutputChars
       )
-        throw new CliError(
+        throw new UserInputError(
           `--max-status-output-chars must be an integer from 1 to ${REQUEST_DEFAULTS.maxStatusOutputChars} (the CRD's bound on status.output), got ${flags.maxStatusOutputChars}`,
         );
       if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(flags.metricsListen))
-        throw new CliError(`--metrics-listen must be host:port, got ${flags.metricsListen}`);
+        throw new UserInputError(`--metrics-listen must be host:port, got ${flags.metricsListen}`);
       const kubeConfig = new k8s.KubeConfig();
       if (flags.kubeconfig !== undefined) kubeConfig.loadFromFile(flags.kubeconfig);
       else kubeConfig.loadFromDefault();

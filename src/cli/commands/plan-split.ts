@@ -14,7 +14,7 @@ import {
   type SplitOptions,
   type SplitPlan,
 } from '../../core/planner/index.js';
-import { CliError } from '../errors.js';
+import { UserInputError } from '../../util/user-error.js';
 import { readJsonInput } from '../input.js';
 
 const positive = z.number().positive();
@@ -132,7 +132,7 @@ export function register(program: Command): void {
       try {
         output = planFromInput(input);
       } catch (err) {
-        if (err instanceof SplitPlanError) throw new CliError(`cannot plan: ${err.message}`);
+        if (err instanceof SplitPlanError) throw new UserInputError(`cannot plan: ${err.message}`);
         throw err;
       }
       process.stdout.write(`${JSON.stringify(output, null, 2)}\n`);

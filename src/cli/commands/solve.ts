@@ -10,7 +10,7 @@ import { schedule } from '../../core/scheduler/schedule.js';
 import { POLICY, type ScheduleInstance } from '../../core/scheduler/types.js';
 import { withSplitPlans } from '../../core/scheduler/split.js';
 import { SPLIT_MODE, type SplitRequestContext } from '../../core/planner/index.js';
-import { CliError } from '../errors.js';
+import { UserInputError } from '../../util/user-error.js';
 import { readJsonInput } from '../input.js';
 import { defined } from '../../util/objects.js';
 
@@ -185,7 +185,7 @@ export function solve(input: InstanceInput): Record<string, unknown> {
     };
   } catch (err) {
     if (err instanceof CostModelError || err instanceof InstanceTooLargeError)
-      throw new CliError(err.message);
+      throw new UserInputError(err.message);
     throw err;
   }
 }

@@ -44,7 +44,13 @@ export interface EdgeNodeSpec {
      * A Secret with the operator's client certificate (tls.crt, tls.key) and the CA that signed the agent's server certificate (ca.crt).
      */
     tlsSecretRef?: {
+      /**
+       * Name of the Secret.
+       */
       name: string;
+      /**
+       * Namespace of the Secret (the operator must be allowed to read Secrets there).
+       */
       namespace: string;
     };
     /**
@@ -87,92 +93,60 @@ export interface EdgeNodeSpec {
    * @minItems 1
    * @maxItems 32
    */
-  models: [
-    {
-      /**
-       * The model name requests ask for (spec.model).
-       */
-      name: string;
-      /**
-       * Quantization label, e.g. Q4_K_M, Q8_0, F16.
-       */
-      quantization: string;
-      /**
-       * The variant's name in the agent config (models[].name there); defaults to name.
-       */
-      agentModel?: string;
-      /**
-       * The GGUF file or URI the agent loads (informative; the agent config is authoritative).
-       */
-      file?: string;
-      layers: number;
-      hiddenSize: number;
-      ffnSize: number;
-      /**
-       * n_kv_heads * head_dim (hiddenSize without grouped-query attention).
-       */
-      kvWidth: number;
-      parameters: number;
-      /**
-       * Average bits per weight of the quantization (e.g. 4.5 for Q4_K_M).
-       */
-      weightBits: number;
-      /**
-       * Bits per KV-cache element.
-       */
-      kvBits?: number;
-      /**
-       * Compute speed factor c_q (1 for weight-only quantization).
-       */
-      computeFactor?: number;
-      /**
-       * Measured perplexity of this variant (quality; lower is better).
-       */
-      perplexity: number;
-    },
-    ...{
-      /**
-       * The model name requests ask for (spec.model).
-       */
-      name: string;
-      /**
-       * Quantization label, e.g. Q4_K_M, Q8_0, F16.
-       */
-      quantization: string;
-      /**
-       * The variant's name in the agent config (models[].name there); defaults to name.
-       */
-      agentModel?: string;
-      /**
-       * The GGUF file or URI the agent loads (informative; the agent config is authoritative).
-       */
-      file?: string;
-      layers: number;
-      hiddenSize: number;
-      ffnSize: number;
-      /**
-       * n_kv_heads * head_dim (hiddenSize without grouped-query attention).
-       */
-      kvWidth: number;
-      parameters: number;
-      /**
-       * Average bits per weight of the quantization (e.g. 4.5 for Q4_K_M).
-       */
-      weightBits: number;
-      /**
-       * Bits per KV-cache element.
-       */
-      kvBits?: number;
-      /**
-       * Compute speed factor c_q (1 for weight-only quantization).
-       */
-      computeFactor?: number;
-      /**
-       * Measured perplexity of this variant (quality; lower is better).
-       */
-      perplexity: number;
-    }[],
-  ];
+  models: {
+    /**
+     * The model name requests ask for (spec.model).
+     */
+    name: string;
+    /**
+     * Quantization label, e.g. Q4_K_M, Q8_0, F16.
+     */
+    quantization: string;
+    /**
+     * The variant's name in the agent config (models[].name there); defaults to name.
+     */
+    agentModel?: string;
+    /**
+     * The GGUF file or URI the agent loads (informative; the agent config is authoritative).
+     */
+    file?: string;
+    /**
+     * Transformer layers (blocks) of the model.
+     */
+    layers: number;
+    /**
+     * Hidden size (embedding width) of the model.
+     */
+    hiddenSize: number;
+    /**
+     * Inner size of the feed-forward network.
+     */
+    ffnSize: number;
+    /**
+     * n_kv_heads * head_dim (hiddenSize without grouped-query attention).
+     */
+    kvWidth: number;
+    /**
+     * Number of parameters (weights).
+     */
+    parameters: number;
+    /**
+     * Average bits per weight of the quantization (e.g. 4.5 for Q4_K_M).
+     */
+    weightBits: number;
+    /**
+     * Bits per KV-cache element.
+     */
+    kvBits?: number;
+    /**
+     * Compute speed factor c_q (1 for weight-only quantization).
+     */
+    computeFactor?: number;
+    /**
+     * Measured perplexity of this variant (quality; lower is better).
+     */
+    perplexity: number;
+  }[];
   /**
    * How the operator picks this node's batches.
    */
@@ -181,6 +155,9 @@ export interface EdgeNodeSpec {
      * Batch selection policy; dftsp is the exact search, the others are baselines for comparison.
      */
     policy?: 'dftsp' | 'greedy' | 'fcfs' | 'edf' | 'single';
+    /**
+     * Most requests in one batch (also capped by the agent's maxSequences for the model).
+     */
     maxBatchSize?: number;
     /**
      * Longest time between scheduling rounds while requests wait.
@@ -194,7 +171,13 @@ export interface EdgeNodeSpec {
      * Compute-time model. auto uses the agent's calibrated profile when it reported one, else flops.
      */
     compute?: 'auto' | 'flops' | 'roofline' | 'calibrated';
+    /**
+     * How a batch's prompts and outputs are charged: static pads every member to the batch's longest prompt and output (llama.cpp's fixed batches); ragged charges each member its own lengths.
+     */
     padding?: 'static' | 'ragged';
+    /**
+     * Radio model: linear gives each member a share of the band proportional to its load at a fixed spectral efficiency; noise-scaled lets the noise grow with the share.
+     */
     communication?: 'linear' | 'noise-scaled';
   };
 }
@@ -203,331 +186,81 @@ export interface EdgeNodeSpec {
  * What the operator last observed of the node's agent. Written only by the operator.
  */
 export interface EdgeNodeStatus {
+  /**
+   * The metadata.generation of the spec this status describes.
+   */
   observedGeneration?: number;
   /**
    * Ready, AgentConnected, Degraded.
    *
    * @maxItems 8
    */
-  conditions?:
-    | []
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ];
+  conditions?: {
+    /**
+     * Condition type: Ready, AgentConnected or Degraded.
+     */
+    type: string;
+    /**
+     * True, False or Unknown.
+     */
+    status: 'True' | 'False' | 'Unknown';
+    /**
+     * The metadata.generation the condition was set for.
+     */
+    observedGeneration?: number;
+    /**
+     * When the status last changed.
+     */
+    lastTransitionTime: string;
+    /**
+     * A CamelCase reason for the status.
+     */
+    reason: string;
+    /**
+     * What happened, and what to do about it.
+     */
+    message: string;
+  }[];
   /**
    * When the agent last answered.
    */
   lastHeartbeatTime?: string;
+  /**
+   * The agent that answered the last heartbeat.
+   */
   agent?: {
+    /**
+     * The address the operator dialled (spec.agent.endpoint, or the discovered pod's).
+     */
     endpoint?: string;
+    /**
+     * The agent's version.
+     */
     version?: string;
+    /**
+     * The llama.cpp backend the agent runs on (cpu, cuda, vulkan, metal).
+     */
     accelerator?: string;
+    /**
+     * CPU threads the agent's runtime uses.
+     */
     threads?: number;
+    /**
+     * Whether the agent can run part of a model's layers (split plans are then charged to the server in part).
+     */
     partialModelExecution?: boolean;
   };
+  /**
+   * Memory the agent reports.
+   */
   capacity?: {
+    /**
+     * Total memory of the device, bytes.
+     */
     memoryTotalBytes?: number;
+    /**
+     * Free memory of the device at the last heartbeat, bytes.
+     */
     memoryFreeBytes?: number;
   };
   /**
@@ -535,14 +268,34 @@ export interface EdgeNodeStatus {
    */
   loadedModels?: number;
   /**
+   * Each spec.models variant and whether the agent has it loaded.
+   *
    * @maxItems 64
    */
   models?: {
+    /**
+     * spec.models[].name.
+     */
     name?: string;
+    /**
+     * spec.models[].quantization.
+     */
     quantization?: string;
+    /**
+     * The variant's name in the agent's config.
+     */
     agentModel: string;
+    /**
+     * Whether the agent has the variant loaded (only loaded variants are scheduled).
+     */
     loaded?: boolean;
+    /**
+     * Context size of the variant's llama.cpp context, tokens (shared by its sequences).
+     */
     contextTokens?: number;
+    /**
+     * Most sequences (requests) the agent runs in one batch of this variant.
+     */
     maxSequences?: number;
   }[];
   /**
@@ -551,20 +304,62 @@ export interface EdgeNodeStatus {
    * @maxItems 64
    */
   profiles?: {
+    /**
+     * The variant's name in the agent's config.
+     */
     agentModel: string;
+    /**
+     * The variant's quantization.
+     */
     quantization?: string;
+    /**
+     * CPU threads the profile was measured with.
+     */
     threads?: number;
+    /**
+     * How many timed samples the fit used.
+     */
     samples?: number;
+    /**
+     * Perplexity the agent measured for the variant, if it did.
+     */
     perplexity?: number;
+    /**
+     * Latency coefficients fitted to the samples (non-negative least squares); the calibrated cost model uses them.
+     */
     calibration: {
+      /**
+       * Prefill time of a batch: fixed + perToken * tokens + perTokenSquared * tokens^2.
+       */
       prefill: {
+        /**
+         * Seconds per prefill call.
+         */
         fixedSeconds: number;
+        /**
+         * Seconds per prompt token in the batch.
+         */
         perTokenSeconds: number;
+        /**
+         * Seconds per squared prompt token (attention's quadratic term).
+         */
         perTokenSquaredSeconds: number;
       };
+      /**
+       * Time of one decode step of a batch: fixed + perSequence * sequences + perContextToken * context tokens.
+       */
       decodeStep: {
+        /**
+         * Seconds per decode step.
+         */
         fixedSeconds: number;
+        /**
+         * Seconds per sequence in the step.
+         */
         perSequenceSeconds: number;
+        /**
+         * Seconds per token of context the step attends to, summed over sequences.
+         */
         perContextTokenSeconds: number;
       };
     };
@@ -577,8 +372,17 @@ export interface EdgeNodeStatus {
    * The batch the operator last dispatched to this node and has not seen finish.
    */
   currentBatch?: {
+    /**
+     * The batch id (also in each member's InferenceRequest status.assignment.batchId).
+     */
     id: string;
+    /**
+     * How many requests the batch holds.
+     */
     requests?: number;
+    /**
+     * When the batch was dispatched.
+     */
     startTime?: string;
   };
 }

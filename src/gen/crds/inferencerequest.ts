@@ -36,12 +36,30 @@ export interface InferenceRequestSpec {
    * Read the prompt from a key of a ConfigMap or Secret in the request's namespace.
    */
   promptFrom?: {
+    /**
+     * A key of a ConfigMap in the request's namespace.
+     */
     configMapKeyRef?: {
+      /**
+       * Name of the ConfigMap.
+       */
       name: string;
+      /**
+       * Key whose value is the prompt.
+       */
       key: string;
     };
+    /**
+     * A key of a Secret in the request's namespace (the output then goes to a Secret too when it is long).
+     */
     secretKeyRef?: {
+      /**
+       * Name of the Secret.
+       */
       name: string;
+      /**
+       * Key whose value is the prompt.
+       */
       key: string;
     };
   };
@@ -61,9 +79,21 @@ export interface InferenceRequestSpec {
    * Sampling options; temperature 0 is greedy decoding.
    */
   sampling?: {
+    /**
+     * Sampling temperature; 0 is greedy (deterministic) decoding.
+     */
     temperature?: number;
+    /**
+     * Seed of the sampler, for repeatable sampling at temperature > 0.
+     */
     seed?: number;
+    /**
+     * Sample only from the K most likely tokens.
+     */
     topK?: number;
+    /**
+     * Sample only from the most likely tokens whose probabilities add up to P (nucleus sampling).
+     */
     topP?: number;
   };
   /**
@@ -95,7 +125,13 @@ export interface InferenceRequestSpec {
      * The client's compute, FLOP/s (split auto).
      */
     computeFlops?: number;
+    /**
+     * The client's uplink rate, bytes/s (split auto: activations sent to the node).
+     */
     uplinkBytesPerSecond?: number;
+    /**
+     * The client's downlink rate, bytes/s (split auto: activations sent back).
+     */
     downlinkBytesPerSecond?: number;
   };
   /**
@@ -118,324 +154,53 @@ export interface InferenceRequestSpec {
  * Written only by the operator.
  */
 export interface InferenceRequestStatus {
+  /**
+   * Pending (waiting for a batch), Scheduled (in a batch sent to an agent), Running (tokens are streaming), Succeeded or Failed.
+   */
   phase?: 'Pending' | 'Scheduled' | 'Running' | 'Succeeded' | 'Failed';
   /**
    * Why the request is in its phase (e.g. DeadlineInfeasible, NoEligibleNode, AgentLost, DeadlineExceeded).
    */
   reason?: string;
+  /**
+   * What happened, in words, and what to do about a failure.
+   */
   message?: string;
+  /**
+   * The metadata.generation of the spec this status describes.
+   */
   observedGeneration?: number;
   /**
    * Scheduled, Completed (True on success and on failure; the reason says which).
    *
    * @maxItems 8
    */
-  conditions?:
-    | []
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ]
-    | [
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-        {
-          type: string;
-          status: 'True' | 'False' | 'Unknown';
-          observedGeneration?: number;
-          lastTransitionTime: string;
-          reason: string;
-          message: string;
-        },
-      ];
+  conditions?: {
+    /**
+     * Condition type: Scheduled or Completed.
+     */
+    type: string;
+    /**
+     * True, False or Unknown.
+     */
+    status: 'True' | 'False' | 'Unknown';
+    /**
+     * The metadata.generation the condition was set for.
+     */
+    observedGeneration?: number;
+    /**
+     * When the status last changed.
+     */
+    lastTransitionTime: string;
+    /**
+     * A CamelCase reason for the status (e.g. Succeeded, DeadlineExceeded).
+     */
+    reason: string;
+    /**
+     * What happened, and what to do about it.
+     */
+    message: string;
+  }[];
   /**
    * How many times the request was dispatched to an agent.
    */
@@ -444,11 +209,29 @@ export interface InferenceRequestStatus {
    * Where and how the request runs.
    */
   assignment?: {
+    /**
+     * The EdgeNode running the batch.
+     */
     node: string;
+    /**
+     * The batch's id on the agent (the same for every member).
+     */
     batchId: string;
+    /**
+     * The model (spec.model).
+     */
     model?: string;
+    /**
+     * The model variant's quantization the batch runs.
+     */
     quantization?: string;
+    /**
+     * The variant's name in the agent's config.
+     */
     agentModel?: string;
+    /**
+     * How many requests the batch holds.
+     */
     batchSize?: number;
     /**
      * The request's share of the node's uplink bandwidth.
@@ -466,18 +249,45 @@ export interface InferenceRequestStatus {
      * The client/server layer split plan (split auto).
      */
     split?: {
+      /**
+       * The planner that made the plan (dp, exhaustive, or a baseline).
+       */
       algorithm?: string;
+      /**
+       * planned, server-only-flagged (no split meets the SLA; runs on the server) or rejected.
+       */
       decision?: string;
+      /**
+       * Whether the plan meets the latency budget in the cost model.
+       */
       feasible?: boolean;
       /**
        * One letter per unit in order, c (client) or s (server).
        */
       placement?: string;
+      /**
+       * Units (layers or layer halves) placed on the client.
+       */
       clientUnits?: number;
+      /**
+       * Units placed on the server.
+       */
       serverUnits?: number;
+      /**
+       * Client/server transitions along the layers (each sends activations over the link).
+       */
       switches?: number;
+      /**
+       * FLOPs the plan leaves on the server.
+       */
       serverFlops?: number;
+      /**
+       * FLOPs the plan puts on the client.
+       */
       clientFlops?: number;
+      /**
+       * How the node counts the request's compute under the plan, and why.
+       */
       note?: string;
     };
   };
@@ -485,9 +295,21 @@ export interface InferenceRequestStatus {
    * The cost model's prediction for the batch, seconds.
    */
   predicted?: {
+    /**
+     * Predicted run of the batch: dispatch to the request's last token (uplink + compute + downlink), seconds.
+     */
     latencySeconds?: number;
+    /**
+     * Predicted uplink time, seconds.
+     */
     uplinkSeconds?: number;
+    /**
+     * Predicted compute (prefill and decode) time, seconds.
+     */
     computeSeconds?: number;
+    /**
+     * Predicted downlink time, seconds.
+     */
     downlinkSeconds?: number;
   };
   /**
@@ -495,16 +317,37 @@ export interface InferenceRequestStatus {
    */
   measured?: {
     /**
-     * From creation to the last token.
+     * End to end, from when the operator first saw the request to its last token, seconds (the Latency column).
      */
     latencySeconds?: number;
+    /**
+     * From when the operator first saw the request to its batch's dispatch, seconds.
+     */
     queueSeconds?: number;
+    /**
+     * From the batch's start on the agent to the request's first token, seconds.
+     */
     firstTokenSeconds?: number;
+    /**
+     * The batch run the agent measured for the request, to its last token, seconds (what status.predicted.latencySeconds predicts).
+     */
     executionSeconds?: number;
+    /**
+     * Generated tokens per second of execution.
+     */
     tokensPerSecond?: number;
   };
+  /**
+   * Tokens the model read and wrote.
+   */
   usage?: {
+    /**
+     * Prompt tokens, as the model's tokenizer counts them (with the chat template for promptFormat chat).
+     */
     promptTokens?: number;
+    /**
+     * Generated tokens.
+     */
     completionTokens?: number;
   };
   /**
@@ -515,11 +358,29 @@ export interface InferenceRequestStatus {
    * Where the generated text is when it is larger than the status allows.
    */
   outputRef?: {
+    /**
+     * ConfigMap, or Secret when the prompt came from a Secret.
+     */
     kind: 'ConfigMap' | 'Secret';
+    /**
+     * Name of the ConfigMap or Secret, in the request's namespace; owned by the request.
+     */
     name: string;
+    /**
+     * Key holding the output.
+     */
     key: string;
   };
+  /**
+   * When the request was put in a batch.
+   */
   scheduledTime?: string;
+  /**
+   * When its first token streamed.
+   */
   startTime?: string;
+  /**
+   * When it succeeded or failed.
+   */
   completionTime?: string;
 }

@@ -2,7 +2,7 @@
 // (address from spec.agent.endpoint, or the agent pod on spec.agent.nodeName; mTLS material from
 // the Secret spec.agent.tlsSecretRef; plain text only when spec.agent.insecure); the request
 // controller dispatches batches through it.
-import type { AgentClient } from '../../agent/client.js';
+import type { AgentClient } from '../../agent-client/client.js';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
 
 export interface AgentConnector {

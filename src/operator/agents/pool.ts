@@ -4,7 +4,7 @@
 // spec.agent.insecure). A client is reused until its address or credentials change.
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import { AgentClient, type AgentTls } from '../../agent/client.js';
+import { AgentClient, type AgentTls } from '../../agent-client/client.js';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
 import { APP_NAME, COMPONENT, LABELS } from '../api/constants.js';
 import type { AgentConnector } from './connector.js';

@@ -21,7 +21,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { status as GrpcStatus, type ServiceError } from '@grpc/grpc-js';
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { AgentClient } from '../../agent/client.js';
+import type { AgentClient } from '../../agent-client/client.js';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 import {
