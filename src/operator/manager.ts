@@ -18,8 +18,8 @@ import {
   LABELS,
 } from './api/constants.js';
 import { AgentPool } from './agents/pool.js';
-import { EdgeNodeController } from './controllers/edgenode.js';
-import { RequestController } from './controllers/requests.js';
+import { EdgeNodeController } from './edgenodes/controller.js';
+import { RequestController } from './requests/controller.js';
 import { Controller } from './kube/controller.js';
 import {
   customResourceInformer,
@@ -28,6 +28,7 @@ import {
   podInformer,
   type Informer,
 } from './kube/informer.js';
+import type { Clock } from './kube/clock.js';
 import { LeaderElector, LEASE_DEFAULTS } from './kube/lease.js';
 import { PooledKubeConfig } from './kube/config.js';
 import { EventRecorder, StatusWriter } from './kube/writes.js';
@@ -54,6 +55,8 @@ export interface ManagerOptions {
   readonly registry?: Registry;
   /** Longest output kept inline in an InferenceRequest's status; longer goes to a ConfigMap/Secret. */
   readonly maxStatusOutputChars?: number;
+  /** Time of leader election and the controllers (the system clock unless a test drives it). */
+  readonly clock?: Clock;
 }
 
 export class Manager {
@@ -105,6 +108,7 @@ export class Manager {
           leaseDurationSeconds: options.leaseDurationSeconds ?? LEASE_DEFAULTS.leaseDurationSeconds,
           log,
           metrics: this.metrics,
+          ...(options.clock === undefined ? {} : { clock: options.clock }),
         })
       : undefined;
   }
@@ -175,6 +179,7 @@ export class Manager {
       ...(this.options.maxStatusOutputChars === undefined
         ? {}
         : { maxStatusOutputChars: this.options.maxStatusOutputChars }),
+      ...(this.options.clock === undefined ? {} : { clock: this.options.clock }),
     });
     const edgeNodes = new EdgeNodeController({
       nodes: this.nodes,
@@ -189,6 +194,7 @@ export class Manager {
       onReadinessChange: () => {
         requestController.trigger();
       },
+      currentBatch: (node) => requestController.inFlight.get(node),
     });
     const nodeController = new Controller({
       name: 'edgenode',
@@ -196,6 +202,7 @@ export class Manager {
       log,
       metrics: this.metrics,
       reconcile: (key) => edgeNodes.reconcile(key),
+      ...(this.options.clock === undefined ? {} : { clock: this.options.clock }),
     });
     // Spec changes (generation) and new/deleted nodes; status writes do not re-trigger.
     const offNodes = this.nodes.on({

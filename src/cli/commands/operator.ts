@@ -4,7 +4,7 @@ import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { UserInputError } from '../../util/user-error.js';
 import { LEASE_DEFAULTS } from '../../operator/kube/lease.js';
-import { REQUEST_DEFAULTS } from '../../operator/controllers/requests.js';
+import { REQUEST_DEFAULTS } from '../../operator/requests/controller.js';
 import { Manager, OPERATOR_DEFAULTS } from '../../operator/manager.js';
 
 interface OperatorFlags {

@@ -32,6 +32,10 @@ export const NODE_CONDITION = {
 /** Reasons in InferenceRequest status.reason and condition reasons. */
 export const REQUEST_REASON = {
   ...FAILURE_REASON,
+  /** In a batch sent to an agent (phase Scheduled). */
+  scheduled: 'Scheduled',
+  /** Its first token streamed (phase Running). */
+  running: 'Running',
   succeeded: 'Succeeded',
   /** The latency budget ran out while the request waited. */
   deadlineExceeded: 'DeadlineExceeded',

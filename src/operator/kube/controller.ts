@@ -5,6 +5,7 @@
 import type { Logger } from 'pino';
 import type { OperatorMetrics } from '../metrics.js';
 import { RECONCILE_RESULT } from '../metrics.js';
+import type { Clock } from './clock.js';
 import { WorkQueue } from './workqueue.js';
 
 export interface ReconcileOutcome {
@@ -18,13 +19,19 @@ export interface ControllerOptions {
   readonly log: Logger;
   readonly metrics: OperatorMetrics;
   readonly reconcile: (key: string) => Promise<ReconcileOutcome | undefined>;
+  /** Time of the work queue's delays (the system clock unless a test drives it). */
+  readonly clock?: Clock;
 }
 
 export class Controller {
   readonly queue: WorkQueue;
 
   constructor(private readonly options: ControllerOptions) {
-    this.queue = new WorkQueue({ name: options.name, metrics: options.metrics });
+    this.queue = new WorkQueue({
+      name: options.name,
+      metrics: options.metrics,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+    });
   }
 
   enqueue(key: string): void {

@@ -11,6 +11,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { OperatorMetrics } from '../metrics.js';
+import { sleep, systemClock, type Clock } from './clock.js';
 
 export const LEASE_DEFAULTS = {
   leaseDurationSeconds: 15,
@@ -29,6 +30,30 @@ export interface LeaderElectionOptions {
   readonly leaseDurationSeconds?: number;
   readonly log: Logger;
   readonly metrics?: Pick<OperatorMetrics, 'leader'>;
+  /** This replica's clock (the system clock unless a test drives it). */
+  readonly clock?: Clock;
+}
+
+/**
+ * client-go's expiry judgement: a Lease record (holder + renewTime) counts as expired when it has
+ * not changed for the lease duration since this replica first saw it, measured on this replica's
+ * own clock. The holder's timestamps are compared only for equality, so a holder whose clock runs
+ * ahead or behind neither keeps a dead Lease nor loses a live one.
+ */
+export class LeaseExpiry {
+  private observed: { readonly record: string; readonly atMs: number } | undefined;
+
+  /** Whether the Lease is free to take at `nowMs`; `holder` '' means released. */
+  expired(
+    holder: string,
+    renewTime: string | undefined,
+    durationMs: number,
+    nowMs: number,
+  ): boolean {
+    const record = `${holder}\u0000${renewTime ?? ''}`;
+    if (this.observed?.record !== record) this.observed = { record, atMs: nowMs };
+    return holder === '' || this.observed.atMs + durationMs < nowMs;
+  }
 }
 
 export interface LeadershipCallbacks {
@@ -47,13 +72,14 @@ export class LeaderElector {
   private readonly durationMs: number;
   private readonly retryMs: number;
   private readonly renewDeadlineMs: number;
+  private readonly clock: Clock;
+  private readonly expiry = new LeaseExpiry();
   private leading = false;
   private lastRenewMs = 0;
-  /** The holder/renewTime last read, and when (this replica's clock) it was first seen. */
-  private observed: { record: string; atMs: number } | undefined;
 
   constructor(private readonly options: LeaderElectionOptions) {
     this.api = options.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    this.clock = options.clock ?? systemClock;
     const seconds = options.leaseDurationSeconds ?? LEASE_DEFAULTS.leaseDurationSeconds;
     if (!(seconds >= 2))
       throw new RangeError(`lease duration must be at least 2 s, got ${seconds}`);
@@ -90,7 +116,7 @@ export class LeaderElector {
       } catch (error) {
         log.warn({ err: error, lease: `${namespace}/${name}` }, 'lease update failed');
       }
-      const now = Date.now();
+      const now = this.clock.now();
       if (held) {
         this.lastRenewMs = now;
         if (!this.leading) {
@@ -104,17 +130,7 @@ export class LeaderElector {
         stepDown('could not renew the lease before the renew deadline');
       }
       // A failed renewal inside the renew deadline keeps leading and retries.
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.retryMs);
-        signal.addEventListener(
-          'abort',
-          () => {
-            clearTimeout(timer);
-            resolve();
-          },
-          { once: true },
-        );
-      });
+      await sleep(this.clock, this.retryMs, signal).catch(() => undefined);
     }
     const wasLeading = this.leading;
     stepDown('stopping');
@@ -124,7 +140,7 @@ export class LeaderElector {
   /** One attempt: true when this replica holds the Lease afterwards. */
   private async tryAcquireOrRenew(): Promise<boolean> {
     const { namespace, name, identity } = this.options;
-    const now = new Date();
+    const now = new Date(this.clock.now());
     let lease: k8s.V1Lease;
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
@@ -152,11 +168,14 @@ export class LeaderElector {
     }
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
-    const record = `${holder}\u0000${spec.renewTime ? new Date(spec.renewTime).toISOString() : ''}`;
-    if (this.observed?.record !== record) this.observed = { record, atMs: now.getTime() };
     const duration = (spec.leaseDurationSeconds ?? this.durationMs / 1000) * 1000;
     const mine = holder === identity;
-    const expired = holder === '' || this.observed.atMs + duration < now.getTime();
+    const expired = this.expiry.expired(
+      holder,
+      spec.renewTime ? new Date(spec.renewTime).toISOString() : undefined,
+      duration,
+      now.getTime(),
+    );
     if (!mine && !expired) return false;
     const renewedAt = new k8s.V1MicroTime(now.getTime());
     const next: k8s.V1LeaseSpec = lease.spec ?? {};

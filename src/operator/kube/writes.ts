@@ -1,45 +1,18 @@
-// The operator's writes to the API server: status merge patches through the status
+// The operator's writes to the API server: typed status merge patches through the status
 // subresource (so a status write never changes metadata.generation, and the controllers'
 // generation filters ignore their own writes) and core/v1 Events.
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { CustomResource } from './informer.js';
+import type { EdgeNode, EdgeNodeStatus } from '../../gen/crds/edgenode.js';
+import type { InferenceRequest, InferenceRequestStatus } from '../../gen/crds/inferencerequest.js';
+import { EdgeNodeResource, InferenceRequestResource } from '../api/constants.js';
 
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
 export const FIELD_MANAGER = 'edgellm-operator';
 
-/** A condition in metav1.Condition shape. */
-export interface Condition {
-  readonly type: string;
-  readonly status: 'True' | 'False' | 'Unknown';
-  readonly reason: string;
-  readonly message: string;
-  readonly lastTransitionTime: string;
-  readonly observedGeneration?: number;
-}
-
-/**
- * Sets a condition in a list: lastTransitionTime moves only when the status changes.
- * Returns a new list (conditions of other types kept).
- */
-export function setCondition(
-  conditions: readonly Condition[] | undefined,
-  next: Omit<Condition, 'lastTransitionTime'>,
-  now: Date,
-): Condition[] {
-  const list = [...(conditions ?? [])];
-  const i = list.findIndex((c) => c.type === next.type);
-  const old = i >= 0 ? list[i] : undefined;
-  const merged: Condition = {
-    ...next,
-    lastTransitionTime:
-      old && old.status === next.status ? old.lastTransitionTime : now.toISOString(),
-  };
-  if (i >= 0) list[i] = merged;
-  else list.push(merged);
-  return list;
-}
+/** A JSON merge patch of T: a field set to null is removed. */
+export type MergePatch<T> = { [K in keyof T]?: T[K] | null };
 
 export class StatusWriter {
   private readonly api: k8s.CustomObjectsApi;
@@ -48,12 +21,26 @@ export class StatusWriter {
     this.api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   }
 
-  /** Merge-patches `status` of a namespaced (namespace given) or cluster-scoped object. */
-  async patch<T>(
-    resource: CustomResource,
+  /** Merge-patches an InferenceRequest's status; with `resourceVersion`, only that version. */
+  patchRequest(
+    name: string,
+    namespace: string,
+    status: MergePatch<InferenceRequestStatus>,
+    resourceVersion?: string,
+  ): Promise<InferenceRequest> {
+    return this.patch(InferenceRequestResource, name, namespace, status, resourceVersion);
+  }
+
+  /** Merge-patches an EdgeNode's status. */
+  patchEdgeNode(name: string, status: MergePatch<EdgeNodeStatus>): Promise<EdgeNode> {
+    return this.patch(EdgeNodeResource, name, undefined, status);
+  }
+
+  private async patch<T>(
+    resource: { readonly group: string; readonly version: string; readonly plural: string },
     name: string,
     namespace: string | undefined,
-    status: Record<string, unknown>,
+    status: object,
     resourceVersion?: string,
   ): Promise<T> {
     const body = {

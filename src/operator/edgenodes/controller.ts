@@ -5,23 +5,33 @@
 import type { Logger } from 'pino';
 import { CalibrationError, fitLatencyProfile } from '../../core/model/calibration.js';
 import { PROFILE_PHASE } from '../../core/model/profile.js';
-import type { EdgeNode } from '../../gen/crds/edgenode.js';
+import type { EdgeNode, EdgeNodeStatus } from '../../gen/crds/edgenode.js';
 import {
   ProfilePhase,
   type GetInfoResponse,
   type LatencyProfile,
 } from '../../gen/edgellm/agent/v1/agent.js';
-import { EdgeNodeResource, NODE_CONDITION } from '../api/constants.js';
+import { isConditionTrue, setCondition, type Condition } from '../api/conditions.js';
+import { NODE_CONDITION } from '../api/constants.js';
 import type { AgentConnector } from '../agents/connector.js';
 import type { Informer } from '../kube/informer.js';
 import {
   EVENT_TYPE,
-  setCondition,
-  type Condition,
   type EventRecorder,
+  type MergePatch,
   type StatusWriter,
 } from '../kube/writes.js';
 import type { OperatorMetrics } from '../metrics.js';
+import type { InFlightBatch } from '../requests/node-occupancy.js';
+
+type NodeProfile = NonNullable<EdgeNodeStatus['profiles']>[number];
+type NodeModel = NonNullable<EdgeNodeStatus['models']>[number];
+
+/** What the agent reported, as EdgeNode status holds it. */
+type AgentReport = Pick<
+  EdgeNodeStatus,
+  'agent' | 'capacity' | 'loadedModels' | 'models' | 'profiles' | 'queueLength'
+> & { readonly models: NodeModel[] };
 
 export const EDGENODE_DEFAULTS = {
   /** How often each node's agent is asked for its state. */
@@ -49,9 +59,11 @@ export interface EdgeNodeControllerOptions {
   readonly heartbeatSeconds?: number;
   /** Called after a node's status changed readiness (the request controller starts a round). */
   readonly onReadinessChange?: (node: string) => void;
+  /** The batch in flight on a node (status.currentBatch), if any. */
+  readonly currentBatch?: (node: string) => InFlightBatch | undefined;
 }
 
-function fitted(profile: LatencyProfile): Record<string, unknown> | undefined {
+function fitted(profile: LatencyProfile): NodeProfile | undefined {
   try {
     const calibration = fitLatencyProfile({
       model: profile.model,
@@ -100,28 +112,26 @@ export class EdgeNodeController {
     const now = new Date();
     const generation = node.metadata.generation;
     const old = (node.status?.conditions ?? []) as readonly Condition[];
+    const set = (
+      list: readonly Condition[],
+      next: Omit<Condition, 'lastTransitionTime' | 'observedGeneration'>,
+    ): Condition[] => setCondition(list, next, now, generation);
     let conditions: Condition[];
-    let status: Record<string, unknown>;
+    let report: AgentReport | undefined;
     try {
       const client = await agents.client(node);
       const info = await client.getInfo(EDGENODE_DEFAULTS.callSeconds);
       const { profiles } = await client.getProfile({ model: '' }, EDGENODE_DEFAULTS.callSeconds);
-      status = this.describe(node, info, profiles);
-      const models = status['models'] as { agentModel: string; loaded: boolean }[];
-      const served = models.filter((m) => m.loaded);
-      const missing = models.filter((m) => !m.loaded).map((m) => m.agentModel);
-      conditions = setCondition(
-        old,
-        {
-          type: NODE_CONDITION.agentConnected,
-          status: 'True',
-          reason: NODE_REASON.connected,
-          message: `agent ${info.agentVersion} answers at ${client.address}`,
-          ...(generation === undefined ? {} : { observedGeneration: generation }),
-        },
-        now,
-      );
-      conditions = setCondition(
+      report = this.describe(node, info, profiles);
+      const served = report.models.filter((m) => m.loaded === true);
+      const missing = report.models.filter((m) => m.loaded !== true).map((m) => m.agentModel);
+      conditions = set(old, {
+        type: NODE_CONDITION.agentConnected,
+        status: 'True',
+        reason: NODE_REASON.connected,
+        message: `agent ${info.agentVersion} answers at ${client.address}`,
+      });
+      conditions = set(
         conditions,
         served.length > 0
           ? {
@@ -136,9 +146,8 @@ export class EdgeNodeController {
               reason: NODE_REASON.noModelServed,
               message: `the agent has none of spec.models loaded (${missing.join(', ')}): check the agent's config`,
             },
-        now,
       );
-      conditions = setCondition(
+      conditions = set(
         conditions,
         missing.length > 0
           ? {
@@ -153,44 +162,44 @@ export class EdgeNodeController {
               reason: NODE_REASON.allServed,
               message: 'every model in spec.models is loaded',
             },
-        now,
       );
     } catch (error) {
       agents.forget(name);
       const message = error instanceof Error ? error.message : String(error);
-      conditions = setCondition(
-        old,
-        {
-          type: NODE_CONDITION.agentConnected,
-          status: 'False',
-          reason: NODE_REASON.unreachable,
-          message: message.slice(0, 1000),
-        },
-        now,
-      );
-      conditions = setCondition(
-        conditions,
-        {
-          type: NODE_CONDITION.ready,
-          status: 'False',
-          reason: NODE_REASON.unreachable,
-          message: `the agent does not answer: ${message}`.slice(0, 1000),
-        },
-        now,
-      );
-      status = {};
+      conditions = set(old, {
+        type: NODE_CONDITION.agentConnected,
+        status: 'False',
+        reason: NODE_REASON.unreachable,
+        message,
+      });
+      conditions = set(conditions, {
+        type: NODE_CONDITION.ready,
+        status: 'False',
+        reason: NODE_REASON.unreachable,
+        message: `the agent does not answer: ${message}`,
+      });
     }
-    const wasReady = old.some((c) => c.type === NODE_CONDITION.ready && c.status === 'True');
-    const ready = conditions.some((c) => c.type === NODE_CONDITION.ready && c.status === 'True');
-    await this.options.status.patch(EdgeNodeResource, name, undefined, {
-      ...status,
+    const wasReady = isConditionTrue(old, NODE_CONDITION.ready);
+    const ready = isConditionTrue(conditions, NODE_CONDITION.ready);
+    const batch = this.options.currentBatch?.(name);
+    const patch: MergePatch<EdgeNodeStatus> = {
+      ...report,
       conditions,
       lastHeartbeatTime: now.toISOString(),
+      currentBatch:
+        batch === undefined
+          ? null
+          : {
+              id: batch.batchId,
+              requests: batch.keys.length,
+              startTime: new Date(batch.sinceMs).toISOString(),
+            },
       ...(generation === undefined ? {} : { observedGeneration: generation }),
-    });
+    };
+    await this.options.status.patchEdgeNode(name, patch);
     metrics.nodeReady.set({ node: name }, ready ? 1 : 0);
-    if (typeof status['queueLength'] === 'number')
-      metrics.nodeQueueLength.set({ node: name }, status['queueLength']);
+    if (report?.queueLength !== undefined)
+      metrics.nodeQueueLength.set({ node: name }, report.queueLength);
     if (ready !== wasReady) {
       const ready_ = conditions.find((c) => c.type === NODE_CONDITION.ready);
       this.options.events.record(
@@ -212,9 +221,9 @@ export class EdgeNodeController {
     node: EdgeNode,
     info: GetInfoResponse,
     profiles: readonly LatencyProfile[],
-  ): Record<string, unknown> {
+  ): AgentReport {
     const variants = new Map(info.models.map((m) => [m.name, m]));
-    const models = node.spec.models.map((m) => {
+    const models = node.spec.models.map((m): NodeModel => {
       const agentModel = m.agentModel ?? m.name;
       const variant = variants.get(agentModel);
       return {

@@ -9,12 +9,11 @@ import type {
   EdgeNodeView,
   InferenceRequestView,
 } from '../../../../src/operator/scheduling/objects.js';
+import { decideRound, type RoundInput } from '../../../../src/operator/scheduling/decide-round.js';
 import {
-  decideRound,
   estimatePromptTokens,
   SCHEDULING_DEFAULTS,
-  type RoundInput,
-} from '../../../../src/operator/scheduling/snapshot.js';
+} from '../../../../src/operator/scheduling/translate.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 

@@ -1,0 +1,50 @@
+// Which nodes a round must leave out: those with a batch in flight (one batch per node at a
+// time), and those whose agent was lost mid-batch, until their next heartbeat shows the agent
+// answering again.
+import type { EdgeNode } from '../../gen/crds/edgenode.js';
+import type { Informer } from '../kube/informer.js';
+
+export interface InFlightBatch {
+  readonly batchId: string;
+  /** Request keys (namespace/name) of its members. */
+  readonly keys: readonly string[];
+  /** When it was dispatched (or recovered), epoch ms. */
+  readonly sinceMs: number;
+}
+
+export class NodeOccupancy {
+  private readonly inflight = new Map<string, InFlightBatch>();
+  /** Nodes whose agent was lost mid-batch, and when. */
+  private readonly lost = new Map<string, number>();
+
+  constructor(private readonly nodes: Informer<EdgeNode>) {}
+
+  /** Batches in flight, by node. */
+  get batches(): ReadonlyMap<string, InFlightBatch> {
+    return this.inflight;
+  }
+
+  begin(node: string, batch: InFlightBatch): void {
+    this.inflight.set(node, batch);
+  }
+
+  end(node: string): void {
+    this.inflight.delete(node);
+  }
+
+  /** The node's agent went away at `atMs`: it sits out until a later heartbeat. */
+  markLost(node: string, atMs: number): void {
+    this.lost.set(node, atMs);
+  }
+
+  /** Nodes a round must not use now. */
+  busyNodes(): Set<string> {
+    const out = new Set(this.inflight.keys());
+    for (const [node, at] of this.lost) {
+      const heartbeat = this.nodes.get(node)?.status?.lastHeartbeatTime;
+      if (heartbeat !== undefined && new Date(heartbeat).getTime() > at) this.lost.delete(node);
+      else out.add(node);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,151 @@
+// Recovery on taking leadership: requests already Scheduled/Running under an earlier leader are
+// followed on their agent by batch id (GetBatch). Finished there -> their results are recorded;
+// still queued or running -> followed until they finish; unknown to the agent (or the node is
+// gone) -> back to Pending for a new round. A batch is never sent twice under one id.
+import type { Logger } from 'pino';
+import type { AgentClient } from '../../agent-client/client.js';
+import { classifyAgentError } from '../../agent-client/error-meaning.js';
+import type { EdgeNode } from '../../gen/crds/edgenode.js';
+import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
+import { BatchState } from '../../gen/edgellm/agent/v1/agent.js';
+import { PHASE, REQUEST_REASON } from '../api/constants.js';
+import type { AgentConnector } from '../agents/connector.js';
+import { sleep, type Clock } from '../kube/clock.js';
+import type { Informer } from '../kube/informer.js';
+import { objectKey } from '../kube/informer.js';
+import { classifyRecoveryFailure, classifyResult } from './failure-policy.js';
+import type { NodeOccupancy } from './node-occupancy.js';
+import { phaseOf } from './request-facts.js';
+import type { RequestStatusRecorder } from './status-recorder.js';
+
+export const RECOVERY_DEFAULTS = {
+  /** Poll interval while following a recovered batch. */
+  pollMilliseconds: 500,
+} as const;
+
+export interface BatchRecoveryOptions {
+  readonly nodes: Informer<EdgeNode>;
+  readonly requests: Informer<InferenceRequest>;
+  readonly agents: AgentConnector;
+  readonly recorder: RequestStatusRecorder;
+  readonly occupancy: NodeOccupancy;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Called when a followed batch is done (its node is free for a round). */
+  readonly onBatchDone: () => void;
+}
+
+export class BatchRecovery {
+  constructor(private readonly options: BatchRecoveryOptions) {}
+
+  /** Starts following every batch an earlier leader left in flight; returns at once. */
+  async recover(signal: AbortSignal): Promise<void> {
+    const { recorder, occupancy, log, clock } = this.options;
+    const groups = new Map<
+      string,
+      { node: string; batchId: string; members: InferenceRequest[] }
+    >();
+    for (const r of this.options.requests.list()) {
+      const phase = phaseOf(r);
+      if (phase !== PHASE.scheduled && phase !== PHASE.running) continue;
+      const batchId = r.status?.assignment?.batchId;
+      const node = r.status?.assignment?.node;
+      if (!batchId || !node) {
+        await recorder.requeue(r, 'recovered without a batch id');
+        continue;
+      }
+      const k = `${node}\u0000${batchId}`;
+      const group = groups.get(k) ?? { node, batchId, members: [] };
+      group.members.push(r);
+      groups.set(k, group);
+    }
+    for (const { node, batchId, members } of groups.values()) {
+      occupancy.begin(node, { batchId, keys: members.map(objectKey), sinceMs: clock.now() });
+      log.info({ node, batchId, requests: members.length }, 'recovering batch');
+      void this.follow(node, batchId, members, signal).finally(() => {
+        occupancy.end(node);
+        this.options.onBatchDone();
+      });
+    }
+  }
+
+  private async follow(
+    node: string,
+    batchId: string,
+    members: readonly InferenceRequest[],
+    signal: AbortSignal,
+  ): Promise<void> {
+    const { recorder, clock } = this.options;
+    const edgeNode = this.options.nodes.get(node);
+    if (!edgeNode) {
+      for (const r of members) await recorder.requeue(r, `node ${node} no longer exists`);
+      return;
+    }
+    let client: AgentClient;
+    try {
+      client = await this.options.agents.client(edgeNode);
+    } catch (error) {
+      for (const r of members)
+        await recorder.requeue(
+          r,
+          `agent on ${node} unreachable during recovery: ${classifyAgentError(error).message}`,
+        );
+      return;
+    }
+    const started = clock.now();
+    for (;;) {
+      if (signal.aborted) return;
+      let batch;
+      try {
+        batch = await client.getBatch({ batchId });
+      } catch (error) {
+        const failure = classifyAgentError(error);
+        for (const r of members)
+          await recorder.apply(
+            r,
+            classifyRecoveryFailure({
+              failure,
+              node,
+              batchId,
+              attempts: recorder.attemptsOf(r),
+              maxAttempts: recorder.maxAttempts,
+            }),
+          );
+        return;
+      }
+      const done =
+        batch.state !== BatchState.BATCH_STATE_QUEUED &&
+        batch.state !== BatchState.BATCH_STATE_RUNNING;
+      if (done) {
+        const results = new Map(batch.results.map((res) => [res.requestId, res]));
+        const batchStarted = started - (batch.summary?.queueSeconds ?? 0) * 1000;
+        for (const r of members) {
+          const res = results.get(objectKey(r));
+          if (res) {
+            const decision = classifyResult({
+              finishReason: res.finishReason,
+              node,
+              attempts: recorder.attemptsOf(r),
+              maxAttempts: recorder.maxAttempts,
+            });
+            if (decision.kind === 'succeed') await recorder.succeeded(r, node, res, batchStarted);
+            else await recorder.unfinishedResult(r, node, res, batchStarted, decision);
+          } else if (batch.state === BatchState.BATCH_STATE_FAILED)
+            await recorder.failed(
+              r,
+              REQUEST_REASON.agentError,
+              `batch ${batchId} failed on ${node}: ${batch.summary?.error ?? ''}`,
+              node,
+            );
+          else
+            await recorder.requeue(
+              r,
+              `batch ${batchId} on ${node} ended without a result for this request`,
+            );
+        }
+        return;
+      }
+      await sleep(clock, RECOVERY_DEFAULTS.pollMilliseconds, signal).catch(() => undefined);
+    }
+  }
+}

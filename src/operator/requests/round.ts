@@ -1,0 +1,114 @@
+// One scheduling round over the informer caches: read the promptFrom prompts of Pending
+// requests, decide with the pure decideRound (split plans, the node's policy per idle Ready node,
+// GAH across nodes), fail what no node can ever serve or what waited past its budget, and start
+// the dispatch of each chosen batch. Nodes with a batch in flight or a lost agent sit it out.
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { EdgeNode } from '../../gen/crds/edgenode.js';
+import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
+import { eachLimited } from '../../util/concurrency.js';
+import { PHASE, REQUEST_REASON } from '../api/constants.js';
+import type { Clock } from '../kube/clock.js';
+import { objectKey, type Informer } from '../kube/informer.js';
+import type { OperatorMetrics } from '../metrics.js';
+import { decideRound, type NodeBatch } from '../scheduling/decide-round.js';
+import type { BatchDispatcher } from './dispatch.js';
+import type { NodeOccupancy } from './node-occupancy.js';
+import type { PromptStore } from './prompts.js';
+import { phaseOf } from './request-facts.js';
+import type { RequestStatusRecorder } from './status-recorder.js';
+
+/** Failure writes of one round in flight at once. */
+const WRITE_CONCURRENCY = 8;
+
+export interface SchedulingRoundOptions {
+  readonly nodes: Informer<EdgeNode>;
+  readonly requests: Informer<InferenceRequest>;
+  readonly prompts: PromptStore;
+  readonly recorder: RequestStatusRecorder;
+  readonly dispatcher: BatchDispatcher;
+  readonly occupancy: NodeOccupancy;
+  readonly metrics: OperatorMetrics;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** Called when a dispatched batch is done (its node is free for the next round). */
+  readonly onBatchDone: () => void;
+}
+
+/** A batch id: the node, the time, and random bits (unique across operator restarts). */
+export function newBatchId(node: string, nowMs: number): string {
+  return `${node}-${nowMs.toString(36)}-${randomBytes(3).toString('hex')}`;
+}
+
+export class SchedulingRound {
+  constructor(private readonly options: SchedulingRoundOptions) {}
+
+  /** Runs one round; dispatches continue after it returns. */
+  async run(all: readonly InferenceRequest[]): Promise<void> {
+    const { nodes, recorder, occupancy, log, clock } = this.options;
+    const pending = all.filter(
+      (r) => phaseOf(r) === PHASE.pending && !r.metadata.deletionTimestamp,
+    );
+    const prompts = await this.options.prompts.resolve(pending);
+    await eachLimited(prompts.unreadable, WRITE_CONCURRENCY, ({ request, message }) =>
+      recorder.failed(request, REQUEST_REASON.invalidPrompt, message),
+    );
+    if (pending.length === 0) return;
+    const decision = decideRound({
+      nodes: nodes.list(),
+      // A Pending request takes part once its prompt is known.
+      requests: all.filter(
+        (r) =>
+          phaseOf(r) !== PHASE.pending ||
+          r.spec.prompt !== undefined ||
+          prompts.text.has(objectKey(r)),
+      ),
+      busyNodes: occupancy.busyNodes(),
+      nowMs: clock.now(),
+      promptBytes: prompts.bytes,
+      clock: () => performance.now() / 1000,
+    });
+    for (const note of decision.notes) log.debug({ note }, 'round note');
+    const byKey = new Map(all.map((r) => [objectKey(r), r]));
+    const failures = [
+      ...decision.failed,
+      ...decision.expired,
+      ...decision.invalid.map((i) => ({ ...i, reason: REQUEST_REASON.invalidSpec })),
+    ];
+    await eachLimited(failures, WRITE_CONCURRENCY, async (f) => {
+      const r = byKey.get(f.key);
+      if (r) await recorder.failed(r, f.reason, f.message);
+    });
+    for (const batch of decision.batches) {
+      this.recordSolver(batch);
+      const node = nodes.get(batch.node);
+      if (!node) continue;
+      const batchId = newBatchId(batch.node, clock.now());
+      occupancy.begin(batch.node, {
+        batchId,
+        keys: batch.members.map((m) => m.key),
+        sinceMs: clock.now(),
+      });
+      void this.options.dispatcher
+        .dispatch({ node, batch, batchId, requests: byKey, prompts: prompts.text })
+        .catch((error: unknown) => {
+          log.error({ err: error, batchId, node: batch.node }, 'dispatch failed');
+        })
+        .finally(() => {
+          occupancy.end(batch.node);
+          this.options.onBatchDone();
+        });
+    }
+  }
+
+  private recordSolver(batch: NodeBatch): void {
+    const { metrics } = this.options;
+    const { node, solver } = batch;
+    metrics.solveDurationSeconds.observe({ node, policy: solver.policy }, solver.solveSeconds ?? 0);
+    metrics.treeNodesEvaluatedTotal.inc({ node }, solver.nodesEvaluated);
+    metrics.treeNodesPrunedTotal.inc({ node, rule: 'infeasible' }, solver.prunedInfeasible);
+    metrics.treeNodesPrunedTotal.inc({ node, rule: 'bound' }, solver.prunedByBound);
+    metrics.batchSize.observe({ node }, batch.members.length);
+  }
+}

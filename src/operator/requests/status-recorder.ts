@@ -1,0 +1,250 @@
+// The one place where a request's outcome is written: it applies the pure transitions
+// (transitions.ts) and outcome decisions (failure-policy.ts) to the API server as status merge
+// patches, and records the Events, metrics and log lines that go with each.
+import type { Logger } from 'pino';
+import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
+import type { RequestResult } from '../../gen/edgellm/agent/v1/agent.js';
+import { PHASE, REQUEST_REASON } from '../api/constants.js';
+import type { Clock } from '../kube/clock.js';
+import type { Informer } from '../kube/informer.js';
+import { objectKey } from '../kube/informer.js';
+import { EVENT_TYPE, type EventRecorder, type StatusWriter } from '../kube/writes.js';
+import type { OperatorMetrics } from '../metrics.js';
+import { retryOrGiveUp, type OutcomeDecision } from './failure-policy.js';
+import type { OutputSpill } from './output-spill.js';
+import { budgetSeconds, isFinished } from './request-facts.js';
+import {
+  failedPatch,
+  requeuedPatch,
+  runningPatch,
+  scheduledPatch,
+  succeededPatch,
+  type Assignment,
+  type Measured,
+  type Predicted,
+  type RequestStatusPatch,
+  type TransitionContext,
+} from './transitions.js';
+
+export interface RequestStatusRecorderOptions {
+  readonly status: StatusWriter;
+  readonly events: EventRecorder;
+  readonly metrics: OperatorMetrics;
+  readonly log: Logger;
+  /** The informer cache: a status write of this controller may be newer than a caller's copy. */
+  readonly requests: Informer<InferenceRequest>;
+  readonly spill: OutputSpill;
+  readonly maxAttempts: number;
+  /** When this operator first saw the request (epoch ms). */
+  readonly seenMs: (r: InferenceRequest) => number;
+  readonly clock: Clock;
+}
+
+export class RequestStatusRecorder {
+  constructor(private readonly options: RequestStatusRecorderOptions) {}
+
+  get maxAttempts(): number {
+    return this.options.maxAttempts;
+  }
+
+  /** The newer of `r` and the informer's copy (status writes of this controller included). */
+  fresher(r: InferenceRequest): InferenceRequest {
+    const cached = this.options.requests.get(objectKey(r));
+    return cached &&
+      Number(cached.metadata.resourceVersion ?? 0) > Number(r.metadata.resourceVersion ?? 0)
+      ? cached
+      : r;
+  }
+
+  /**
+   * Status Scheduled, written only over the version the round read (a request changed meanwhile
+   * is left for the next round: the write throws 409). Returns the updated object.
+   */
+  async scheduled(
+    r: InferenceRequest,
+    input: { readonly assignment: Assignment; readonly predicted: Predicted },
+  ): Promise<InferenceRequest> {
+    const { metrics, events } = this.options;
+    const attempts = (r.status?.attempts ?? 0) + 1;
+    const updated = await this.write(
+      r,
+      scheduledPatch(this.context(r), { ...input, attempts }),
+      r.metadata.resourceVersion,
+    );
+    const { node, batchId, batchSize } = input.assignment;
+    const predicted = input.predicted.latencySeconds ?? 0;
+    metrics.requestLatencySeconds.observe({ node, kind: 'predicted' }, predicted);
+    events.record(
+      r,
+      EVENT_TYPE.normal,
+      REQUEST_REASON.scheduled,
+      `batch ${batchId} (${batchSize ?? 1} requests) on ${node}; predicted ${predicted.toFixed(2)} s`,
+    );
+    return updated;
+  }
+
+  /** Its first token streamed; returns the updated object (the given one if the write failed). */
+  async running(r: InferenceRequest, batchStartedMs: number): Promise<InferenceRequest> {
+    return this.write(r, runningPatch(this.context(r), batchStartedMs)).catch(() => r);
+  }
+
+  /** Succeeded with the agent's result; `batchStartedMs`: when the batch was dispatched. */
+  async succeeded(
+    r: InferenceRequest,
+    node: string,
+    result: RequestResult,
+    batchStartedMs: number,
+  ): Promise<void> {
+    r = this.fresher(r);
+    const { metrics, spill } = this.options;
+    const measured = this.measured(r, result, batchStartedMs);
+    const output = await spill.store(r, result.text);
+    await this.write(
+      r,
+      succeededPatch(this.context(r), {
+        node,
+        measured,
+        usage: { promptTokens: result.promptTokens, completionTokens: result.completionTokens },
+        output,
+      }),
+    );
+    metrics.requestsCompletedTotal.inc({
+      node,
+      phase: PHASE.succeeded,
+      reason: REQUEST_REASON.succeeded,
+    });
+    // `measured` spans what `predicted` models (the batch run); end_to_end adds the wait.
+    metrics.requestLatencySeconds.observe({ node, kind: 'measured' }, result.totalSeconds);
+    metrics.requestLatencySeconds.observe(
+      { node, kind: 'end_to_end' },
+      measured.latencySeconds ?? 0,
+    );
+    const budget = budgetSeconds(r);
+    if (budget !== undefined)
+      metrics.requestSlaTotal.inc({
+        node,
+        result: (measured.latencySeconds ?? 0) <= budget ? 'met' : 'missed',
+      });
+    if ((measured.tokensPerSecond ?? 0) > 0)
+      metrics.nodeTokensPerSecond.set({ node }, measured.tokensPerSecond ?? 0);
+  }
+
+  /** A streamed result that did not finish its generation: fail it or send it back. */
+  async unfinishedResult(
+    r: InferenceRequest,
+    node: string,
+    result: RequestResult,
+    batchStartedMs: number,
+    decision: OutcomeDecision,
+  ): Promise<void> {
+    await this.apply(r, decision, node, this.measured(this.fresher(r), result, batchStartedMs));
+  }
+
+  /** Failed with `reason`; a write that fails is logged (the next round sees the request). */
+  async failed(
+    r: InferenceRequest,
+    reason: string,
+    message: string,
+    node = '',
+    measured?: Measured,
+  ): Promise<void> {
+    r = this.fresher(r);
+    const { metrics, events, log } = this.options;
+    try {
+      await this.write(
+        r,
+        failedPatch(this.context(r), {
+          reason,
+          message,
+          ...(measured === undefined ? {} : { measured }),
+        }),
+      );
+    } catch (error) {
+      log.warn({ err: error, request: objectKey(r) }, 'could not record failure');
+      return;
+    }
+    metrics.requestsCompletedTotal.inc({ node, phase: PHASE.failed, reason });
+    if (reason === REQUEST_REASON.deadlineExceeded || reason === REQUEST_REASON.deadlineInfeasible)
+      metrics.requestSlaTotal.inc({ node, result: 'missed' });
+    events.record(r, EVENT_TYPE.warning, reason, message);
+    log.info({ request: objectKey(r), reason, message }, 'request failed');
+  }
+
+  /** Back to Pending for another round, or Failed AgentLost after maxAttempts. */
+  async requeue(r: InferenceRequest, why: string): Promise<void> {
+    const current = this.fresher(r);
+    await this.apply(
+      current,
+      retryOrGiveUp(why, current.status?.attempts ?? 0, this.options.maxAttempts),
+    );
+  }
+
+  /** Carries out an outcome decision. */
+  async apply(
+    r: InferenceRequest,
+    decision: OutcomeDecision,
+    node = '',
+    measured?: Measured,
+  ): Promise<void> {
+    if (decision.kind === 'fail') {
+      await this.failed(r, decision.reason, decision.message, node, measured);
+      return;
+    }
+    const current = this.fresher(r);
+    await this.write(
+      current,
+      requeuedPatch(this.context(current), {
+        why: decision.why,
+        attempts: current.status?.attempts ?? 0,
+        maxAttempts: this.options.maxAttempts,
+      }),
+    ).catch((error: unknown) => {
+      this.options.log.warn({ err: error, request: objectKey(r) }, 'could not requeue');
+    });
+    this.options.events.record(current, EVENT_TYPE.warning, REQUEST_REASON.agentLost, decision.why);
+  }
+
+  /** Whether the informer's copy of `r` is Succeeded or Failed already. */
+  isFinished(r: InferenceRequest): boolean {
+    const current = this.options.requests.get(objectKey(r));
+    return current !== undefined && isFinished(current);
+  }
+
+  /** The attempts a decision about `r` must count (its freshest status). */
+  attemptsOf(r: InferenceRequest): number {
+    return this.fresher(r).status?.attempts ?? 0;
+  }
+
+  private measured(r: InferenceRequest, result: RequestResult, batchStartedMs: number): Measured {
+    const seen = this.options.seenMs(r);
+    const execution = result.totalSeconds;
+    return {
+      latencySeconds: (this.options.clock.now() - seen) / 1000,
+      queueSeconds: Math.max(0, (batchStartedMs - seen) / 1000),
+      firstTokenSeconds: result.firstTokenSeconds,
+      executionSeconds: execution,
+      tokensPerSecond: execution > 0 ? result.completionTokens / execution : 0,
+    };
+  }
+
+  private context(r: InferenceRequest): TransitionContext {
+    return {
+      status: r.status,
+      generation: r.metadata.generation,
+      now: new Date(this.options.clock.now()),
+    };
+  }
+
+  private write(
+    r: InferenceRequest,
+    patch: RequestStatusPatch,
+    resourceVersion?: string,
+  ): Promise<InferenceRequest> {
+    return this.options.status.patchRequest(
+      r.metadata.name ?? '',
+      r.metadata.namespace ?? 'default',
+      patch,
+      resourceVersion,
+    );
+  }
+}
