@@ -1,4 +1,5 @@
 // ESLint flat config: typescript-eslint with type-aware rules, Prettier as the one formatter.
+import { dirname, relative, resolve } from 'node:path';
 import js from '@eslint/js';
 import prettier from 'eslint-config-prettier';
 import tseslint from 'typescript-eslint';
@@ -31,6 +32,85 @@ const IO_MODULES = [
   'commander',
 ];
 
+/**
+ * The layers of src/ and what each may import besides itself. Arrows point one way: the pure core
+ * and the generated code at the bottom, the CLI on top, nothing imports the CLI. The agent (the
+ * gRPC server on a node) and the operator never import each other; the operator reaches agents
+ * through agent-client. docs/architecture.md draws the same graph.
+ */
+export const LAYERS = {
+  core: [],
+  gen: [],
+  util: [],
+  report: ['util'],
+  telemetry: ['util'],
+  'agent-client': ['gen', 'util'],
+  runtime: ['core', 'util'],
+  agent: ['core', 'gen', 'runtime', 'telemetry', 'util'],
+  operator: ['core', 'gen', 'agent-client', 'telemetry', 'util'],
+  sim: ['core', 'report', 'util'],
+  cli: [
+    'core',
+    'gen',
+    'util',
+    'report',
+    'telemetry',
+    'agent-client',
+    'runtime',
+    'agent',
+    'operator',
+    'sim',
+  ],
+};
+
+const SRC = resolve(import.meta.dirname, 'src');
+
+/** The layer (first folder under src/) of an absolute path, or undefined outside src/. */
+function layerOf(path) {
+  const rel = relative(SRC, path);
+  if (rel.startsWith('..') || rel === '') return undefined;
+  return rel.split(/[\\/]/)[0];
+}
+
+/** edgellm/layers: a relative import may only reach a layer that LAYERS allows. */
+const layersRule = {
+  meta: {
+    type: 'problem',
+    messages: {
+      forbidden:
+        'src/{{from}} may not import src/{{to}} (allowed: {{allowed}}); see LAYERS in eslint.config.js',
+      unknown: 'src/{{to}} is not a layer in LAYERS (eslint.config.js): add it with its imports',
+    },
+    schema: [],
+  },
+  create(context) {
+    const from = layerOf(context.filename);
+    if (from === undefined) return {};
+    const check = (node, source) => {
+      if (typeof source !== 'string' || !source.startsWith('.')) return;
+      const to = layerOf(resolve(dirname(context.filename), source));
+      if (to === undefined || to === from) return;
+      if (!(to in LAYERS)) {
+        context.report({ node, messageId: 'unknown', data: { to } });
+        return;
+      }
+      const allowed = LAYERS[from] ?? [];
+      if (!allowed.includes(to))
+        context.report({
+          node,
+          messageId: 'forbidden',
+          data: { from, to, allowed: allowed.length === 0 ? 'nothing' : allowed.join(', ') },
+        });
+    };
+    return {
+      ImportDeclaration: (node) => check(node, node.source.value),
+      ExportNamedDeclaration: (node) => node.source && check(node, node.source.value),
+      ExportAllDeclaration: (node) => check(node, node.source.value),
+      ImportExpression: (node) => check(node, node.source.value),
+    };
+  },
+};
+
 export default tseslint.config(
   {
     ignores: ['node_modules/', 'dist/', '.tools/', '.cache/', 'src/gen/', 'coverage/'],
@@ -49,6 +129,11 @@ export default tseslint.config(
       // documentation builds them.
       '@typescript-eslint/no-unsafe-class-instance-assignment': 'off',
     },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { edgellm: { rules: { layers: layersRule } } },
+    rules: { 'edgellm/layers': 'error' },
   },
   {
     files: ['**/*.js', '**/*.cjs', '**/*.mjs'],
