@@ -2,11 +2,13 @@
 // and node-llama-cpp are ESM-only. ts-jest transpiles per file (isolatedModules); type errors
 // are caught by `npm run typecheck`, which `make lint` runs.
 //
-// Two projects: `unit` (everything outside test/integration/) never touches Kubernetes;
-// `integration` (test/integration/) has the global setup that builds and starts the test
-// control plane (etcd + kube-apiserver, test/harness/). Jest runs a project's global setup only
-// when a selected test file belongs to that project, so `jest test/unit` or any unit-only
-// selection neither needs Go nor pays for the control plane.
+// Three projects, by what a test needs:
+// - `unit` (test/unit/, mirroring src/): pure logic, in process, no model, no network;
+// - `component` (test/component/): real parts without Kubernetes: real GGUF models through
+//   node-llama-cpp, real agent processes over gRPC;
+// - `integration` (test/integration/): the real control plane; its global setup builds and starts
+//   etcd + kube-apiserver (test/harness/). Jest runs a project's global setup only when a selected
+//   test file belongs to that project, so `jest test/unit` neither needs Go nor pays for it.
 const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
@@ -27,8 +29,12 @@ export default {
     {
       ...common,
       displayName: 'unit',
-      roots: ['<rootDir>/test', '<rootDir>/src'],
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/integration/'],
+      roots: ['<rootDir>/test/unit'],
+    },
+    {
+      ...common,
+      displayName: 'component',
+      roots: ['<rootDir>/test/component'],
     },
     {
       ...common,

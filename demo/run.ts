@@ -28,6 +28,7 @@ import {
 } from '../test/harness/controlplane.js';
 import { startAgentProcess, writeAgentConfig } from '../test/support/agent-process.js';
 import { freePort } from '../test/support/net.js';
+import { localNodeSpec } from '../test/support/edge-node.js';
 
 const NAMESPACE = 'edgellm-demo';
 const SMOL = 'smollm2-135m';
@@ -48,17 +49,7 @@ async function cleanup(): Promise<void> {
 }
 
 function nodeSpec(endpoint: string, model: EdgeNodeSpec['models'][number]): EdgeNodeSpec {
-  return {
-    agent: { endpoint, insecure: true },
-    resources: {
-      memoryBytes: 8 * 1024 ** 3,
-      computeFlops: 2e11,
-      uplinkBandwidthHz: 20e6,
-      downlinkBandwidthHz: 20e6,
-    },
-    models: [model],
-    scheduling: { policy: 'dftsp', maxBatchSize: 8 },
-  };
+  return localNodeSpec(endpoint, [model], { scheduling: { policy: 'dftsp', maxBatchSize: 8 } });
 }
 
 function firstWords(text: string | undefined, n = 8): string {

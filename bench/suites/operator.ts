@@ -36,6 +36,7 @@ import {
 import { markdownTable, quantile, type BenchSuite } from '../suite.js';
 import { freePort } from '../../test/support/net.js';
 import { createRng } from '../../src/core/random.js';
+import { localNodeSpec } from '../../test/support/edge-node.js';
 
 const MODEL = {
   name: 'sim-135m',
@@ -198,17 +199,9 @@ async function waitFor(
 }
 
 function nodeSpec(endpoint: string, policy: string): EdgeNodeSpec {
-  return {
-    agent: { endpoint, insecure: true },
-    resources: {
-      memoryBytes: 8 * 1024 ** 3,
-      computeFlops: 2e11,
-      uplinkBandwidthHz: 20e6,
-      downlinkBandwidthHz: 20e6,
-    },
-    models: [{ ...MODEL }],
+  return localNodeSpec(endpoint, [{ ...MODEL }], {
     scheduling: { policy: policy as 'dftsp', maxBatchSize: 16 },
-  };
+  });
 }
 
 interface Load {

@@ -7,19 +7,15 @@ import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Informer } from '../../src/operator/kube/informer.js';
 import { connectControlPlane, type Cluster } from '../harness/cluster.js';
+import { waitUntil } from '../support/wait.js';
 
 let cluster: Cluster;
 let ns: string;
 let core: k8s.CoreV1Api;
 let informer: Informer<k8s.V1ConfigMap>;
 
-async function until(what: string, ok: () => boolean): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!ok()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const until = (what: string, ok: () => boolean): Promise<void> =>
+  waitUntil(what, ok, { timeoutMs: 20_000, intervalMs: 50 });
 
 async function createConfigMap(name: string): Promise<void> {
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name } } });

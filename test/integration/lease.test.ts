@@ -13,6 +13,7 @@ import {
   Identity,
   type Cluster,
 } from '../harness/cluster.js';
+import { waitUntil } from '../support/wait.js';
 
 const DURATION_SECONDS = 3;
 const log = pino({ level: process.env['EDGELLM_TEST_LOG'] ?? 'silent' });
@@ -57,12 +58,10 @@ function candidate(name: string, identity: string): Candidate {
   return c;
 }
 
+/** Waits until `ok` holds; returns how long that took, ms. */
 async function until(what: string, ok: () => boolean, timeoutMs: number): Promise<number> {
   const start = Date.now();
-  while (!ok()) {
-    if (Date.now() - start > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
+  await waitUntil(what, ok, { timeoutMs, intervalMs: 50 });
   return Date.now() - start;
 }
 

@@ -17,7 +17,7 @@ import type {
 import { EdgeNodeResource, InferenceRequestResource } from '../../src/operator/api/constants.js';
 import { Manager, type ManagerOptions } from '../../src/operator/manager.js';
 import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
-import { createTestPki } from '../agent/certs.js';
+import { createTestPki } from '../support/certs.js';
 import {
   bindOperatorRules,
   connectControlPlane,
@@ -29,6 +29,8 @@ import {
   writeAgentConfig,
   type AgentProcess,
 } from '../support/agent-process.js';
+import { localNodeSpec } from '../support/edge-node.js';
+import { waitFor } from '../support/wait.js';
 
 const TINY = {
   quantization: 'F32',
@@ -71,16 +73,9 @@ async function startAgent(
 }
 
 function nodeSpec(endpoint: string, model: string): EdgeNodeSpec {
-  return {
-    agent: { endpoint, insecure: true },
-    resources: {
-      memoryBytes: 4 * 1024 ** 3,
-      computeFlops: 5e10,
-      uplinkBandwidthHz: 20e6,
-      downlinkBandwidthHz: 20e6,
-    },
-    models: [{ name: model, ...TINY }],
-  };
+  return localNodeSpec(endpoint, [{ name: model, ...TINY }], {
+    resources: { memoryBytes: 4 * 1024 ** 3, computeFlops: 5e10 },
+  });
 }
 
 async function createNode(name: string, spec: EdgeNodeSpec): Promise<void> {
@@ -134,21 +129,13 @@ async function getRequest(name: string): Promise<InferenceRequest> {
   })) as InferenceRequest;
 }
 
-async function until<T>(
+function until<T>(
   what: string,
   get: () => Promise<T>,
   ok: (value: T) => boolean,
   timeoutMs = 90_000,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: T | undefined;
-  for (;;) {
-    last = await get();
-    if (ok(last)) return last;
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(last)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  return waitFor(what, get, ok, { timeoutMs });
 }
 
 const finished = (r: InferenceRequest): boolean =>

@@ -8,8 +8,11 @@ import { createRng } from '../../core/random.js';
 import { InstanceTooLargeError } from '../../core/scheduler/bruteforce.js';
 import { schedule } from '../../core/scheduler/schedule.js';
 import { POLICY, type ScheduleInstance } from '../../core/scheduler/types.js';
-import { withSplitPlans } from '../../core/scheduler/split.js';
-import { SPLIT_MODE, type SplitRequestContext } from '../../core/planner/index.js';
+import {
+  SPLIT_MODE,
+  withSplitPlans,
+  type SplitRequestContext,
+} from '../../core/scheduler/split.js';
 import { UserInputError } from '../../util/user-error.js';
 import { readJsonInput } from '../input.js';
 import { defined } from '../../util/objects.js';

@@ -412,13 +412,6 @@ export class CostModel {
     return seconds;
   }
 
-  /** Lower bound on the link seconds adding `r` costs in any batch (0 for noise-scaled links). */
-  minLinkIncrementSeconds(r: PreparedRequest): number {
-    return this.options.communication === COMMUNICATION_MODEL.linear
-      ? r.uplinkLoad / this.node.uplinkBandwidthHz + r.downlinkLoad / this.node.downlinkBandwidthHz
-      : 0;
-  }
-
   /**
    * With static padding, every member is padded to the batch's longest prompt and output, so
    * adding a request of scale w to a batch whose maxima are (s, n) costs at least w times this

@@ -5,4 +5,3 @@ export * from './evaluate.js';
 export * from './dp.js';
 export * from './baselines.js';
 export { planSplit, resolveSplitOptions, serverFlopsFraction } from './plan.js';
-export * from './wiring.js';

@@ -5,7 +5,7 @@
 import { bestPerplexity, isEligible } from '../model/accuracy.js';
 import { addInto, CostModel, emptyState } from '../model/batch.js';
 import type { CostOptions, ModelVariant, NodeResources, RequestDemand } from '../model/types.js';
-import type { SplitAssignment, SplitRequestContext } from '../planner/index.js';
+import type { SplitAssignment, SplitRequestContext } from './split.js';
 import type { Random } from '../random.js';
 import { better, EMPTY_SCORE, type Score } from './objective.js';
 import { schedule } from './schedule.js';

@@ -50,19 +50,6 @@ export function generationChanged(
   return before === undefined || after === undefined || before !== after;
 }
 
-/** Labels and annotations changed (for handlers that select on them). */
-export function metadataLabelsChanged(
-  old: k8s.KubernetesObject | undefined,
-  current: k8s.KubernetesObject,
-): boolean {
-  const same = (a?: Record<string, string>, b?: Record<string, string>): boolean =>
-    JSON.stringify(a ?? {}) === JSON.stringify(b ?? {});
-  return (
-    !same(old?.metadata?.labels, current.metadata?.labels) ||
-    !same(old?.metadata?.annotations, current.metadata?.annotations)
-  );
-}
-
 export interface InformerHandlers<T extends k8s.KubernetesObject> {
   add?(object: T): void;
   update?(old: T | undefined, current: T): void;

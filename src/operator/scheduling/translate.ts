@@ -14,7 +14,7 @@ import {
   SPLIT_MODE,
   type SplitAssignment,
   type SplitRequestContext,
-} from '../../core/planner/index.js';
+} from '../../core/scheduler/split.js';
 import type { ClusterNode, ClusterRequest } from '../../core/scheduler/gah.js';
 import { POLICIES, POLICY, type Policy } from '../../core/scheduler/types.js';
 import { isConditionTrue } from '../api/conditions.js';

@@ -97,7 +97,12 @@ export function tinyVocab(): TinyVocab {
   return { tokens, scores, types };
 }
 
-/** mulberry32: a small seeded PRNG with uniform output in [0, 1). */
+/**
+ * mulberry32: a small seeded PRNG with uniform output in [0, 1). A deliberate copy of the core's
+ * createRng (src/core/random.ts): the tiny models' weights come from it, and their cache key is a
+ * hash of this folder's sources (tinyGeneratorHash), so the generated files must change exactly
+ * when this folder does, never because the simulator's random source changed.
+ */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {

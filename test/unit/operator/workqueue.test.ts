@@ -6,7 +6,7 @@ import { Registry } from 'prom-client';
 import { createOperatorMetrics } from '../../../src/operator/metrics.js';
 import { WorkQueue } from '../../../src/operator/kube/workqueue.js';
 import { FakeClock } from './fake-clock.js';
-import { parsePrometheusText, sumOf } from '../../agent/prometheus.js';
+import { parsePrometheusText, sumOf } from '../../support/prometheus.js';
 
 function queue(options: { baseDelayMs?: number; maxDelayMs?: number } = {}): {
   q: WorkQueue;

@@ -14,17 +14,14 @@ import {
   estimatePromptTokens,
   SCHEDULING_DEFAULTS,
 } from '../../../../src/operator/scheduling/translate.js';
+import { LLAMA_7B_SHAPE } from '../../../support/models.js';
 
 const NOW = Date.parse('2026-01-01T00:00:00Z');
 
 const llama = (quantization: string, weightBits: number, perplexity: number) => ({
   name: 'llama-7b',
   quantization,
-  layers: 32,
-  hiddenSize: 4096,
-  ffnSize: 11008,
-  kvWidth: 4096,
-  parameters: 6.74e9,
+  ...LLAMA_7B_SHAPE,
   weightBits,
   perplexity,
 });

@@ -15,9 +15,9 @@ import {
 import { service as healthService } from 'grpc-health-check';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { Agent, AGENT_SERVICE_NAME } from '../../src/agent/agent.js';
-import { AgentClient, collectBatch } from '../../src/agent-client/client.js';
-import { agentConfigSchema, type AgentConfig } from '../../src/agent/config.js';
+import { Agent, AGENT_SERVICE_NAME } from '../../../src/agent/agent.js';
+import { AgentClient, collectBatch } from '../../../src/agent-client/client.js';
+import { agentConfigSchema, type AgentConfig } from '../../../src/agent/config.js';
 import {
   BatchState,
   FinishReason,
@@ -25,12 +25,12 @@ import {
   type ExecuteBatchResponse,
   type PromptFormat,
   type RequestResult,
-} from '../../src/gen/edgellm/agent/v1/agent.js';
-import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
-import { createLlamaRuntime } from '../../src/runtime/llama.js';
-import type { InferenceRuntime } from '../../src/runtime/types.js';
-import { createTestPki, type TestPki } from './certs.js';
-import { parsePrometheusText, sumOf } from './prometheus.js';
+} from '../../../src/gen/edgellm/agent/v1/agent.js';
+import { buildTinyModel } from '../../../src/runtime/gguf/tiny-model.js';
+import { createLlamaRuntime } from '../../../src/runtime/llama.js';
+import type { InferenceRuntime } from '../../../src/runtime/types.js';
+import { createTestPki, type TestPki } from '../../support/certs.js';
+import { parsePrometheusText, sumOf } from '../../support/prometheus.js';
 
 const MAX_SEQUENCES = 8;
 const SEQUENCE_TOKENS = 128;

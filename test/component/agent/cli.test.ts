@@ -6,11 +6,11 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AgentClient, collectBatch } from '../../src/agent-client/client.js';
-import { BatchState, ProfilePhase } from '../../src/gen/edgellm/agent/v1/agent.js';
-import { buildTinyModel } from '../../src/runtime/gguf/tiny-model.js';
-import { createTestPki, type TestPki } from './certs.js';
-import { startAgentProcess, type AgentProcess } from '../support/agent-process.js';
+import { AgentClient, collectBatch } from '../../../src/agent-client/client.js';
+import { BatchState, ProfilePhase } from '../../../src/gen/edgellm/agent/v1/agent.js';
+import { buildTinyModel } from '../../../src/runtime/gguf/tiny-model.js';
+import { createTestPki, type TestPki } from '../../support/certs.js';
+import { startAgentProcess, type AgentProcess } from '../../support/agent-process.js';
 
 let dir: string;
 let pki: TestPki;

@@ -1,18 +1,18 @@
 // Property tests of the scheduling core against the exhaustive oracle.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { isEligible } from '../../../src/core/model/accuracy.js';
-import { CostModel, addInto, emptyState, stateOf } from '../../../src/core/model/batch.js';
-import { createRng } from '../../../src/core/random.js';
-import { bruteForce } from '../../../src/core/scheduler/bruteforce.js';
-import { dftsp } from '../../../src/core/scheduler/dftsp.js';
-import { schedule } from '../../../src/core/scheduler/schedule.js';
+import { isEligible } from '../../../../src/core/model/accuracy.js';
+import { CostModel, addInto, emptyState, stateOf } from '../../../../src/core/model/batch.js';
+import { createRng } from '../../../../src/core/random.js';
+import { bruteForce } from '../../../../src/core/scheduler/bruteforce.js';
+import { dftsp } from '../../../../src/core/scheduler/dftsp.js';
+import { schedule } from '../../../../src/core/scheduler/schedule.js';
 import {
   POLICIES,
   type ScheduleInstance,
   type ScheduleResult,
-} from '../../../src/core/scheduler/types.js';
-import { instanceArb, optionsArb, optionsWith } from '../../support/instances.js';
+} from '../../../../src/core/scheduler/types.js';
+import { instanceArb, optionsArb, optionsWith } from '../../../support/instances.js';
 
 const RUNS = Number(process.env.EDGELLM_PROPERTY_RUNS ?? 2000);
 

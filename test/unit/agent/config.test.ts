@@ -4,8 +4,8 @@ import { describe, expect, it } from '@jest/globals';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { UserInputError } from '../../src/util/user-error.js';
-import { AGENT_DEFAULTS, loadAgentConfig } from '../../src/agent/config.js';
+import { UserInputError } from '../../../src/util/user-error.js';
+import { AGENT_DEFAULTS, loadAgentConfig } from '../../../src/agent/config.js';
 
 describe('agent config', () => {
   it('parses deploy/agent/agent.example.yaml', async () => {

@@ -2,14 +2,18 @@
 // growing with batch size; perplexity on the shipped text separates the real small model
 // (SmolLM2-135M) from a random-weight tiny model.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { calibrate, loadCalibrationText, measurePerplexity } from '../../src/agent/calibration.js';
-import type { ProfileSample } from '../../src/core/model/profile.js';
-import { createLlamaRuntime, type LlamaRuntime } from '../../src/runtime/llama.js';
+import {
+  calibrate,
+  loadCalibrationText,
+  measurePerplexity,
+} from '../../../src/agent/calibration.js';
+import type { ProfileSample } from '../../../src/core/model/profile.js';
+import { createLlamaRuntime, type LlamaRuntime } from '../../../src/runtime/llama.js';
 import {
   REGISTRY_MODEL,
   registryModelPath,
   tinyModelPath,
-} from '../../src/runtime/models/catalog.js';
+} from '../../../src/runtime/models/catalog.js';
 
 const SMOL_VOCABULARY = 49_152;
 

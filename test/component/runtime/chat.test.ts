@@ -2,9 +2,9 @@
 // prompt in the model's chat template (ChatML, from the GGUF), which is what an instruct model
 // answers; as plain `text` the same request ends before it produces anything.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createLlamaRuntime, type LlamaRuntime } from '../../src/runtime/llama.js';
-import { REGISTRY_MODEL, registryModelPath } from '../../src/runtime/models/catalog.js';
-import type { GenerationRequest, PromptFormat } from '../../src/runtime/types.js';
+import { createLlamaRuntime, type LlamaRuntime } from '../../../src/runtime/llama.js';
+import { REGISTRY_MODEL, registryModelPath } from '../../../src/runtime/models/catalog.js';
+import type { GenerationRequest, PromptFormat } from '../../../src/runtime/types.js';
 
 const PROMPT = 'Write a haiku about a factory floor.';
 

@@ -11,7 +11,7 @@ import {
   type Endpoints,
   type OutputAt,
   type SplitProfile,
-} from '../../../src/core/planner/index.js';
+} from '../../../../src/core/planner/index.js';
 
 export interface Instance {
   readonly profile: SplitProfile;

@@ -13,15 +13,15 @@ import {
   fromHalfBits,
   QK,
   toHalfBits,
-} from '../../src/runtime/gguf/quantize.js';
+} from '../../../src/runtime/gguf/quantize.js';
 import {
   buildTinyModel,
   seededRandom,
   TINY_MODEL_DEFAULTS,
   tinyVocab,
-} from '../../src/runtime/gguf/tiny-model.js';
-import { createLlamaRuntime, type LlamaRuntime } from '../../src/runtime/llama.js';
-import { TINY_MODEL_QUANTIZATIONS, tinyModelPath } from '../../src/runtime/models/catalog.js';
+} from '../../../src/runtime/gguf/tiny-model.js';
+import { createLlamaRuntime, type LlamaRuntime } from '../../../src/runtime/llama.js';
+import { TINY_MODEL_QUANTIZATIONS, tinyModelPath } from '../../../src/runtime/models/catalog.js';
 
 function randomValues(n: number, seed: number, scale = 1): Float32Array {
   const random = seededRandom(seed);

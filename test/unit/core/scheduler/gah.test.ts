@@ -5,22 +5,13 @@ import {
   assignAcrossNodes,
   type ClusterNode,
   type ClusterRequest,
-} from '../../../src/core/scheduler/gah.js';
-import { COST_DEFAULTS, type ModelVariant } from '../../../src/core/model/types.js';
-import { CostModel, stateOf } from '../../../src/core/model/batch.js';
+} from '../../../../src/core/scheduler/gah.js';
+import { COST_DEFAULTS, type ModelVariant } from '../../../../src/core/model/types.js';
+import { CostModel, stateOf } from '../../../../src/core/model/batch.js';
+import { llama7b } from '../../../support/models.js';
 
 const variant = (quantization: string, weightBits: number, perplexity: number): ModelVariant => ({
-  name: 'llama-7b',
-  quantization,
-  layers: 32,
-  hiddenSize: 4096,
-  ffnSize: 11008,
-  kvWidth: 4096,
-  parameters: 6.74e9,
-  weightBits,
-  kvBits: 16,
-  computeFactor: 1,
-  perplexity,
+  ...llama7b(quantization, weightBits, perplexity),
 });
 const fp16 = variant('F16', 16, 5.68);
 const q4 = variant('Q4_0', 4, 5.96);

@@ -3,28 +3,17 @@
 // cost model stays anti-monotone with split requests in the batch.
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { CostModel, stateOf } from '../../../src/core/model/batch.js';
+import { CostModel, stateOf } from '../../../../src/core/model/batch.js';
 import {
   COST_DEFAULTS,
   type ModelVariant,
   type NodeResources,
   type RequestDemand,
-} from '../../../src/core/model/types.js';
-import { applySplitPlan, SPLIT_ACCOUNTING } from '../../../src/core/planner/index.js';
+} from '../../../../src/core/model/types.js';
+import { applySplitPlan, SPLIT_ACCOUNTING } from '../../../../src/core/scheduler/split.js';
+import { llama7b } from '../../../support/models.js';
 
-const model: ModelVariant = {
-  name: 'llama-7b',
-  quantization: 'F16',
-  layers: 32,
-  hiddenSize: 4096,
-  ffnSize: 11008,
-  kvWidth: 4096,
-  parameters: 6.7e9,
-  weightBits: 16,
-  kvBits: 16,
-  computeFactor: 1,
-  perplexity: 5.7,
-};
+const model: ModelVariant = llama7b();
 const node: NodeResources = {
   memoryBytes: 80e9,
   computeFlops: 2e14,

@@ -26,7 +26,7 @@ import {
   solveSplitDp,
   SPLIT_ALGORITHM,
   type SplitProfile,
-} from '../../../src/core/planner/index.js';
+} from '../../../../src/core/planner/index.js';
 import { integerInstance, realInstance, type Instance } from './instances.js';
 
 const MAX_STEPS = 1_000_000;

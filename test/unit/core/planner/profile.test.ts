@@ -11,8 +11,9 @@ import {
   SplitPlanError,
   type SplitClient,
   type SplitModel,
-} from '../../../src/core/planner/index.js';
-import { decodeFlops, prefillFlops } from '../../../src/core/model/flops.js';
+} from '../../../../src/core/planner/index.js';
+import { decodeFlops, prefillFlops } from '../../../../src/core/model/flops.js';
+import { llama7b } from '../../../support/models.js';
 
 const gpt2: SplitModel = { layers: 12, hiddenSize: 768, ffnSize: 3072, bytesPerElement: 2 };
 const phone: SplitClient = {
@@ -99,19 +100,7 @@ describe('split cost profile', () => {
   });
 
   test('L times the layer FLOPs equals the cost model of src/core/model (prefill + decode)', () => {
-    const variant = {
-      name: '7b',
-      quantization: 'F16',
-      layers: 32,
-      hiddenSize: 4096,
-      ffnSize: 11008,
-      kvWidth: 4096,
-      parameters: 7e9,
-      weightBits: 16,
-      kvBits: 16,
-      computeFactor: 1,
-      perplexity: 5,
-    };
+    const variant = llama7b();
     for (const [s, n] of [
       [1, 1],
       [128, 32],

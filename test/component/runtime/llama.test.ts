@@ -2,7 +2,7 @@
 // request and run in lockstep, cancellation stops generation, and bad input raises the typed
 // errors while the runtime keeps serving.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import { createLlamaRuntime, type LlamaRuntime } from '../../src/runtime/llama.js';
+import { createLlamaRuntime, type LlamaRuntime } from '../../../src/runtime/llama.js';
 import {
   BatchTooLargeError,
   EmptyBatchError,
@@ -11,9 +11,9 @@ import {
   ModelNotFoundError,
   PromptTooLongError,
   RUNTIME_ERROR_CODE,
-} from '../../src/runtime/errors.js';
-import { tinyModelPath } from '../../src/runtime/models/catalog.js';
-import type { GenerationRequest, TokenEvent } from '../../src/runtime/types.js';
+} from '../../../src/runtime/errors.js';
+import { tinyModelPath } from '../../../src/runtime/models/catalog.js';
+import type { GenerationRequest, TokenEvent } from '../../../src/runtime/types.js';
 
 const MODEL = 'tiny';
 const MAX_SEQUENCES = 4;

@@ -3,11 +3,11 @@
 // with less server compute); without one, nothing changes but the plans are still reported.
 import { describe, expect, test } from '@jest/globals';
 import fc from 'fast-check';
-import { dftsp } from '../../../src/core/scheduler/dftsp.js';
-import { withSplitPlans } from '../../../src/core/scheduler/split.js';
-import type { ScheduleInstance } from '../../../src/core/scheduler/types.js';
-import type { SplitRequestContext } from '../../../src/core/planner/index.js';
-import { instanceArb } from '../../support/instances.js';
+import { dftsp } from '../../../../src/core/scheduler/dftsp.js';
+import { withSplitPlans } from '../../../../src/core/scheduler/split.js';
+import type { ScheduleInstance } from '../../../../src/core/scheduler/types.js';
+import type { SplitRequestContext } from '../../../../src/core/scheduler/split.js';
+import { instanceArb } from '../../../support/instances.js';
 
 function unsplit(instance: ScheduleInstance): ScheduleInstance {
   return {

@@ -5,16 +5,16 @@ import { describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { AgentError } from '../../src/agent/errors.js';
-import { BatchExecutor, type BatchRecord } from '../../src/agent/executor.js';
-import { AgentMetrics } from '../../src/agent/metrics.js';
-import { ModelCatalog } from '../../src/agent/models.js';
+import { AgentError } from '../../../src/agent/errors.js';
+import { BatchExecutor, type BatchRecord } from '../../../src/agent/executor.js';
+import { AgentMetrics } from '../../../src/agent/metrics.js';
+import { ModelCatalog } from '../../../src/agent/models.js';
 import {
   BatchState,
   FinishReason,
   type ExecuteBatchRequest,
   type ExecuteBatchResponse,
-} from '../../src/gen/edgellm/agent/v1/agent.js';
+} from '../../../src/gen/edgellm/agent/v1/agent.js';
 import type {
   BatchOutput,
   GenerationRequest,
@@ -22,7 +22,7 @@ import type {
   LoadedModel,
   ModelSpec,
   TokenEvent,
-} from '../../src/runtime/types.js';
+} from '../../../src/runtime/types.js';
 
 /** Scripted runtime: one token per "step"; each step waits for `release()` when gated. */
 class ScriptedRuntime implements InferenceRuntime {

@@ -1,31 +1,23 @@
 // The cost model's closed forms against direct sums, and the calibration fit.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { sumMaxLinearRange } from '../../../src/core/model/batch.js';
+import { sumMaxLinearRange } from '../../../../src/core/model/batch.js';
 import {
   fitLatencyProfile,
   predictSample,
   CalibrationError,
-} from '../../../src/core/model/calibration.js';
-import { decodeFlops, decodeStepFlops, prefillFlops } from '../../../src/core/model/flops.js';
-import { kvBytesPerToken, weightBytes } from '../../../src/core/model/memory.js';
-import { linearAllocation, noiseScaledAllocation } from '../../../src/core/model/communication.js';
-import type { ProfileSample } from '../../../src/core/model/profile.js';
-import type { ModelVariant } from '../../../src/core/model/types.js';
+} from '../../../../src/core/model/calibration.js';
+import { decodeFlops, decodeStepFlops, prefillFlops } from '../../../../src/core/model/flops.js';
+import { kvBytesPerToken, weightBytes } from '../../../../src/core/model/memory.js';
+import {
+  linearAllocation,
+  noiseScaledAllocation,
+} from '../../../../src/core/model/communication.js';
+import type { ProfileSample } from '../../../../src/core/model/profile.js';
+import type { ModelVariant } from '../../../../src/core/model/types.js';
+import { llama7b as llama7bVariant } from '../../../support/models.js';
 
-const llama7b: ModelVariant = {
-  name: 'llama-7b',
-  quantization: 'F16',
-  layers: 32,
-  hiddenSize: 4096,
-  ffnSize: 11008,
-  kvWidth: 4096,
-  parameters: 6.74e9,
-  weightBits: 16,
-  kvBits: 16,
-  computeFactor: 1,
-  perplexity: 5.68,
-};
+const llama7b: ModelVariant = llama7bVariant();
 
 describe('memory', () => {
   it('counts 7B FP16 weights as 13.48 GB and 512 KiB of KV cache per token', () => {
