@@ -1,6 +1,7 @@
 // Prompt formats on the real small instruct model (SmolLM2-135M-Instruct): `chat` wraps the
 // prompt in the model's chat template (ChatML, from the GGUF), which is what an instruct model
-// answers; as plain `text` the same request ends before it produces anything.
+// answers. What the same prompt as plain `text` yields depends on the CPU's kernels (on some
+// machines it ends at once, on others it rambles on), so only its token count is compared.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createLlamaRuntime, type LlamaRuntime } from '../../../src/runtime/llama.js';
 import { REGISTRY_MODEL, registryModelPath } from '../../../src/runtime/models/catalog.js';
@@ -39,15 +40,14 @@ describe('prompt formats', () => {
     );
   });
 
-  it('gets an answer in chat format where plain text gets none', async () => {
+  it('answers a chat prompt; the template adds tokens around the text prompt', async () => {
     const out = await runtime.generateBatch(
       REGISTRY_MODEL.name,
       [request('text', 'text'), request('chat', 'chat')],
       {},
     );
     const [text, chat] = out.results;
-    expect(text?.completionTokens).toBe(0);
-    expect(text?.finishReason).toBe('stop');
+    expect(['stop', 'length']).toContain(text?.finishReason);
     expect(chat?.completionTokens).toBeGreaterThanOrEqual(8);
     expect(chat?.text.trim().length).toBeGreaterThan(10);
     expect(chat?.promptTokens).toBeGreaterThan(text?.promptTokens ?? Infinity);
