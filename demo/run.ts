@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   const core = admin.makeApiClient(k8s.CoreV1Api);
   const custom = admin.makeApiClient(k8s.CustomObjectsApi);
   await core.createNamespace({ body: { metadata: { name: NAMESPACE } } });
-  await bindOperatorRules(controlPlane.state, 'edgellm-operator');
+  await bindOperatorRules(controlPlane.state, 'edgellm-operator', NAMESPACE);
 
   console.log(
     `2/5 starting two agents: ${SMOL} (SmolLM2-135M Q4_1 from PyPI) and ${TINY} (generated)`,
@@ -141,6 +141,8 @@ async function main(): Promise<void> {
       '--metrics-listen',
       `127.0.0.1:${port}`,
       '--lease-namespace',
+      NAMESPACE,
+      '--agent-namespace',
       NAMESPACE,
       '--log-level',
       'warn',

@@ -13,6 +13,8 @@ import {
   AgentServiceClient,
   type CancelBatchRequest,
   type CancelBatchResponse,
+  type CancelGenerationRequest,
+  type CancelGenerationResponse,
   type ExecuteBatchRequest,
   type ExecuteBatchResponse,
   type GetBatchRequest,
@@ -31,6 +33,17 @@ export const CLIENT_DEFAULTS = {
   unarySeconds: 30,
   /** Deadline of a whole ExecuteBatch stream. */
   streamSeconds: 600,
+} as const;
+
+/**
+ * Channel keepalive: ping every 10 s, also between calls, and fail the connection (and its
+ * streams, with UNAVAILABLE) when a ping goes unanswered for 5 s. A frozen or unreachable agent
+ * is noticed in about 15 s instead of at the stream's deadline.
+ */
+export const CLIENT_KEEPALIVE = {
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+  'grpc.keepalive_permit_without_calls': 1,
 } as const;
 
 /** How to reach an agent: mTLS material (PEM) or, for local development only, plain text. */
@@ -66,7 +79,7 @@ export class AgentClient {
 
   constructor(options: AgentClientOptions) {
     let creds: ChannelCredentials;
-    const channelOptions: Record<string, string> = {};
+    const channelOptions: Record<string, string | number> = { ...CLIENT_KEEPALIVE };
     if ('insecure' in options.tls) creds = grpcCredentials.createInsecure();
     else {
       creds = grpcCredentials.createSsl(
@@ -120,6 +133,12 @@ export class AgentClient {
   }
   cancelBatch(request: CancelBatchRequest, seconds?: number): Promise<CancelBatchResponse> {
     return this.unary((m, o, cb) => this.raw.cancelBatch(request, m, o, cb), seconds);
+  }
+  cancelGeneration(
+    request: CancelGenerationRequest,
+    seconds?: number,
+  ): Promise<CancelGenerationResponse> {
+    return this.unary((m, o, cb) => this.raw.cancelGeneration(request, m, o, cb), seconds);
   }
 
   /**

@@ -16,6 +16,12 @@ import { ModelCatalog } from './models.js';
 import { createAgentService, type ProfileStore } from './service.js';
 import { serverCredentials } from './tls.js';
 
+/** Server keepalive: ping an idle connection every 10 s, drop it when a ping is unanswered 5 s. */
+export const AGENT_KEEPALIVE = {
+  'grpc.keepalive_time_ms': 10_000,
+  'grpc.keepalive_timeout_ms': 5_000,
+} as const;
+
 /** The service name health checks report on, besides the overall '' status. */
 export const AGENT_SERVICE_NAME = 'edgellm.agent.v1.AgentService';
 
@@ -43,6 +49,7 @@ export class Agent {
     private readonly metricsServer: MetricsServer | undefined,
     /** host:port the gRPC server is bound to. */
     readonly address: string,
+    private readonly lifecycle: { draining: boolean },
   ) {}
 
   /** host:port of /metrics, when enabled. */
@@ -60,6 +67,7 @@ export class Agent {
       metrics,
       logger,
       cacheSize: config.batchCacheSize,
+      orphanGraceSeconds: config.orphanGraceSeconds,
     });
     const profiles: ProfileStore = new Map();
     for (const model of config.models) if (model.preload) await catalog.load(model.name);
@@ -75,7 +83,9 @@ export class Agent {
       }
     }
 
-    const server = new Server();
+    // Keepalive both ways: a dead or frozen caller's streams end within about 15 s (the executor
+    // then counts its batches orphaned), and the operator's pings every 10 s are welcome.
+    const server = new Server(AGENT_KEEPALIVE);
     server.addService(
       AgentServiceService,
       createAgentService({
@@ -86,6 +96,7 @@ export class Agent {
         logger,
         profiles,
         version: options.version,
+        allowedClients: 'allowedClients' in config.tls ? config.tls.allowedClients : [],
       }),
     );
     const health = new HealthImplementation({ '': 'SERVING', [AGENT_SERVICE_NAME]: 'SERVING' });
@@ -100,12 +111,24 @@ export class Agent {
     const host = config.listen.slice(0, config.listen.lastIndexOf(':'));
     const address = `${host}:${port}`;
     let metricsServer: MetricsServer | undefined;
+    const lifecycle = { draining: false };
     if (config.metricsListen !== false) {
       const i = config.metricsListen.lastIndexOf(':');
+      // HTTP probes for the kubelet (its gRPC probe cannot speak mTLS): /healthz while the process
+      // serves, /readyz while it takes batches (a model loaded, not draining).
       metricsServer = await startMetricsServer(
         registry,
         config.metricsListen.slice(0, i).replace(/^\[|\]$/g, ''),
         Number(config.metricsListen.slice(i + 1)),
+        {
+          '/healthz': () => undefined,
+          '/readyz': () =>
+            lifecycle.draining
+              ? 'draining: shutting down'
+              : runtime.loadedModels().length === 0
+                ? 'no model loaded'
+                : undefined,
+        },
       );
     }
     logger.info(
@@ -117,7 +140,16 @@ export class Agent {
       },
       'agent serving',
     );
-    return new Agent(options, server, health, executor, profiles, metricsServer, address);
+    return new Agent(
+      options,
+      server,
+      health,
+      executor,
+      profiles,
+      metricsServer,
+      address,
+      lifecycle,
+    );
   }
 
   /**
@@ -133,6 +165,7 @@ export class Agent {
   private async doShutdown(): Promise<void> {
     const { logger, config, runtime } = this.options;
     logger.info({ graceSeconds: config.shutdownGraceSeconds }, 'agent shutting down: draining');
+    this.lifecycle.draining = true;
     this.health.setStatus('', 'NOT_SERVING');
     this.health.setStatus(AGENT_SERVICE_NAME, 'NOT_SERVING');
     const serverClosed = new Promise<void>((resolve) => {

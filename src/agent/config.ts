@@ -17,6 +17,9 @@ export const AGENT_DEFAULTS = {
   batchCacheSize: 256,
   /** Longest the agent waits for the running batch on SIGTERM before aborting it. */
   shutdownGraceSeconds: 30,
+  /** A batch no caller follows (no stream, no GetBatch) for this long is cancelled: its caller
+   *  gave up on it. Longer than the operator's reattach attempts. */
+  orphanGraceSeconds: 20,
   /** Longest prompt accepted, in characters (the token check against the context follows). */
   maxPromptChars: 1_000_000,
   /** Most tokens one request may ask for. */
@@ -47,6 +50,11 @@ export const agentTlsSchema = z.union([
     caFile: z.string().min(1),
     certFile: z.string().min(1),
     keyFile: z.string().min(1),
+    /**
+     * Client identities served (the certificate's common name or a DNS name in its subject
+     * alternative names), e.g. the operator's. Empty: any certificate the CA signed.
+     */
+    allowedClients: z.array(z.string().min(1).max(253)).max(64).default([]),
   }),
 ]);
 
@@ -66,6 +74,7 @@ export const agentConfigSchema = z
       .positive()
       .max(3600)
       .default(AGENT_DEFAULTS.shutdownGraceSeconds),
+    orphanGraceSeconds: z.number().min(0).max(86_400).default(AGENT_DEFAULTS.orphanGraceSeconds),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'),
   })
   .superRefine((config, ctx) => {

@@ -32,6 +32,8 @@ export const alreadyExists = (message: string): AgentError =>
 export const unavailable = (message: string): AgentError =>
   new AgentError(Status.UNAVAILABLE, message);
 export const cancelled = (message: string): AgentError => new AgentError(Status.CANCELLED, message);
+export const permissionDenied = (message: string): AgentError =>
+  new AgentError(Status.PERMISSION_DENIED, message);
 
 /** The gRPC status of each typed runtime error (src/runtime/errors.ts). */
 export const RUNTIME_ERROR_STATUS: Readonly<Record<RuntimeErrorCode, GrpcCode>> = {

@@ -1,6 +1,9 @@
 // The batch executor: admits ExecuteBatch requests, runs the batches of each model one at a
 // time (a FIFO queue per model), streams their events to every attached caller, and keeps
 // finished batches in a bounded cache so a retried batch id replays instead of running twice.
+// A request that cannot run (it does not fit one sequence's context) is rejected alone; one
+// request can be cancelled without stopping its batch; a batch nobody follows any more for the
+// orphan grace period is cancelled (its caller gave up on it and may have sent it elsewhere).
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -30,7 +33,7 @@ import {
 } from './errors.js';
 import type { AgentMetrics } from './metrics.js';
 import type { ModelCatalog } from './models.js';
-import { checkContext, validateBatch, type AdmittedRequest } from './validation.js';
+import { contextRejections, validateBatch, type AdmittedRequest } from './validation.js';
 
 /** Longest delay setTimeout honours. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -47,6 +50,35 @@ const FINISHED_STATES: ReadonlySet<BatchState> = new Set([
 
 export function isFinished(state: BatchState): boolean {
   return FINISHED_STATES.has(state);
+}
+
+/** A finished result that never ran. */
+function unrunResult(id: string, finishReason: FinishReason, error = ''): RequestResult {
+  return {
+    requestId: id,
+    text: '',
+    promptTokens: 0,
+    completionTokens: 0,
+    finishReason,
+    firstTokenSeconds: 0,
+    totalSeconds: 0,
+    error,
+  };
+}
+
+/** The summary of a batch that ended without running. */
+function unrunSummary(record: {
+  readonly queuedAt: number;
+}): Omit<BatchSummary, 'batchId' | 'state'> {
+  return {
+    queueSeconds: (performance.now() - record.queuedAt) / 1000,
+    prefillSeconds: 0,
+    decodeSeconds: 0,
+    decodeSteps: 0,
+    promptTokens: 0,
+    completionTokens: 0,
+    error: '',
+  };
 }
 
 export interface BatchListener {
@@ -66,14 +98,31 @@ export class BatchRecord {
   abortReason: AbortReason | undefined;
   readonly abort = new AbortController();
   readonly queuedAt = performance.now();
+  /** One controller per request that runs: CancelGeneration aborts one sequence. */
+  readonly requestAborts = new Map<string, AbortController>();
   private readonly listeners = new Set<BatchListener>();
+  /** Called when the last listener left a batch still queued or running. */
+  onOrphaned: (() => void) | undefined;
+  /** Called when a listener arrives (or a caller asks about the batch). */
+  onFollowed: (() => void) | undefined;
 
   constructor(
     readonly batchId: string,
     readonly model: string,
+    /** Every request of the batch, in order. */
     readonly requests: readonly AdmittedRequest[],
     readonly fingerprint: string,
-  ) {}
+    /** Requests rejected at admission, with why (they never run). */
+    readonly rejected: ReadonlyMap<string, string> = new Map(),
+  ) {
+    for (const r of requests)
+      if (!rejected.has(r.id)) this.requestAborts.set(r.id, new AbortController());
+  }
+
+  /** The requests that run (not rejected). */
+  get runnable(): readonly AdmittedRequest[] {
+    return this.requests.filter((r) => !this.rejected.has(r.id));
+  }
 
   /** Replays the events so far, then follows the batch until it ends; returns an unsubscribe. */
   subscribe(listener: BatchListener): () => void {
@@ -83,9 +132,28 @@ export class BatchRecord {
       return () => undefined;
     }
     this.listeners.add(listener);
+    this.onFollowed?.();
     return () => {
       this.listeners.delete(listener);
+      if (this.listeners.size === 0 && !isFinished(this.state)) this.onOrphaned?.();
     };
+  }
+
+  /** Listeners attached now. */
+  get followers(): number {
+    return this.listeners.size;
+  }
+
+  /** Records and emits the result of a request that never ran. */
+  resultUnrun(requestId: string, finishReason: FinishReason, error = ''): void {
+    const result = unrunResult(requestId, finishReason, error);
+    this.results.push(result);
+    this.emit({ event: { $case: 'result', value: result } });
+  }
+
+  /** Whether a result for `requestId` was already emitted. */
+  hasResult(requestId: string): boolean {
+    return this.results.some((r) => r.requestId === requestId);
   }
 
   emit(event: ExecuteBatchResponse): void {
@@ -112,6 +180,8 @@ export interface ExecutorOptions {
   readonly cacheSize: number;
   /** Epoch milliseconds (deadlines are wall-clock). */
   readonly nowMs?: () => number;
+  /** A batch no caller follows for this long is cancelled (0 or unset: never). */
+  readonly orphanGraceSeconds?: number;
 }
 
 export interface Submission {
@@ -190,12 +260,75 @@ export class BatchExecutor {
     const promptTokens = await Promise.all(
       requests.map((r) => runtime.countPromptTokens(request.model, r.prompt, r.promptFormat)),
     );
-    checkContext(requests, promptTokens, model);
+    const rejected = contextRejections(requests, promptTokens, model);
     if (this.draining) throw unavailable('agent is shutting down; retry on another node');
-    const record = new BatchRecord(request.batchId, request.model, requests, fingerprint);
+    const record = new BatchRecord(request.batchId, request.model, requests, fingerprint, rejected);
     this.records.set(record.batchId, record);
+    this.watchOrphan(record);
+    for (const [id, why] of rejected) {
+      record.resultUnrun(id, FinishReason.FINISH_REASON_REJECTED, why);
+      this.options.metrics.rejectedRequests.inc({ model: record.model });
+      this.options.logger.info({ batchId: record.batchId, requestId: id, why }, 'request rejected');
+    }
     this.enqueue(record);
     return { record, attached: false };
+  }
+
+  /** Cancels a batch when its last follower leaves and none returns within the grace period. */
+  private watchOrphan(record: BatchRecord): void {
+    const graceMs = (this.options.orphanGraceSeconds ?? 0) * 1000;
+    if (!(graceMs > 0)) return;
+    let timer: NodeJS.Timeout | undefined;
+    const clear = (): void => {
+      if (timer !== undefined) clearTimeout(timer);
+      timer = undefined;
+    };
+    record.onFollowed = clear;
+    record.onOrphaned = () => {
+      clear();
+      timer = setTimeout(() => {
+        timer = undefined;
+        if (isFinished(record.state)) return;
+        this.options.logger.warn(
+          { batchId: record.batchId, graceSeconds: graceMs / 1000 },
+          'no caller followed the batch for the orphan grace period; cancelling it',
+        );
+        this.options.metrics.orphanedBatches.inc({ model: record.model });
+        this.abort(record, ABORT_REASON.cancel);
+      }, graceMs);
+      timer.unref();
+    };
+  }
+
+  /** A caller asked about the batch (GetBatch): it counts as followed for another grace period. */
+  touch(batchId: string): void {
+    const record = this.records.get(batchId);
+    if (record === undefined || isFinished(record.state)) return;
+    if (record.followers === 0) record.onOrphaned?.();
+  }
+
+  /**
+   * Cancels one request of a queued or running batch; the others run on. Returns true when the
+   * request had not finished (it now finishes CANCELLED), false when its result already stands.
+   */
+  cancelGeneration(batchId: string, requestId: string): boolean {
+    const record = this.records.get(batchId);
+    if (!record) throw notFound(`batch ${batchId} is not known to this agent`);
+    if (!record.requests.some((r) => r.id === requestId))
+      throw notFound(`batch ${batchId} has no request ${requestId}`);
+    if (isFinished(record.state) || record.hasResult(requestId)) return false;
+    const controller = record.requestAborts.get(requestId);
+    if (!controller || controller.signal.aborted) return false;
+    controller.abort(ABORT_REASON.cancel);
+    this.options.metrics.cancelledRequests.inc({ model: record.model });
+    this.options.logger.info({ batchId, requestId }, 'request cancelled');
+    // Every runnable request cancelled before the batch started: nothing left to run.
+    if (
+      record.state === BatchState.BATCH_STATE_QUEUED &&
+      [...record.requestAborts.values()].every((c) => c.signal.aborted)
+    )
+      this.abort(record, ABORT_REASON.cancel);
+    return true;
   }
 
   private enqueue(record: BatchRecord): void {
@@ -241,35 +374,25 @@ export class BatchExecutor {
       record.abortReason === ABORT_REASON.deadline
         ? FinishReason.FINISH_REASON_DEADLINE_EXCEEDED
         : FinishReason.FINISH_REASON_CANCELLED;
-    for (const r of record.requests) {
-      const result: RequestResult = {
-        requestId: r.id,
-        text: '',
-        promptTokens: 0,
-        completionTokens: 0,
-        finishReason: reason,
-        firstTokenSeconds: 0,
-        totalSeconds: 0,
-      };
-      record.results.push(result);
-      record.emit({ event: { $case: 'result', value: result } });
-    }
-    this.complete(record, stateFor(record.abortReason), {
-      queueSeconds: (performance.now() - record.queuedAt) / 1000,
-      prefillSeconds: 0,
-      decodeSeconds: 0,
-      decodeSteps: 0,
-      promptTokens: 0,
-      completionTokens: 0,
-      error: '',
-    });
+    for (const r of record.requests) if (!record.hasResult(r.id)) record.resultUnrun(r.id, reason);
+    this.complete(record, stateFor(record.abortReason), unrunSummary(record));
   }
 
   private async run(record: BatchRecord): Promise<void> {
     if (isFinished(record.state)) return; // cancelled while queued
     const { runtime, metrics } = this.options;
     const log = this.options.logger.child({ batchId: record.batchId, model: record.model });
-    const latest = Math.max(...record.requests.map((r) => r.deadlineMs ?? Infinity));
+    const runnable = record.runnable.filter(
+      (r) => record.requestAborts.get(r.id)?.signal.aborted !== true,
+    );
+    // Requests cancelled while queued finish now, unrun.
+    for (const r of record.runnable)
+      if (!runnable.includes(r)) record.resultUnrun(r.id, FinishReason.FINISH_REASON_CANCELLED);
+    if (runnable.length === 0) {
+      this.complete(record, BatchState.BATCH_STATE_SUCCEEDED, unrunSummary(record));
+      return;
+    }
+    const latest = Math.max(...runnable.map((r) => r.deadlineMs ?? Infinity));
     if (latest <= this.nowMs()) {
       this.abort(record, ABORT_REASON.deadline);
       return;
@@ -288,11 +411,15 @@ export class BatchExecutor {
             this.abort(record, ABORT_REASON.deadline);
           }, untilDeadlineMs)
         : undefined;
-    log.info({ requests: record.requests.length, queueSeconds }, 'batch started');
-    metrics.batchSize.observe({ model: record.model }, record.requests.length);
+    log.info({ requests: runnable.length, queueSeconds }, 'batch started');
+    metrics.batchSize.observe({ model: record.model }, runnable.length);
     let output: BatchOutput;
     try {
-      output = await runtime.generateBatch(record.model, record.requests, {
+      const requests = runnable.map((r) => {
+        const signal = record.requestAborts.get(r.id)?.signal;
+        return signal === undefined ? r : { ...r, signal };
+      });
+      output = await runtime.generateBatch(record.model, requests, {
         signal: record.abort.signal,
         onToken: (t) => {
           record.emit({
@@ -336,6 +463,7 @@ export class BatchExecutor {
         finishReason: finishReasonOf(r.finishReason, record.abortReason),
         firstTokenSeconds: r.firstTokenSeconds,
         totalSeconds: r.totalSeconds,
+        error: '',
       };
       promptTokens += r.promptTokens;
       completionTokens += r.completionTokens;

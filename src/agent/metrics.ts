@@ -14,6 +14,9 @@ export class AgentMetrics {
   readonly queueLength: Gauge<'model'>;
   readonly modelLoadSeconds: Gauge<'model'>;
   readonly errors: Counter<'method' | 'code'>;
+  readonly rejectedRequests: Counter<'model'>;
+  readonly cancelledRequests: Counter<'model'>;
+  readonly orphanedBatches: Counter<'model'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -72,6 +75,24 @@ export class AgentMetrics {
       name: 'edgellm_agent_errors_total',
       help: 'Calls that failed, by gRPC method and status code.',
       labelNames: ['method', 'code'],
+      registers,
+    });
+    this.rejectedRequests = new Counter({
+      name: 'edgellm_agent_rejected_requests_total',
+      help: 'Requests rejected alone at admission (they do not fit one sequence), by model.',
+      labelNames: ['model'],
+      registers,
+    });
+    this.cancelledRequests = new Counter({
+      name: 'edgellm_agent_cancelled_requests_total',
+      help: 'Requests cancelled alone (CancelGeneration) while their batch ran on, by model.',
+      labelNames: ['model'],
+      registers,
+    });
+    this.orphanedBatches = new Counter({
+      name: 'edgellm_agent_orphaned_batches_total',
+      help: 'Batches cancelled because no caller followed them for the orphan grace period.',
+      labelNames: ['model'],
       registers,
     });
   }

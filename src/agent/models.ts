@@ -102,6 +102,7 @@ export class ModelCatalog {
       hiddenSize: loaded?.hiddenSize ?? 0,
       parameters: loaded?.parameters ?? 0,
       loadSeconds: loaded?.loadSeconds ?? 0,
+      sequenceContextTokens: this.admission(name).sequenceTokens,
     };
   }
 

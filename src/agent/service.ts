@@ -18,6 +18,7 @@ import {
 } from '../gen/edgellm/agent/v1/agent.js';
 import { PROFILE_PHASE, type LatencyProfile } from '../core/model/profile.js';
 import type { InferenceRuntime } from '../runtime/types.js';
+import { authorizeClient } from './client-identity.js';
 import { codeName, failedPrecondition, invalidArgument, notFound, toStatus } from './errors.js';
 import type { BatchExecutor } from './executor.js';
 import type { AgentMetrics } from './metrics.js';
@@ -34,6 +35,8 @@ export interface ServiceDeps {
   readonly logger: Logger;
   readonly profiles: ProfileStore;
   readonly version: string;
+  /** Client identities served (tls.allowedClients); empty serves any certificate the CA signed. */
+  readonly allowedClients?: readonly string[];
 }
 
 function serviceError(err: unknown): Partial<ServiceError> {
@@ -43,6 +46,7 @@ function serviceError(err: unknown): Partial<ServiceError> {
 
 export function createAgentService(deps: ServiceDeps): AgentServiceServer {
   const { runtime, catalog, executor, metrics, logger, profiles } = deps;
+  const allowedClients = deps.allowedClients ?? [];
 
   const failed = (method: string, err: unknown): Partial<ServiceError> => {
     const status = toStatus(err);
@@ -56,7 +60,10 @@ export function createAgentService(deps: ServiceDeps): AgentServiceServer {
     <Req, Res>(method: string, handler: (request: Req) => Promise<Res> | Res) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>): void => {
       Promise.resolve()
-        .then(() => handler(call.request))
+        .then(() => {
+          authorizeClient(allowedClients, call.getAuthContext());
+          return handler(call.request);
+        })
         .then(
           (response) => {
             callback(null, response);
@@ -110,6 +117,7 @@ export function createAgentService(deps: ServiceDeps): AgentServiceServer {
 
     getBatch: unary('GetBatch', ({ batchId }: { batchId: string }) => {
       if (batchId === '') throw invalidArgument('batch_id is required');
+      executor.touch(batchId);
       const record = executor.get(batchId);
       if (!record)
         throw notFound(
@@ -132,41 +140,55 @@ export function createAgentService(deps: ServiceDeps): AgentServiceServer {
       return { state };
     }),
 
+    cancelGeneration: unary(
+      'CancelGeneration',
+      ({ batchId, requestId }: { batchId: string; requestId: string }) => {
+        if (batchId === '') throw invalidArgument('batch_id is required');
+        if (requestId === '') throw invalidArgument('request_id is required');
+        return { cancelled: executor.cancelGeneration(batchId, requestId) };
+      },
+    ),
+
     executeBatch: (call: ServerWritableStream<ExecuteBatchRequest, ExecuteBatchResponse>): void => {
       const request = call.request;
       const log = logger.child({ batchId: request.batchId, model: request.model });
-      executor.submit(request).then(
-        ({ record, attached }) => {
-          log.info({ attached, requests: request.requests.length }, 'ExecuteBatch accepted');
-          call.write({
-            event: {
-              $case: 'accepted',
-              value: { batchId: record.batchId, attached, queuePosition: record.queuePosition },
-            },
-          });
-          let open = true;
-          const unsubscribe = record.subscribe({
-            event: (event) => {
-              if (open) call.write(event);
-            },
-            end: (failure) => {
-              if (!open) return;
+      Promise.resolve()
+        .then(() => {
+          authorizeClient(allowedClients, call.getAuthContext());
+          return executor.submit(request);
+        })
+        .then(
+          ({ record, attached }) => {
+            log.info({ attached, requests: request.requests.length }, 'ExecuteBatch accepted');
+            call.write({
+              event: {
+                $case: 'accepted',
+                value: { batchId: record.batchId, attached, queuePosition: record.queuePosition },
+              },
+            });
+            let open = true;
+            const unsubscribe = record.subscribe({
+              event: (event) => {
+                if (open) call.write(event);
+              },
+              end: (failure) => {
+                if (!open) return;
+                open = false;
+                if (failure) call.emit('error', failed('ExecuteBatch', failure));
+                else call.end();
+              },
+            });
+            call.on('cancelled', () => {
+              // The caller went away: detach it; the batch keeps running (CancelBatch stops it).
               open = false;
-              if (failure) call.emit('error', failed('ExecuteBatch', failure));
-              else call.end();
-            },
-          });
-          call.on('cancelled', () => {
-            // The caller went away: detach it; the batch keeps running (CancelBatch stops it).
-            open = false;
-            unsubscribe();
-            log.info('ExecuteBatch caller detached');
-          });
-        },
-        (err: unknown) => {
-          call.emit('error', failed('ExecuteBatch', err));
-        },
-      );
+              unsubscribe();
+              log.info('ExecuteBatch caller detached');
+            });
+          },
+          (err: unknown) => {
+            call.emit('error', failed('ExecuteBatch', err));
+          },
+        );
     },
   };
 }

@@ -116,23 +116,28 @@ export function validateBatch(
 }
 
 /**
- * Checks prompt lengths in tokens against the per-sequence context: OUT_OF_RANGE when the
- * prompt, or the prompt plus max_tokens, does not fit.
+ * Checks each request's prompt length in tokens against the per-sequence context. Returns, by
+ * request id, why a request cannot run (its prompt, or its prompt plus max_tokens, does not fit);
+ * such a request is rejected alone and the rest of the batch runs.
  */
-export function checkContext(
+export function contextRejections(
   requests: readonly AdmittedRequest[],
   promptTokens: readonly number[],
   model: ModelAdmission,
-): void {
+): Map<string, string> {
+  const rejected = new Map<string, string>();
   requests.forEach((r, i) => {
     const tokens = promptTokens[i] ?? 0;
     if (tokens >= model.sequenceTokens)
-      throw outOfRange(
+      rejected.set(
+        r.id,
         `request ${r.id}: prompt is ${tokens} tokens, over the ${model.sequenceTokens}-token context of one sequence; shorten it`,
       );
-    if (tokens + r.maxTokens > model.sequenceTokens)
-      throw outOfRange(
+    else if (tokens + r.maxTokens > model.sequenceTokens)
+      rejected.set(
+        r.id,
         `request ${r.id}: prompt (${tokens} tokens) plus max_tokens (${r.maxTokens}) exceeds the ${model.sequenceTokens}-token context of one sequence; lower max_tokens to at most ${model.sequenceTokens - tokens}`,
       );
   });
+  return rejected;
 }

@@ -57,6 +57,13 @@ export interface ManagerOptions {
   readonly maxStatusOutputChars?: number;
   /** Time of leader election and the controllers (the system clock unless a test drives it). */
   readonly clock?: Clock;
+  /**
+   * Namespaces whose InferenceRequests this operator serves; empty or absent: all. With a list,
+   * the operator needs RBAC on requests, ConfigMaps and Secrets only there.
+   */
+  readonly watchNamespaces?: readonly string[];
+  /** Namespace of the agent pods found by EdgeNode spec.agent.nodeName (default: all). */
+  readonly agentNamespace?: string;
 }
 
 export class Manager {
@@ -92,11 +99,12 @@ export class Manager {
     this.requests = customResourceInformer<InferenceRequest>(
       kubeConfig,
       { ...InferenceRequestResource, namespaced: true },
-      common,
+      { ...common, ...(options.watchNamespaces ? { namespaces: options.watchNamespaces } : {}) },
     );
     this.pods = podInformer(kubeConfig, {
       ...common,
       labelSelector: `${LABELS.name}=${APP_NAME},${LABELS.component}=${COMPONENT.agent}`,
+      ...(options.agentNamespace === undefined ? {} : { namespace: options.agentNamespace }),
     });
     this.agents = new AgentPool({ kubeConfig, agentPods: () => this.pods.list() });
     this.elector = options.leaderElection
@@ -162,7 +170,9 @@ export class Manager {
   private async lead(term: AbortSignal): Promise<void> {
     const { log } = this.options;
     const kubeConfig = this.kubeConfig;
-    await Promise.all([this.nodes.synced, this.requests.synced, this.pods.synced]);
+    // A term that starts after an API server outage waits for caches that reflect the server
+    // again, so its first rounds never decide on what the informers saw before the outage.
+    await Promise.all([this.nodes.whenFresh(), this.requests.whenFresh(), this.pods.whenFresh()]);
     if (term.aborted) return;
     log.info({ identity: this.identity }, 'controllers starting');
     const status = new StatusWriter(kubeConfig);

@@ -335,6 +335,7 @@ export class LlamaRuntime implements InferenceRuntime {
         const text = new TextStream(() => llamaModel.detokenize(generated));
         let finishReason: FinishReason = FINISH_REASON.stop;
         let first: number | null = null;
+        const stopped = (): boolean => aborted() || request.signal?.aborted === true;
         const emit = (delta: string): void => {
           if (delta === '' || !options.onToken) return;
           try {
@@ -344,7 +345,7 @@ export class LlamaRuntime implements InferenceRuntime {
             internal.abort();
           }
         };
-        if (aborted()) finishReason = FINISH_REASON.cancelled;
+        if (stopped()) finishReason = FINISH_REASON.cancelled;
         else {
           const { temperature, seed, topK, topP } = request.sampling;
           const iterator = sequence.evaluate(promptTokens, {
@@ -354,7 +355,7 @@ export class LlamaRuntime implements InferenceRuntime {
             ...(topP !== undefined ? { topP } : {}),
           });
           for await (const token of iterator) {
-            if (aborted()) {
+            if (stopped()) {
               finishReason = FINISH_REASON.cancelled;
               break;
             }
@@ -367,7 +368,7 @@ export class LlamaRuntime implements InferenceRuntime {
             }
           }
           // An abort that lands while the last step was running still counts as cancelled.
-          if (finishReason === FINISH_REASON.stop && aborted()) {
+          if (finishReason === FINISH_REASON.stop && stopped()) {
             finishReason = FINISH_REASON.cancelled;
           }
         }

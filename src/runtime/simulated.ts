@@ -150,7 +150,9 @@ export class SimulatedRuntime implements InferenceRuntime {
     }));
     let steps = 0;
     while (!aborted()) {
-      const active = sequences.filter((q) => q.generated < q.request.maxTokens);
+      const active = sequences.filter(
+        (q) => q.generated < q.request.maxTokens && q.request.signal?.aborted !== true,
+      );
       if (active.length === 0) break;
       const context = active.reduce((a, q) => a + q.promptTokens + q.generated, 0);
       await wait(

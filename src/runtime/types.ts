@@ -62,6 +62,8 @@ export interface GenerationRequest {
   readonly promptFormat?: PromptFormat;
   readonly maxTokens: number;
   readonly sampling: SamplingOptions;
+  /** Cancels this request alone: its sequence stops being decoded, the batch runs on. */
+  readonly signal?: AbortSignal;
 }
 
 export const FINISH_REASON = {
@@ -120,7 +122,8 @@ export interface InferenceRuntime {
    * Runs the requests as one batch: one context, one sequence per request, all prompts
    * evaluated together, then decode steps over all unfinished sequences together.
    * `onToken` is called as tokens are produced. Aborting the signal stops generation; the
-   * results then say `cancelled` for unfinished requests.
+   * results then say `cancelled` for unfinished requests. A request's own signal cancels that
+   * request alone.
    */
   generateBatch(
     model: string,

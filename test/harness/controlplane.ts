@@ -387,25 +387,68 @@ export async function installCrds(kc: k8s.KubeConfig, dir: string = CRD_DIR): Pr
   return names;
 }
 
+function chartRules(file: string): k8s.V1PolicyRule[] {
+  return k8s.loadYaml<k8s.V1PolicyRule[]>(
+    readFileSync(join(repoRoot, 'charts/edgellm/files/rbac', file), 'utf8'),
+  );
+}
+
 /**
- * Binds the chart's operator ClusterRole rules (charts/edgellm/files/operator-rules.yaml, the
- * one source of the operator's RBAC) to the operator identity as ClusterRole and
- * ClusterRoleBinding `name`, so an operator running as that identity has exactly what the chart
- * grants.
+ * Binds the chart's operator rules (charts/edgellm/files/rbac/*.yaml, the one source of the
+ * operator's RBAC) to the operator identity the way the chart does, under names starting with
+ * `name`: the cluster rules cluster-wide; the request rules cluster-wide, or in each of
+ * `watchNamespaces` when given; the namespace rules in `namespace` (the operator's own: Leases,
+ * agent pods, TLS Secrets). An operator running as that identity has exactly what the chart grants.
  */
-export async function bindOperatorRules(state: ControlPlaneState, name: string): Promise<void> {
+export async function bindOperatorRules(
+  state: ControlPlaneState,
+  name: string,
+  namespace: string,
+  watchNamespaces: readonly string[] = [],
+): Promise<void> {
   const user = state.identities.find((i) => i.name === Identity.operator)?.user;
   if (user === undefined) throw new ControlPlaneError('the control plane has no operator identity');
-  const rules = k8s.loadYaml<k8s.V1PolicyRule[]>(
-    readFileSync(join(repoRoot, 'charts/edgellm/files/operator-rules.yaml'), 'utf8'),
-  );
   const rbac = kubeConfigFor(state, Identity.admin).makeApiClient(k8s.RbacAuthorizationV1Api);
-  await rbac.createClusterRole({ body: { metadata: { name }, rules } });
-  await rbac.createClusterRoleBinding({
+  const subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }];
+  const clusterRole = async (role: string, rules: k8s.V1PolicyRule[]): Promise<void> => {
+    await rbac.createClusterRole({ body: { metadata: { name: role }, rules } });
+  };
+  const clusterBinding = async (role: string): Promise<void> => {
+    await rbac.createClusterRoleBinding({
+      body: {
+        metadata: { name: role },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: role },
+        subjects,
+      },
+    });
+  };
+  await clusterRole(name, chartRules('cluster-rules.yaml'));
+  await clusterBinding(name);
+  await clusterRole(`${name}-requests`, chartRules('request-rules.yaml'));
+  if (watchNamespaces.length === 0) await clusterBinding(`${name}-requests`);
+  for (const ns of watchNamespaces)
+    await rbac.createNamespacedRoleBinding({
+      namespace: ns,
+      body: {
+        metadata: { name: `${name}-requests` },
+        roleRef: {
+          apiGroup: 'rbac.authorization.k8s.io',
+          kind: 'ClusterRole',
+          name: `${name}-requests`,
+        },
+        subjects,
+      },
+    });
+  await rbac.createNamespacedRole({
+    namespace,
+    body: { metadata: { name }, rules: chartRules('namespace-rules.yaml') },
+  });
+  await rbac.createNamespacedRoleBinding({
+    namespace,
     body: {
       metadata: { name },
-      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name },
-      subjects: [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }],
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name },
+      subjects,
     },
   });
 }

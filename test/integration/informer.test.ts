@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { Informer } from '../../src/operator/kube/informer.js';
+import { ListWatchInformer as Informer } from '../../src/operator/kube/informer.js';
 import { connectControlPlane, type Cluster } from '../harness/cluster.js';
 import { waitUntil } from '../support/wait.js';
 

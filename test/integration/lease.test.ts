@@ -94,6 +94,7 @@ beforeAll(async () => {
   await bindOperatorRules(
     cluster.state,
     `edgellm-operator-lease-${Math.random().toString(36).slice(2, 8)}`,
+    ns,
   );
 });
 

@@ -8,12 +8,19 @@ import { createInterface } from 'node:readline';
 export interface LogLine {
   msg?: string;
   address?: string;
+  /** host:port of /metrics (on the 'agent serving' line). */
+  metrics?: string;
+  batchId?: string;
+  requestId?: string;
+  finishReason?: string;
 }
 
 export interface AgentProcess {
   readonly proc: ChildProcess;
   /** host:port of its gRPC server. */
   readonly address: string;
+  /** host:port of its /metrics, /healthz and /readyz, when the config enables them. */
+  readonly metricsAddress: string | undefined;
   readonly lines: LogLine[];
   /** Resolves with the exit code once the process exited. */
   readonly exited: Promise<number | null>;
@@ -28,17 +35,36 @@ export async function startAgentProcess(args: readonly string[]): Promise<AgentP
     proc.once('exit', resolve);
   });
   const lines: LogLine[] = [];
-  const address = await new Promise<string>((resolve, reject) => {
+  const serving = await new Promise<LogLine>((resolve, reject) => {
     void exited.then((code) => {
       reject(new Error(`agent exited early with ${String(code)}`));
     });
     createInterface({ input: proc.stdout }).on('line', (line) => {
       const entry = JSON.parse(line) as LogLine;
       lines.push(entry);
-      if (entry.msg === 'agent serving' && entry.address) resolve(entry.address);
+      if (entry.msg === 'agent serving' && entry.address) resolve(entry);
     });
   });
-  return { proc, address, lines, exited };
+  return {
+    proc,
+    address: serving.address ?? '',
+    metricsAddress: serving.metrics,
+    lines,
+    exited,
+  };
+}
+
+/**
+ * How many times the agent ran each request, from its own log ('request finished' lines carry the
+ * request id): the agent-side count of executions, independent of any status the operator wrote.
+ */
+export function executionsByRequest(agents: readonly AgentProcess[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const agent of agents)
+    for (const line of agent.lines)
+      if (line.msg === 'request finished' && line.requestId !== undefined)
+        counts.set(line.requestId, (counts.get(line.requestId) ?? 0) + 1);
+  return counts;
 }
 
 /** Writes a plain-text agent config serving `models` (name -> GGUF path) into `dir`. */
@@ -46,19 +72,26 @@ export async function writeAgentConfig(
   dir: string,
   file: string,
   models: Readonly<Record<string, string>>,
-  options: { readonly maxSequences?: number; readonly quantization?: string } = {},
+  options: {
+    readonly maxSequences?: number;
+    readonly quantization?: string;
+    /** Context tokens of each model, shared by its sequences (default 4096). */
+    readonly contextTokens?: number;
+    /** Serve /metrics and the probes on a free port. */
+    readonly metrics?: boolean;
+  } = {},
 ): Promise<string> {
   const path = join(dir, file);
   await writeFile(
     path,
     [
       'listen: 127.0.0.1:0',
-      'metricsListen: false',
+      `metricsListen: ${options.metrics === true ? '127.0.0.1:0' : 'false'}`,
       'tls: {insecure: true}',
       'models:',
       ...Object.entries(models).map(
         ([name, p]) =>
-          `  - {name: ${name}, quantization: ${options.quantization ?? 'F32'}, path: ${p}, contextTokens: 4096, maxSequences: ${options.maxSequences ?? 8}}`,
+          `  - {name: ${name}, quantization: ${options.quantization ?? 'F32'}, path: ${p}, contextTokens: ${options.contextTokens ?? 4096}, maxSequences: ${options.maxSequences ?? 8}}`,
       ),
       'threads: 1',
       'calibrateOnStart: true',

@@ -15,7 +15,10 @@ export interface Pem {
 export interface TestPki {
   readonly ca: Pem;
   readonly server: Pem;
+  /** The operator's client certificate (CN edgellm-operator). */
   readonly client: Pem;
+  /** Another client certificate signed by the same CA (CN someone-else). */
+  readonly otherClient: Pem;
 }
 
 interface Issued {
@@ -78,5 +81,6 @@ export function createTestPki(caName = 'edgellm test CA'): TestPki {
   const ca = issue(caName, 'ca');
   const server = issue('edgellm-agent', 'server', ca);
   const client = issue('edgellm-operator', 'client', ca);
-  return { ca: ca.pem, server: server.pem, client: client.pem };
+  const otherClient = issue('someone-else', 'client', ca);
+  return { ca: ca.pem, server: server.pem, client: client.pem, otherClient: otherClient.pem };
 }

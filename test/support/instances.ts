@@ -47,6 +47,8 @@ const modelArb: fc.Arbitrary<ModelVariant> = fc
     kvBits: fc.constantFrom(8, 16),
     computeFactor: fc.double({ min: 0.5, max: 2, noNaN: true }),
     perplexity: fc.double({ min: 5, max: 12, noNaN: true }),
+    // The runtime's per-sequence context: often none, sometimes tighter than some requests.
+    sequenceTokens: fc.constantFrom(undefined, undefined, 256, 512),
   })
   .map((m) => ({
     name: 'm',
@@ -60,6 +62,7 @@ const modelArb: fc.Arbitrary<ModelVariant> = fc
     kvBits: m.kvBits,
     computeFactor: m.computeFactor,
     perplexity: m.perplexity,
+    ...(m.sequenceTokens === undefined ? {} : { sequenceTokens: m.sequenceTokens }),
   }));
 
 const rawRequestArb = fc.record({

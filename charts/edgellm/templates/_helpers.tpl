@@ -125,7 +125,7 @@ the headless agent Service. */}}
 {{- $tls := dict "insecure" true -}}
 {{- if ne .Values.tls.mode "disabled" -}}
 {{- $dir := include "edgellm.agent.tlsDir" . -}}
-{{- $tls = dict "caFile" (printf "%s/ca.crt" $dir) "certFile" (printf "%s/tls.crt" $dir) "keyFile" (printf "%s/tls.key" $dir) -}}
+{{- $tls = dict "caFile" (printf "%s/ca.crt" $dir) "certFile" (printf "%s/tls.crt" $dir) "keyFile" (printf "%s/tls.key" $dir) "allowedClients" (list .Values.tls.operatorClientName) -}}
 {{- end -}}
 {{- $config := dict
   "listen" (printf "0.0.0.0:%d" (int .Values.agent.grpcPort))
@@ -136,31 +136,15 @@ the headless agent Service. */}}
   "calibrateOnStart" $c.calibrateOnStart
   "batchCacheSize" $c.batchCacheSize
   "shutdownGraceSeconds" $c.shutdownGraceSeconds
+  "orphanGraceSeconds" $c.orphanGraceSeconds
   "logLevel" $c.logLevel -}}
 {{- toYaml $config }}
 {{- end }}
 
-{{/* The agent's gRPC health check handler. The kubelet's gRPC probe speaks plain text only, so
-with mTLS the probe is grpc_health_probe (in the agent image) presenting the agent's own
-certificate, which carries the clientAuth usage and is signed by the CA the agent trusts. */}}
+{{/* The agent's probe handlers: HTTP on its metrics port (/healthz: the process serves;
+/readyz: a model is loaded and it is not draining). The kubelet's gRPC probe cannot speak mTLS. */}}
 {{- define "edgellm.agent.probeHandler" -}}
-{{- if eq .Values.tls.mode "disabled" }}
-grpc:
-  port: {{ .Values.agent.grpcPort }}
-  service: edgellm.agent.v1.AgentService
-{{- else }}
-{{- $dir := include "edgellm.agent.tlsDir" . }}
-exec:
-  command:
-    - grpc_health_probe
-    - -addr=127.0.0.1:{{ .Values.agent.grpcPort }}
-    - -service=edgellm.agent.v1.AgentService
-    - -tls
-    - -tls-ca-cert={{ $dir }}/ca.crt
-    - -tls-client-cert={{ $dir }}/tls.crt
-    - -tls-client-key={{ $dir }}/tls.key
-    - -tls-server-name={{ .Values.tls.agentServerName }}
-    - -connect-timeout=3s
-    - -rpc-timeout=3s
-{{- end }}
+httpGet:
+  path: {{ .path }}
+  port: metrics
 {{- end }}

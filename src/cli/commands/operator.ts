@@ -16,6 +16,8 @@ interface OperatorFlags {
   readonly leaseDurationSeconds: string;
   readonly logLevel: string;
   readonly maxStatusOutputChars: string;
+  readonly watchNamespaces?: string;
+  readonly agentNamespace?: string;
 }
 
 function parseBool(value: string): boolean {
@@ -55,6 +57,14 @@ export function register(program: Command): void {
       String(LEASE_DEFAULTS.leaseDurationSeconds),
     )
     .option(
+      '--watch-namespaces <ns,...>',
+      'serve InferenceRequests of these namespaces only (comma-separated; default: all namespaces)',
+    )
+    .option(
+      '--agent-namespace <ns>',
+      'namespace of the agent pods that EdgeNode spec.agent.nodeName finds (default: all namespaces)',
+    )
+    .option(
       '--max-status-output-chars <n>',
       'outputs longer than this go to a ConfigMap (a Secret when the prompt came from one) that the request owns',
       String(REQUEST_DEFAULTS.maxStatusOutputChars),
@@ -82,6 +92,13 @@ export function register(program: Command): void {
         );
       if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(flags.metricsListen))
         throw new UserInputError(`--metrics-listen must be host:port, got ${flags.metricsListen}`);
+      const watchNamespaces = (flags.watchNamespaces ?? '')
+        .split(',')
+        .map((n) => n.trim())
+        .filter((n) => n !== '');
+      for (const n of [...watchNamespaces, ...(flags.agentNamespace ?? 'x').split(',')])
+        if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n) || n.length > 63)
+          throw new UserInputError(`${n} is not a namespace name (RFC 1123 label)`);
       const kubeConfig = new k8s.KubeConfig();
       if (flags.kubeconfig !== undefined) kubeConfig.loadFromFile(flags.kubeconfig);
       else kubeConfig.loadFromDefault();
@@ -96,6 +113,8 @@ export function register(program: Command): void {
         leaseName: flags.leaseName,
         leaseDurationSeconds: duration,
         maxStatusOutputChars: maxOutput,
+        ...(watchNamespaces.length > 0 ? { watchNamespaces } : {}),
+        ...(flags.agentNamespace === undefined ? {} : { agentNamespace: flags.agentNamespace }),
         ...(process.env['POD_NAME'] ? { identity: process.env['POD_NAME'] } : {}),
       });
       await manager.start();

@@ -33,6 +33,13 @@ export interface ModelVariant {
   /** Compute speed factor c_q (1 for weight-only quantization). */
   readonly computeFactor: number;
   readonly perplexity: number;
+  /**
+   * Tokens one sequence of the serving runtime holds (prompt plus output); a request needing more
+   * cannot run on this variant. Unlimited when absent (the cost model's memory check remains).
+   */
+  readonly sequenceTokens?: number;
+  /** Most requests the serving runtime runs in one batch of this variant (no limit when absent). */
+  readonly maxSequences?: number;
 }
 
 /** One request's demand, as the cost model sees it. */

@@ -2,6 +2,7 @@
 // anti-monotonicity (it walks into supersets of infeasible batches too). Eligibility is a
 // constraint here, not a pre-filter, so its answer is independent of DFTSP's rule 1.
 import { isEligible } from '../model/accuracy.js';
+import { fitsSequence } from '../model/context.js';
 import {
   addInto,
   CostModel,
@@ -30,8 +31,10 @@ export function bruteForce(instance: ScheduleInstance): ScheduleResult {
   if (n > BRUTE_FORCE_MAX_REQUESTS) throw new InstanceTooLargeError(n);
   const cost = new CostModel(instance.node, instance.model, instance.options);
   const prepared = instance.requests.map((d, i) => cost.prepare(d, i));
-  const eligible = instance.requests.map((d) =>
-    isEligible(instance.model, instance.bestPerplexity, d.maxPerplexityIncrease),
+  const eligible = instance.requests.map(
+    (d) =>
+      isEligible(instance.model, instance.bestPerplexity, d.maxPerplexityIncrease) &&
+      fitsSequence(instance.model, d),
   );
   const objective = instance.options.objective;
   const needsMembers = cost.evaluationNeedsMembers;

@@ -1,5 +1,6 @@
 // Rule 1 (pre-filter) and the search order, shared by DFTSP and the baselines.
 import { isEligible } from '../model/accuracy.js';
+import { fitsSequence } from '../model/context.js';
 import { CostModel, emptyState, addInto, type PreparedRequest } from '../model/batch.js';
 import { REJECTION, type Rejection, type ScheduleInstance } from './types.js';
 
@@ -22,6 +23,10 @@ export function prefilter(instance: ScheduleInstance): Candidates {
   instance.requests.forEach((demand, index) => {
     if (!isEligible(instance.model, instance.bestPerplexity, demand.maxPerplexityIncrease)) {
       rejected.push({ id: demand.id, reason: REJECTION.ineligible });
+      return;
+    }
+    if (!fitsSequence(instance.model, demand)) {
+      rejected.push({ id: demand.id, reason: REJECTION.context });
       return;
     }
     const r = cost.prepare(demand, index);

@@ -3,6 +3,7 @@
 // serve, for each model variant it hosts, and commit the best variant's batch. Requests that no
 // node can ever serve fail fast with a reason; the rest wait for the next round.
 import { bestPerplexity, isEligible } from '../model/accuracy.js';
+import { fitsSequence } from '../model/context.js';
 import { addInto, CostModel, emptyState } from '../model/batch.js';
 import type { CostOptions, ModelVariant, NodeResources, RequestDemand } from '../model/types.js';
 import type { SplitAssignment, SplitRequestContext } from './split.js';
@@ -45,6 +46,8 @@ export const FAILURE_REASON = {
   deadlineInfeasible: 'DeadlineInfeasible',
   /** Eligible somewhere, but even alone it does not fit in memory on any eligible node. */
   insufficientMemory: 'InsufficientMemory',
+  /** Eligible somewhere, but its prompt plus maxTokens exceed one sequence's context on each. */
+  contextExceeded: 'ContextExceeded',
 } as const;
 export type FailureReason = (typeof FAILURE_REASON)[keyof typeof FAILURE_REASON];
 
@@ -114,6 +117,12 @@ function demandOn(
   return demand === undefined ? request : { ...request, ...demand };
 }
 
+/** The batch cap of a variant on a node: the node's maxBatchSize and the variant's own limit. */
+function batchCap(node: ClusterNode, variant: ModelVariant): { maxBatchSize?: number } {
+  const cap = Math.min(node.maxBatchSize ?? Infinity, variant.maxSequences ?? Infinity);
+  return Number.isFinite(cap) ? { maxBatchSize: cap } : {};
+}
+
 function bestOfModel(node: ClusterNode, model: string): number {
   return bestPerplexity(node.variants.filter((v) => v.name === model));
 }
@@ -124,6 +133,8 @@ export function whyUnservable(
   nodes: readonly ClusterNode[],
 ): { reason: FailureReason; message: string } | null {
   let eligibleSomewhere = false;
+  let fitsSomewhere = false;
+  let largestSequence = 0;
   let latencyMiss = false;
   for (const node of nodes) {
     if (!nodeAllows(request, node.name)) continue;
@@ -132,6 +143,11 @@ export function whyUnservable(
       if (variant.name !== request.model) continue;
       if (!isEligible(variant, best, request.maxPerplexityIncrease)) continue;
       eligibleSomewhere = true;
+      if (!fitsSequence(variant, request)) {
+        largestSequence = Math.max(largestSequence, variant.sequenceTokens ?? 0);
+        continue;
+      }
+      fitsSomewhere = true;
       const cost = new CostModel(node.resources, variant, variantOptions(node, variant));
       const r = cost.prepare(demandOn(request, node, variant), 0);
       const verdict = cost.check(addInto(emptyState(), emptyState(), r), [r]);
@@ -143,6 +159,12 @@ export function whyUnservable(
     return {
       reason: FAILURE_REASON.noEligibleNode,
       message: `no node serves model "${request.model}" within a perplexity increase of ${request.maxPerplexityIncrease}${request.allowedNodes ? ' among the nodes its selector allows' : ''}; add such a node or relax spec.accuracy`,
+    };
+  }
+  if (!fitsSomewhere) {
+    return {
+      reason: FAILURE_REASON.contextExceeded,
+      message: `its prompt (about ${request.promptTokens} tokens) plus maxTokens (${request.maxTokens}) exceed the ${largestSequence}-token context of one sequence on every eligible node; lower spec.maxTokens to at most ${Math.max(0, largestSequence - request.promptTokens)} or shorten the prompt`,
     };
   }
   return latencyMiss
@@ -192,7 +214,7 @@ export function assignAcrossNodes(
       );
       const planned = withSplitPlans(
         {
-          ...(node.maxBatchSize === undefined ? {} : { maxBatchSize: node.maxBatchSize }),
+          ...batchCap(node, variant),
           node: node.resources,
           model: variant,
           bestPerplexity: bestOfModel(node, variant.name),

@@ -29,6 +29,8 @@ export const POLICIES = Object.values(POLICY);
 /** Why rule 1 dropped a request before the search. */
 export const REJECTION = {
   ineligible: 'ineligible',
+  /** Prompt plus output exceed one sequence of the variant's context. */
+  context: 'context',
   memory: 'memory',
   latency: 'latency',
 } as const;

@@ -297,6 +297,10 @@ export interface EdgeNodeStatus {
      * Most sequences (requests) the agent runs in one batch of this variant.
      */
     maxSequences?: number;
+    /**
+     * Tokens one sequence holds (prompt plus output); requests needing more are not scheduled on this variant.
+     */
+    sequenceContextTokens?: number;
   }[];
   /**
    * Calibrated latency profiles the agent measured, fitted by the operator.

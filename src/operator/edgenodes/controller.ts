@@ -232,7 +232,11 @@ export class EdgeNodeController {
         agentModel,
         loaded: variant?.loaded ?? false,
         ...(variant
-          ? { contextTokens: variant.contextTokens, maxSequences: variant.maxSequences }
+          ? {
+              contextTokens: variant.contextTokens,
+              maxSequences: variant.maxSequences,
+              sequenceContextTokens: variant.sequenceContextTokens,
+            }
           : {}),
       };
     });

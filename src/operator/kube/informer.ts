@@ -11,6 +11,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { OperatorMetrics } from '../metrics.js';
+import { apiErrorMessage } from './api-errors.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 
 export const INFORMER_DEFAULTS = {
@@ -18,6 +19,12 @@ export const INFORMER_DEFAULTS = {
   restartBaseDelayMs: 1000,
   /** Largest restart delay. */
   restartMaxDelayMs: 30_000,
+  /**
+   * While waiting to restart, the API server is asked this often whether it answers again
+   * (GET /version); when it does, the informer restarts at once instead of sleeping out its
+   * backoff, so caches are fresh within about this long of the server's return.
+   */
+  probeIntervalMs: 1000,
 } as const;
 
 /** The cache key of an object: `namespace/name`, or `name` for cluster-scoped objects. */
@@ -69,9 +76,31 @@ export interface InformerOptions<T extends k8s.KubernetesObject> {
   readonly clock?: Clock;
   readonly restartBaseDelayMs?: number;
   readonly restartMaxDelayMs?: number;
+  readonly probeIntervalMs?: number;
 }
 
-export class Informer<T extends k8s.KubernetesObject> {
+/** A cache of objects of one kind kept current by list + watch, with event handlers. */
+export interface Informer<T extends k8s.KubernetesObject> {
+  readonly resource: string;
+  /** Resolves once the first list has filled the cache (never rejects; errors are retried). */
+  readonly synced: Promise<void>;
+  readonly hasSynced: boolean;
+  /** Whether the cache reflects the server now: listed since the last restart, watching. */
+  readonly isFresh: boolean;
+  /** Resolves once the cache is fresh (at once when it is). */
+  whenFresh(): Promise<void>;
+  /** Registers handlers; returns the function that removes them again. */
+  on(handlers: InformerHandlers<T>): () => void;
+  /** The cached object with this key (`namespace/name` or `name`). */
+  get(key: string): T | undefined;
+  /** Every cached object, or those of one namespace. */
+  list(namespace?: string): readonly T[];
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** An informer over one list/watch path (one namespace, or all). */
+export class ListWatchInformer<T extends k8s.KubernetesObject> implements Informer<T> {
   readonly resource: string;
   /** Resolves once the first list has filled the cache (never rejects; errors are retried). */
   readonly synced: Promise<void>;
@@ -89,7 +118,13 @@ export class Informer<T extends k8s.KubernetesObject> {
   private running = false;
   private failures = 0;
   private restartTimer: TimerHandle = undefined;
+  private probeTimer: TimerHandle = undefined;
   private restarts = 0;
+  /** Listed since the last (re)start and watching: the cache reflects the server. */
+  private fresh = false;
+  private freshWaiters: (() => void)[] = [];
+  private readonly probe: () => Promise<unknown>;
+  private readonly probeIntervalMs: number;
 
   constructor(options: InformerOptions<T>) {
     this.resource = options.resource;
@@ -98,6 +133,9 @@ export class Informer<T extends k8s.KubernetesObject> {
     this.metrics = options.metrics;
     this.baseDelayMs = options.restartBaseDelayMs ?? INFORMER_DEFAULTS.restartBaseDelayMs;
     this.maxDelayMs = options.restartMaxDelayMs ?? INFORMER_DEFAULTS.restartMaxDelayMs;
+    this.probeIntervalMs = options.probeIntervalMs ?? INFORMER_DEFAULTS.probeIntervalMs;
+    const version = options.kubeConfig.makeApiClient(k8s.VersionApi);
+    this.probe = () => version.getCode();
     this.synced = new Promise<void>((resolve) => {
       this.markSynced = resolve;
     });
@@ -107,6 +145,7 @@ export class Informer<T extends k8s.KubernetesObject> {
       // macrotask later the first list is in the cache.
       setImmediate(() => {
         this.failures = 0;
+        this.markFresh();
         if (!this.isSynced) {
           this.isSynced = true;
           this.log.debug({ objects: this.listWatch.list().length }, 'informer synced');
@@ -151,6 +190,22 @@ export class Informer<T extends k8s.KubernetesObject> {
     return this.isSynced;
   }
 
+  /** Whether the cache reflects the server now: listed since the last restart, watching. */
+  get isFresh(): boolean {
+    return this.fresh;
+  }
+
+  /** Resolves once the cache is fresh (at once when it is). */
+  whenFresh(): Promise<void> {
+    if (this.fresh) return Promise.resolve();
+    return new Promise((resolve) => this.freshWaiters.push(resolve));
+  }
+
+  private markFresh(): void {
+    this.fresh = true;
+    for (const waiter of this.freshWaiters.splice(0)) waiter();
+  }
+
   /** Restarts after errors so far. */
   get restartCount(): number {
     return this.restarts;
@@ -187,56 +242,74 @@ export class Informer<T extends k8s.KubernetesObject> {
 
   async stop(): Promise<void> {
     this.running = false;
+    this.fresh = false;
     if (this.restartTimer !== undefined) this.clock.clearTimeout(this.restartTimer);
+    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
     this.restartTimer = undefined;
+    this.probeTimer = undefined;
     await this.listWatch.stop();
   }
 
   private run(): void {
-    this.listWatch.start().catch((error: unknown) => {
-      this.scheduleRestart(error);
-    });
+    // start() resolves once the watch is established: after a fresh list, or (when the informer
+    // restarts with the resourceVersion it had) resumed from where it stopped. Either way the
+    // cache reflects the server from then on.
+    this.listWatch.start().then(
+      () => {
+        this.failures = 0;
+        this.markFresh();
+      },
+      (error: unknown) => {
+        this.scheduleRestart(error);
+      },
+    );
   }
 
   private scheduleRestart(error: unknown): void {
+    this.fresh = false;
     if (!this.running || this.restartTimer !== undefined) return;
     const delay = Math.min(this.maxDelayMs, this.baseDelayMs * 2 ** this.failures);
     this.failures++;
     this.log.warn(
-      { err: describeError(error), retryInMs: delay, failures: this.failures },
+      { err: apiErrorMessage(error), retryInMs: delay, failures: this.failures },
       'informer stopped on an error; restarting after backoff',
     );
     this.restartTimer = this.clock.setTimeout(() => {
-      this.restartTimer = undefined;
-      if (!this.running) return;
-      this.restarts++;
-      this.metrics?.informerRestartsTotal.inc({ resource: this.resource });
-      this.run();
+      this.restartNow();
     }, delay);
+    if (delay > this.probeIntervalMs) this.scheduleProbe();
   }
-}
 
-/** A one-line description of a list/watch error (status code and server message when known). */
-export function describeError(error: unknown): string {
-  if (error instanceof k8s.ApiException) {
-    const body = error.body as unknown;
-    let message: string | undefined;
-    if (typeof body === 'string') {
-      try {
-        message = (JSON.parse(body) as { message?: string }).message;
-      } catch {
-        message = body;
-      }
-    } else if (typeof body === 'object' && body !== null && 'message' in body) {
-      message = String(body.message);
-    }
-    return `HTTP ${error.code}: ${message ?? error.message}`;
+  /** Ends the backoff: restarts now. */
+  private restartNow(): void {
+    if (this.restartTimer !== undefined) this.clock.clearTimeout(this.restartTimer);
+    if (this.probeTimer !== undefined) this.clock.clearTimeout(this.probeTimer);
+    this.restartTimer = undefined;
+    this.probeTimer = undefined;
+    if (!this.running) return;
+    this.restarts++;
+    this.metrics?.informerRestartsTotal.inc({ resource: this.resource });
+    this.run();
   }
-  if (error instanceof Error) {
-    const code = (error as Error & { statusCode?: number }).statusCode;
-    return code === undefined ? error.message : `HTTP ${code}: ${error.message}`;
+
+  /** During a backoff: asks the server every probe interval; an answer ends the backoff. */
+  private scheduleProbe(): void {
+    this.probeTimer = this.clock.setTimeout(() => {
+      this.probeTimer = undefined;
+      if (!this.running || this.restartTimer === undefined) return;
+      this.probe().then(
+        () => {
+          if (this.restartTimer === undefined) return;
+          this.log.info('the API server answers again; restarting the informer now');
+          this.failures = 0;
+          this.restartNow();
+        },
+        () => {
+          if (this.restartTimer !== undefined) this.scheduleProbe();
+        },
+      );
+    }, this.probeIntervalMs);
   }
-  return String(error);
 }
 
 /** Group/version/plural of a custom resource. */
@@ -248,52 +321,133 @@ export interface CustomResource {
 
 type InformerCommon = Omit<InformerOptions<never>, 'resource' | 'path' | 'list' | 'kubeConfig'>;
 
-/** An informer over a custom resource: cluster-scoped, or namespaced across all namespaces. */
+/**
+ * An informer over a custom resource: cluster-scoped; or namespaced, across all namespaces or in
+ * the given ones (one list/watch per namespace behind one cache view).
+ */
 export function customResourceInformer<T extends k8s.KubernetesObject>(
   kubeConfig: k8s.KubeConfig,
   resource: CustomResource & { readonly namespaced: boolean },
-  options: InformerCommon,
+  options: InformerCommon & { readonly namespaces?: readonly string[] },
 ): Informer<T> {
   const api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const { group, version, plural } = resource;
-  const list = resource.namespaced
-    ? () =>
+  const selector =
+    options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector };
+  const { namespaces, ...common } = options;
+  if (!resource.namespaced)
+    return new ListWatchInformer<T>({
+      ...common,
+      kubeConfig,
+      resource: plural,
+      path: `/apis/${group}/${version}/${plural}`,
+      list: () =>
+        api.listClusterCustomObject({ group, version, plural, ...selector }) as Promise<
+          k8s.KubernetesListObject<T>
+        >,
+    });
+  if (namespaces === undefined || namespaces.length === 0)
+    return new ListWatchInformer<T>({
+      ...common,
+      kubeConfig,
+      resource: plural,
+      path: `/apis/${group}/${version}/${plural}`,
+      list: () =>
         api.listCustomObjectForAllNamespaces({
           group,
           version,
           resourcePlural: plural,
-          ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
-        }) as Promise<k8s.KubernetesListObject<T>>
-    : () =>
-        api.listClusterCustomObject({
-          group,
-          version,
-          plural,
-          ...(options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector }),
-        }) as Promise<k8s.KubernetesListObject<T>>;
-  return new Informer<T>({
-    ...options,
+          ...selector,
+        }) as Promise<k8s.KubernetesListObject<T>>,
+    });
+  return new MultiNamespaceInformer(
+    namespaces.map(
+      (namespace) =>
+        new ListWatchInformer<T>({
+          ...common,
+          kubeConfig,
+          resource: plural,
+          path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
+          list: () =>
+            api.listNamespacedCustomObject({
+              group,
+              version,
+              namespace,
+              plural,
+              ...selector,
+            }) as Promise<k8s.KubernetesListObject<T>>,
+        }),
+    ),
+  );
+}
+
+/** An informer over pods of one namespace (all namespaces when none is given), by label. */
+export function podInformer(
+  kubeConfig: k8s.KubeConfig,
+  options: InformerCommon & { readonly namespace?: string },
+): Informer<k8s.V1Pod> {
+  const api = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const selector =
+    options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector };
+  const { namespace, ...common } = options;
+  return new ListWatchInformer<k8s.V1Pod>({
+    ...common,
     kubeConfig,
-    resource: plural,
-    path: `/apis/${group}/${version}/${plural}`,
-    list,
+    resource: 'pods',
+    path: namespace === undefined ? '/api/v1/pods' : `/api/v1/namespaces/${namespace}/pods`,
+    list: () =>
+      namespace === undefined
+        ? api.listPodForAllNamespaces(selector)
+        : api.listNamespacedPod({ namespace, ...selector }),
   });
 }
 
-/** An informer over pods in all namespaces, optionally by label selector. */
-export function podInformer(
-  kubeConfig: k8s.KubeConfig,
-  options: InformerCommon,
-): Informer<k8s.V1Pod> {
-  const api = kubeConfig.makeApiClient(k8s.CoreV1Api);
-  return new Informer<k8s.V1Pod>({
-    ...options,
-    kubeConfig,
-    resource: 'pods',
-    path: '/api/v1/pods',
-    list: () =>
-      api.listPodForAllNamespaces(
-        options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector },
-      ),
-  });
+/** One cache view over informers of the same kind in different namespaces. */
+export class MultiNamespaceInformer<T extends k8s.KubernetesObject> implements Informer<T> {
+  readonly resource: string;
+  readonly synced: Promise<void>;
+
+  constructor(private readonly parts: readonly Informer<T>[]) {
+    this.resource = parts[0]?.resource ?? '';
+    this.synced = Promise.all(parts.map((p) => p.synced)).then(() => undefined);
+  }
+
+  get hasSynced(): boolean {
+    return this.parts.every((p) => p.hasSynced);
+  }
+
+  get isFresh(): boolean {
+    return this.parts.every((p) => p.isFresh);
+  }
+
+  async whenFresh(): Promise<void> {
+    await Promise.all(this.parts.map((p) => p.whenFresh()));
+  }
+
+  on(handlers: InformerHandlers<T>): () => void {
+    const offs = this.parts.map((p) => p.on(handlers));
+    return () => {
+      for (const off of offs) off();
+    };
+  }
+
+  get(key: string): T | undefined {
+    for (const p of this.parts) {
+      const found = p.get(key);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  list(namespace?: string): readonly T[] {
+    return this.parts.flatMap((p) => p.list(namespace));
+  }
+
+  start(): void {
+    for (const p of this.parts) p.start();
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.parts.map((p) => p.stop()));
+  }
 }

@@ -11,6 +11,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { OperatorMetrics } from '../metrics.js';
+import { apiStatusCode } from './api-errors.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 
 export const LEASE_DEFAULTS = {
@@ -60,11 +61,6 @@ export interface LeadershipCallbacks {
   /** Called when this replica becomes leader; `signal` aborts when leadership ends. */
   onStartedLeading(signal: AbortSignal): void;
   onStoppedLeading?(): void;
-}
-
-function statusCode(error: unknown): number | undefined {
-  if (error instanceof k8s.ApiException) return error.code;
-  return undefined;
 }
 
 export class LeaderElector {
@@ -145,7 +141,7 @@ export class LeaderElector {
     try {
       lease = await this.api.readNamespacedLease({ name, namespace });
     } catch (error) {
-      if (statusCode(error) !== 404) throw error;
+      if (apiStatusCode(error) !== 404) throw error;
       try {
         await this.api.createNamespacedLease({
           namespace,
@@ -162,7 +158,7 @@ export class LeaderElector {
         });
         return true;
       } catch (createError) {
-        if (statusCode(createError) === 409) return false;
+        if (apiStatusCode(createError) === 409) return false;
         throw createError;
       }
     }
@@ -192,7 +188,7 @@ export class LeaderElector {
       await this.api.replaceNamespacedLease({ name, namespace, body });
       return true;
     } catch (error) {
-      if (statusCode(error) === 409) return false;
+      if (apiStatusCode(error) === 409) return false;
       throw error;
     }
   }

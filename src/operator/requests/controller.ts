@@ -19,7 +19,9 @@ import { WorkQueue } from '../kube/workqueue.js';
 import type { EventRecorder, StatusWriter } from '../kube/writes.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { SCHEDULING_DEFAULTS } from '../scheduling/translate.js';
-import { BatchDispatcher } from './dispatch.js';
+import { classifyAgentError } from '../../agent-client/error-meaning.js';
+import { BatchDispatcher, DISPATCH_DEFAULTS } from './dispatch.js';
+import { FirstSeen } from './first-seen.js';
 import { NodeOccupancy, type InFlightBatch } from './node-occupancy.js';
 import { OutputSpill } from './output-spill.js';
 import { updatePhaseGauge } from './phase-gauge.js';
@@ -58,19 +60,19 @@ export interface RequestControllerOptions {
 }
 
 export class RequestController {
-  private readonly clock: Clock;
   private readonly queue: WorkQueue;
   private readonly occupancy: NodeOccupancy;
   private readonly round: SchedulingRound;
   private readonly recovery: BatchRecovery;
   private readonly ttl: TtlController;
-  /** When this operator first saw each request (finer than creationTimestamp's seconds). */
-  private readonly firstSeen = new Map<string, number>();
+  /** When this operator first saw each request: latency budgets count from then. */
+  private readonly firstSeen: FirstSeen;
 
   constructor(private readonly options: RequestControllerOptions) {
     const { kubeConfig, nodes, requests, agents, metrics, log } = options;
     const clock = options.clock ?? systemClock;
-    this.clock = clock;
+    const firstSeen = new FirstSeen(clock);
+    this.firstSeen = firstSeen;
     this.queue = new WorkQueue({ name: 'rounds', metrics, clock });
     this.occupancy = new NodeOccupancy(nodes);
     const recorder = new RequestStatusRecorder({
@@ -82,9 +84,10 @@ export class RequestController {
       spill: new OutputSpill(
         kubeConfig,
         options.maxStatusOutputChars ?? REQUEST_DEFAULTS.maxStatusOutputChars,
+        clock,
       ),
       maxAttempts: options.maxAttempts ?? REQUEST_DEFAULTS.maxAttempts,
-      seenMs: (r) => this.seenMs(r),
+      firstSeen,
       clock,
     });
     const onBatchDone = (): void => {
@@ -96,7 +99,8 @@ export class RequestController {
       requests,
       prompts: new PromptStore(kubeConfig),
       recorder,
-      dispatcher: new BatchDispatcher({ agents, recorder, occupancy, log, clock }),
+      dispatcher: new BatchDispatcher({ agents, recorder, occupancy, log, clock, firstSeen }),
+      firstSeen,
       occupancy,
       metrics,
       log,
@@ -133,14 +137,15 @@ export class RequestController {
     // controller, and this one must stop hearing events.
     const offRequests = requests.on({
       add: (r) => {
-        this.firstSeen.set(objectKey(r), this.clock.now());
+        this.firstSeen.record(r);
         this.trigger();
       },
       update: () => {
         this.trigger();
       },
       delete: (r) => {
-        this.firstSeen.delete(objectKey(r));
+        this.firstSeen.forget(r);
+        this.cancelDeleted(r);
       },
     });
     const offNodes = nodes.on({
@@ -161,7 +166,7 @@ export class RequestController {
     try {
       await this.recovery.recover(signal);
       this.trigger();
-      await Promise.all([this.rounds(), this.ttl.run(signal)]);
+      await Promise.all([this.rounds(signal), this.ttl.run(signal)]);
     } finally {
       offRequests();
       offNodes();
@@ -169,11 +174,26 @@ export class RequestController {
   }
 
   /** The round worker: one round at a time, each followed by the next one at the interval. */
-  private async rounds(): Promise<void> {
+  private async rounds(signal: AbortSignal): Promise<void> {
     for (;;) {
       const key = await this.queue.get();
       if (key === undefined) return;
       try {
+        const { requests, nodes } = this.options;
+        if (!requests.isFresh || !nodes.isFresh) {
+          // The API server went away; decide again once the caches reflect it.
+          const aborted = new Promise<void>((resolve) => {
+            signal.addEventListener(
+              'abort',
+              () => {
+                resolve();
+              },
+              { once: true },
+            );
+          });
+          await Promise.race([Promise.all([requests.whenFresh(), nodes.whenFresh()]), aborted]);
+          if (signal.aborted) continue;
+        }
         const all = this.options.requests.list();
         updatePhaseGauge(this.options.metrics, all);
         await this.round.run(all);
@@ -196,10 +216,40 @@ export class RequestController {
     return Math.min(SCHEDULING_DEFAULTS.roundIntervalSeconds, ...intervals) * 1000;
   }
 
-  private seenMs(r: InferenceRequest): number {
-    return (
-      this.firstSeen.get(objectKey(r)) ??
-      new Date(r.metadata.creationTimestamp ?? this.clock.now()).getTime()
-    );
+  /**
+   * A request deleted while its batch runs: its sequence stops on the agent (CancelGeneration),
+   * so it frees its place and its batch-mates run on undisturbed.
+   */
+  private cancelDeleted(r: InferenceRequest): void {
+    const key = objectKey(r);
+    for (const [node, batch] of this.occupancy.batches) {
+      if (!batch.keys.includes(key)) continue;
+      const edgeNode = this.options.nodes.get(node);
+      if (!edgeNode) return;
+      const { log, agents } = this.options;
+      void agents
+        .client(edgeNode)
+        .then((client) =>
+          client.cancelGeneration(
+            { batchId: batch.batchId, requestId: key },
+            DISPATCH_DEFAULTS.reattachCallSeconds,
+          ),
+        )
+        .then(
+          ({ cancelled }) => {
+            log.info(
+              { request: key, batchId: batch.batchId, cancelled },
+              'deleted request cancelled on its agent',
+            );
+          },
+          (error: unknown) => {
+            log.warn(
+              { request: key, batchId: batch.batchId, err: classifyAgentError(error).message },
+              'could not cancel a deleted request on its agent',
+            );
+          },
+        );
+      return;
+    }
   }
 }

@@ -78,10 +78,13 @@ export function benchesNode(failure: AgentFailure): boolean {
 
 /**
  * A result the agent streamed: success, or the decision for a generation that did not finish
- * (its budget ran out while generating; its batch was cancelled).
+ * (its budget ran out while generating; its batch was cancelled; the agent rejected it alone
+ * because it does not fit one sequence's context, which the round's token estimate missed).
  */
 export function classifyResult(input: {
   readonly finishReason: FinishReason;
+  /** The agent's reason for a rejected request. */
+  readonly error?: string;
   readonly node: string;
   readonly attempts: number;
   readonly maxAttempts: number;
@@ -92,6 +95,12 @@ export function classifyResult(input: {
         kind: 'fail',
         reason: REQUEST_REASON.deadlineExceeded,
         message: `the latency budget ran out while generating on ${input.node}`,
+      };
+    case FinishReason.FINISH_REASON_REJECTED:
+      return {
+        kind: 'fail',
+        reason: REQUEST_REASON.contextExceeded,
+        message: `the agent on ${input.node} rejected it: ${input.error ?? 'no reason given'}`,
       };
     case FinishReason.FINISH_REASON_CANCELLED:
       return retryOrGiveUp(

@@ -3,6 +3,8 @@
 import * as k8s from '@kubernetes/client-node';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 import { InferenceRequestResource } from '../api/constants.js';
+import type { Clock } from '../kube/clock.js';
+import { retryTransient } from '../kube/retry.js';
 import type { OutputRef } from './transitions.js';
 
 /** Key of the output in the ConfigMap/Secret that holds a long output. */
@@ -23,17 +25,24 @@ export class OutputSpill {
     kubeConfig: k8s.KubeConfig,
     /** Longest output kept inline (at most the CRD's maxLength of status.output). */
     private readonly maxInlineChars: number,
+    private readonly clock: Clock,
   ) {
     this.core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   }
 
-  /** Output within the status limit goes inline; longer output into an owned ConfigMap/Secret. */
+  /**
+   * Output within the status limit goes inline; longer output into a new ConfigMap/Secret that
+   * the request owns. Its name comes from the API server (generateName `<request>-output-`), so a
+   * user cannot pre-empt it with an object of their own, and an existing object is never adopted
+   * or overwritten. Transient API errors are retried.
+   */
   async store(r: InferenceRequest, text: string): Promise<StoredOutput> {
     if (text.length <= this.maxInlineChars) return { output: text };
     const namespace = r.metadata.namespace ?? 'default';
-    const name = `${r.metadata.name ?? 'request'}-output`.slice(0, 253);
+    // generateName takes at most 253 - 5 characters; the server appends 5 random ones.
+    const prefix = `${r.metadata.name ?? 'request'}-output-`.slice(0, 248);
     const metadata: k8s.V1ObjectMeta = {
-      name,
+      generateName: prefix,
       namespace,
       ownerReferences: [
         {
@@ -47,36 +56,20 @@ export class OutputSpill {
       ],
     };
     const secret = r.spec.promptFrom?.secretKeyRef !== undefined;
-    const create = secret
-      ? () =>
-          this.core.createNamespacedSecret({
-            namespace,
-            body: { metadata, stringData: { [OUTPUT_KEY]: text } },
-          })
-      : () =>
-          this.core.createNamespacedConfigMap({
-            namespace,
-            body: { metadata, data: { [OUTPUT_KEY]: text } },
-          });
-    const replace = secret
-      ? () =>
-          this.core.replaceNamespacedSecret({
-            name,
-            namespace,
-            body: { metadata, stringData: { [OUTPUT_KEY]: text } },
-          })
-      : () =>
-          this.core.replaceNamespacedConfigMap({
-            name,
-            namespace,
-            body: { metadata, data: { [OUTPUT_KEY]: text } },
-          });
-    try {
-      await create();
-    } catch (error) {
-      if (!(error instanceof k8s.ApiException && error.code === 409)) throw error;
-      await replace();
-    }
+    const created = await retryTransient(
+      () =>
+        secret
+          ? this.core.createNamespacedSecret({
+              namespace,
+              body: { metadata, stringData: { [OUTPUT_KEY]: text } },
+            })
+          : this.core.createNamespacedConfigMap({
+              namespace,
+              body: { metadata, data: { [OUTPUT_KEY]: text } },
+            }),
+      this.clock,
+    );
+    const name = created.metadata?.name ?? prefix;
     const kind = secret ? 'Secret' : 'ConfigMap';
     return {
       output: `${text.slice(0, Math.min(PREVIEW_CHARS, this.maxInlineChars))}… (${text.length} characters; full output in ${kind} ${name}, key ${OUTPUT_KEY})`,

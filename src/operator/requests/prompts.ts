@@ -5,6 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 import { eachLimited } from '../../util/concurrency.js';
 import { errorMessage } from '../../util/errors.js';
+import { apiErrorMessage } from '../kube/api-errors.js';
 import { objectKey } from '../kube/informer.js';
 
 /** Prompt reads in flight at once. */
@@ -72,7 +73,7 @@ export class PromptStore {
         .readNamespacedConfigMap({ name, namespace })
         .catch((e: unknown) => {
           throw new PromptUnreadableError(
-            `cannot read ConfigMap ${namespace}/${name} (spec.promptFrom.configMapKeyRef): ${errorMessage(e)}`,
+            `cannot read ConfigMap ${namespace}/${name} (spec.promptFrom.configMapKeyRef): ${apiErrorMessage(e)}`,
           );
         });
       const text = cm.data?.[key];
@@ -88,7 +89,7 @@ export class PromptStore {
         .readNamespacedSecret({ name, namespace })
         .catch((e: unknown) => {
           throw new PromptUnreadableError(
-            `cannot read Secret ${namespace}/${name} (spec.promptFrom.secretKeyRef): ${errorMessage(e)}`,
+            `cannot read Secret ${namespace}/${name} (spec.promptFrom.secretKeyRef): ${apiErrorMessage(e)}`,
           );
         });
       const data = secret.data?.[key];

@@ -124,6 +124,7 @@ export class BatchRecovery {
           if (res) {
             const decision = classifyResult({
               finishReason: res.finishReason,
+              error: res.error,
               node,
               attempts: recorder.attemptsOf(r),
               maxAttempts: recorder.maxAttempts,

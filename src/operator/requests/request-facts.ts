@@ -2,7 +2,7 @@
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 import { FINISHED_PHASES, PHASE, type Phase } from '../api/constants.js';
 import { parseDurationSeconds } from '../scheduling/duration.js';
-import { requestKey, timestampMs } from '../scheduling/objects.js';
+import { requestKey } from '../scheduling/objects.js';
 
 export { requestKey };
 
@@ -22,15 +22,4 @@ export function budgetSeconds(r: Pick<InferenceRequest, 'spec'>): number | undef
   } catch {
     return undefined;
   }
-}
-
-/** When the latency budget runs out (epoch ms), counted from creation; `nowMs` when the object
- *  has no creationTimestamp yet. */
-export function deadlineMs(
-  r: Pick<InferenceRequest, 'spec' | 'metadata'>,
-  nowMs: number,
-): number | undefined {
-  const budget = budgetSeconds(r);
-  if (budget === undefined) return undefined;
-  return (timestampMs(r.metadata.creationTimestamp) ?? nowMs) + budget * 1000;
 }

@@ -14,6 +14,7 @@ import { objectKey, type Informer } from '../kube/informer.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { decideRound, type NodeBatch } from '../scheduling/decide-round.js';
 import type { BatchDispatcher } from './dispatch.js';
+import type { FirstSeen } from './first-seen.js';
 import type { NodeOccupancy } from './node-occupancy.js';
 import type { PromptStore } from './prompts.js';
 import { phaseOf } from './request-facts.js';
@@ -34,6 +35,7 @@ export interface SchedulingRoundOptions {
   readonly clock: Clock;
   /** Called when a dispatched batch is done (its node is free for the next round). */
   readonly onBatchDone: () => void;
+  readonly firstSeen: FirstSeen;
 }
 
 /** A batch id: the node, the time, and random bits (unique across operator restarts). */
@@ -67,6 +69,7 @@ export class SchedulingRound {
       busyNodes: occupancy.busyNodes(),
       nowMs: clock.now(),
       promptBytes: prompts.bytes,
+      firstSeenMs: this.options.firstSeen.byKey,
       clock: () => performance.now() / 1000,
     });
     for (const note of decision.notes) log.debug({ note }, 'round note');

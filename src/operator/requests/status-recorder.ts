@@ -5,12 +5,15 @@ import type { Logger } from 'pino';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 import type { RequestResult } from '../../gen/edgellm/agent/v1/agent.js';
 import { PHASE, REQUEST_REASON } from '../api/constants.js';
+import { isNotFound } from '../kube/api-errors.js';
 import type { Clock } from '../kube/clock.js';
 import type { Informer } from '../kube/informer.js';
 import { objectKey } from '../kube/informer.js';
+import { retryTransient } from '../kube/retry.js';
 import { EVENT_TYPE, type EventRecorder, type StatusWriter } from '../kube/writes.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { retryOrGiveUp, type OutcomeDecision } from './failure-policy.js';
+import type { FirstSeen } from './first-seen.js';
 import type { OutputSpill } from './output-spill.js';
 import { budgetSeconds, isFinished } from './request-facts.js';
 import {
@@ -26,6 +29,14 @@ import {
   type TransitionContext,
 } from './transitions.js';
 
+/** The request was deleted: there is no status left to write (its sequence should stop). */
+export class RequestGoneError extends Error {
+  override name = 'RequestGoneError';
+  constructor(readonly key: string) {
+    super(`InferenceRequest ${key} was deleted`);
+  }
+}
+
 export interface RequestStatusRecorderOptions {
   readonly status: StatusWriter;
   readonly events: EventRecorder;
@@ -35,8 +46,8 @@ export interface RequestStatusRecorderOptions {
   readonly requests: Informer<InferenceRequest>;
   readonly spill: OutputSpill;
   readonly maxAttempts: number;
-  /** When this operator first saw the request (epoch ms). */
-  readonly seenMs: (r: InferenceRequest) => number;
+  /** When this operator first saw each request. */
+  readonly firstSeen: FirstSeen;
   readonly clock: Clock;
 }
 
@@ -83,9 +94,16 @@ export class RequestStatusRecorder {
     return updated;
   }
 
-  /** Its first token streamed; returns the updated object (the given one if the write failed). */
+  /**
+   * Its first token streamed; returns the updated object (the given one if the write failed).
+   * Throws RequestGoneError when the request was deleted.
+   */
   async running(r: InferenceRequest, batchStartedMs: number): Promise<InferenceRequest> {
-    return this.write(r, runningPatch(this.context(r), batchStartedMs)).catch(() => r);
+    return this.write(r, runningPatch(this.context(r), batchStartedMs)).catch((error: unknown) => {
+      if (error instanceof RequestGoneError) throw error;
+      this.options.log.warn({ err: error, request: objectKey(r) }, 'could not record Running');
+      return r;
+    });
   }
 
   /** Succeeded with the agent's result; `batchStartedMs`: when the batch was dispatched. */
@@ -160,7 +178,8 @@ export class RequestStatusRecorder {
         }),
       );
     } catch (error) {
-      log.warn({ err: error, request: objectKey(r) }, 'could not record failure');
+      if (error instanceof RequestGoneError) log.info({ request: objectKey(r) }, 'request deleted');
+      else log.warn({ err: error, request: objectKey(r) }, 'could not record failure');
       return;
     }
     metrics.requestsCompletedTotal.inc({ node, phase: PHASE.failed, reason });
@@ -199,7 +218,8 @@ export class RequestStatusRecorder {
         maxAttempts: this.options.maxAttempts,
       }),
     ).catch((error: unknown) => {
-      this.options.log.warn({ err: error, request: objectKey(r) }, 'could not requeue');
+      if (!(error instanceof RequestGoneError))
+        this.options.log.warn({ err: error, request: objectKey(r) }, 'could not requeue');
     });
     this.options.events.record(current, EVENT_TYPE.warning, REQUEST_REASON.agentLost, decision.why);
   }
@@ -216,7 +236,7 @@ export class RequestStatusRecorder {
   }
 
   private measured(r: InferenceRequest, result: RequestResult, batchStartedMs: number): Measured {
-    const seen = this.options.seenMs(r);
+    const seen = this.options.firstSeen.startMs(r);
     const execution = result.totalSeconds;
     return {
       latencySeconds: (this.options.clock.now() - seen) / 1000,
@@ -235,16 +255,30 @@ export class RequestStatusRecorder {
     };
   }
 
-  private write(
+  /**
+   * One status merge patch; transient API errors (no answer, 429, 5xx) are retried with backoff,
+   * a deleted request throws RequestGoneError, a conflict (409, when `resourceVersion` is given)
+   * is thrown as is.
+   */
+  private async write(
     r: InferenceRequest,
     patch: RequestStatusPatch,
     resourceVersion?: string,
   ): Promise<InferenceRequest> {
-    return this.options.status.patchRequest(
-      r.metadata.name ?? '',
-      r.metadata.namespace ?? 'default',
-      patch,
-      resourceVersion,
-    );
+    try {
+      return await retryTransient(
+        () =>
+          this.options.status.patchRequest(
+            r.metadata.name ?? '',
+            r.metadata.namespace ?? 'default',
+            patch,
+            resourceVersion,
+          ),
+        this.options.clock,
+      );
+    } catch (error) {
+      if (isNotFound(error)) throw new RequestGoneError(objectKey(r));
+      throw error;
+    }
   }
 }

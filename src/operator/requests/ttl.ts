@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 import { InferenceRequestResource } from '../api/constants.js';
 import type { Clock } from '../kube/clock.js';
+import { isNotFound } from '../kube/api-errors.js';
 import { Controller, type ReconcileOutcome } from '../kube/controller.js';
 import { objectKey, splitKey, type Informer } from '../kube/informer.js';
 import type { OperatorMetrics } from '../metrics.js';
@@ -82,7 +83,7 @@ export class TtlController {
         name,
       })
       .catch((error: unknown) => {
-        if (!(error instanceof k8s.ApiException && error.code === 404)) throw error;
+        if (!isNotFound(error)) throw error;
       });
     this.options.log.info(
       { request: key, ttl: r.spec.ttlSecondsAfterFinished },

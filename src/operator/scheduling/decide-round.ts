@@ -43,6 +43,11 @@ export interface RoundInput {
   readonly promptBytes?: ReadonlyMap<string, number>;
   /** Monotonic clock in seconds for the solver budget and per-node solve times. */
   readonly clock?: () => number;
+  /**
+   * When the operator first saw each request (epoch ms, by key): its latency budget counts from
+   * then. Requests not in it count from creationTimestamp (whole seconds).
+   */
+  readonly firstSeenMs?: ReadonlyMap<string, number>;
 }
 
 export interface BatchMember {
@@ -138,17 +143,18 @@ export function decideRound(input: RoundInput): RoundDecision {
       invalid.push({ key, message: `spec.latencyBudget: ${err.message}` });
       continue;
     }
+    // A budget no node could ever meet says so (DeadlineInfeasible), even once it has passed.
+    const never = whyUnservable(t.fullBudget, allNodes);
+    if (never !== null) {
+      failed.push({ key, reason: never.reason, message: never.message });
+      continue;
+    }
     if (t.request.latencyBudgetSeconds <= 0) {
       expired.push({
         key,
         reason: REQUEST_REASON.deadlineExceeded,
         message: `the latency budget of ${object.spec.latencyBudget} passed while the request waited ${t.waitedSeconds.toFixed(1)}s for a node`,
       });
-      continue;
-    }
-    const never = whyUnservable(t.fullBudget, allNodes);
-    if (never !== null) {
-      failed.push({ key, reason: never.reason, message: never.message });
       continue;
     }
     const notAnyMore = whyUnservable(t.request, allNodes);

@@ -84,6 +84,7 @@ export interface EdgeNodeView {
               readonly agentModel?: string | undefined;
               readonly loaded?: boolean | undefined;
               readonly maxSequences?: number | undefined;
+              readonly sequenceContextTokens?: number | undefined;
             }[]
           | undefined;
         readonly profiles?:

@@ -229,20 +229,34 @@ export function translateNode(
     partialModelExecution: node.status?.agent?.partialModelExecution ?? false,
     ...(clock === undefined ? {} : { budget: { maxSeconds: budgetSeconds, clock } }),
   };
-  // The round uses the variants the agent reports loaded (all when status lists no models yet)
-  // and never more requests than the agent's context holds sequences.
+  // What the agent reports of each variant: whether it is loaded, its batch limit (sequences)
+  // and how many tokens one sequence holds. The round uses only loaded variants (all when
+  // status lists no models yet), each capped by its own limit.
   const statusModels = node.status?.models;
-  let maxBatchSize = all.maxBatchSize ?? SCHEDULING_DEFAULTS.maxBatchSize;
-  const loaded = variants.filter((v) => {
+  const limits = (v: ModelVariant): ModelVariant => {
+    const agentModel = agentModels.get(variantKey(v.name, v.quantization));
+    const entry = statusModels?.find((m) => (m.agentModel ?? m.name) === agentModel);
+    return {
+      ...v,
+      ...(entry?.maxSequences !== undefined && entry.maxSequences > 0
+        ? { maxSequences: entry.maxSequences }
+        : {}),
+      ...(entry?.sequenceContextTokens !== undefined && entry.sequenceContextTokens > 0
+        ? { sequenceTokens: entry.sequenceContextTokens }
+        : {}),
+    };
+  };
+  const known = variants.map(limits);
+  const loaded = known.filter((v) => {
     if (statusModels === undefined) return true;
     const agentModel = agentModels.get(variantKey(v.name, v.quantization));
-    const entry = statusModels.find((m) => (m.agentModel ?? m.name) === agentModel);
-    if (entry?.loaded !== true) return false;
-    if (entry.maxSequences !== undefined && entry.maxSequences > 0)
-      maxBatchSize = Math.min(maxBatchSize, entry.maxSequences);
-    return true;
+    return statusModels.find((m) => (m.agentModel ?? m.name) === agentModel)?.loaded === true;
   });
-  return { all, round: { ...all, variants: loaded, maxBatchSize }, agentModels };
+  return {
+    all: { ...all, variants: known },
+    round: { ...all, variants: loaded },
+    agentModels,
+  };
 }
 
 function profilePerplexity(node: EdgeNodeView, m: EdgeNodeModelView): number | undefined {
@@ -262,12 +276,17 @@ export interface TranslatedRequest {
 export function translateRequest(
   object: InferenceRequestView,
   nodes: readonly EdgeNodeView[],
-  input: { readonly nowMs: number; readonly promptBytes?: ReadonlyMap<string, number> | undefined },
+  input: {
+    readonly nowMs: number;
+    readonly promptBytes?: ReadonlyMap<string, number> | undefined;
+    readonly firstSeenMs?: ReadonlyMap<string, number> | undefined;
+  },
 ): TranslatedRequest {
   const key = requestKey(object);
   const spec = object.spec;
   const budget = parseDurationSeconds(spec.latencyBudget);
-  const created = timestampMs(object.metadata?.creationTimestamp) ?? input.nowMs;
+  const created =
+    input.firstSeenMs?.get(key) ?? timestampMs(object.metadata?.creationTimestamp) ?? input.nowMs;
   const waitedSeconds = Math.max(0, (input.nowMs - created) / 1000);
   const allowedNodes =
     spec.nodeSelector === undefined || Object.keys(spec.nodeSelector).length === 0

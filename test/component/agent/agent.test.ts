@@ -111,6 +111,7 @@ beforeAll(async () => {
       caFile: join(dir, 'ca.pem'),
       certFile: join(dir, 'server.pem'),
       keyFile: join(dir, 'server.key'),
+      allowedClients: ['edgellm-operator'],
     },
     models: [
       { name: 'tiny', ...model },
@@ -263,7 +264,6 @@ describe('agent over gRPC with mTLS', () => {
     const good = batch('bad-x', ['Hello there']);
     const r0 = good.requests[0];
     if (!r0) throw new Error('no request');
-    const long = 'word '.repeat(SEQUENCE_TOKENS * 2);
     const cases: [string, ExecuteBatchRequest, number, RegExp][] = [
       ['no batch id', { ...good, batchId: '' }, status.INVALID_ARGUMENT, /batch_id is required/],
       ['empty batch', { ...good, requests: [] }, status.INVALID_ARGUMENT, /no requests/],
@@ -291,12 +291,6 @@ describe('agent over gRPC with mTLS', () => {
       ['unknown model', { ...good, model: 'nope' }, status.NOT_FOUND, /not configured/],
       ['model not loaded', { ...good, model: 'cold' }, status.FAILED_PRECONDITION, /LoadModel/],
       [
-        'prompt over context',
-        { ...good, requests: [{ ...r0, prompt: long }] },
-        status.OUT_OF_RANGE,
-        /context of one sequence/,
-      ],
-      [
         'too many sequences',
         batch(
           'bad-x',
@@ -322,6 +316,57 @@ describe('agent over gRPC with mTLS', () => {
     const events = await collectBatch(client.executeBatch(batch('after-bad', ['Still here'], 4)));
     const last = events.at(-1)?.event;
     expect(last?.$case === 'summary' && last.value.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
+  });
+
+  it('rejects alone a request over one sequence’s context; its batch-mates run', async () => {
+    const long = 'word '.repeat(SEQUENCE_TOKENS * 2);
+    const request = batch('one-bad', ['Hello there', long, 'And you'], 6);
+    const events = await collectBatch(client.executeBatch(request));
+    const last = events.at(-1)?.event;
+    expect(last?.$case === 'summary' && last.value.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
+    const byId = new Map(results(events).map((r) => [r.requestId, r]));
+    expect(byId.get('req-1')).toMatchObject({
+      finishReason: FinishReason.FINISH_REASON_REJECTED,
+      completionTokens: 0,
+    });
+    expect(byId.get('req-1')?.error).toMatch(
+      /prompt is \d+ tokens, over the \d+-token context of one sequence/,
+    );
+    for (const id of ['req-0', 'req-2']) expect(byId.get(id)?.completionTokens).toBeGreaterThan(0);
+    // Only the two that fit reached the runtime.
+    expect(runtime.batches.at(-1)).toEqual(['req-0', 'req-2']);
+    expect(sumOf(await scrape(), 'edgellm_agent_rejected_requests_total', { model: 'tiny' })).toBe(
+      1,
+    );
+  });
+
+  it('cancels one request with CancelGeneration; the rest of the batch runs on', async () => {
+    const maxTokens = 60;
+    const stream = client.executeBatch(
+      batch('one-off', ['Keep going', 'Stop me', 'Me too'], maxTokens),
+    );
+    const events: ExecuteBatchResponse[] = [];
+    let cancelled: boolean | undefined;
+    for await (const event of stream) {
+      events.push(event);
+      if (cancelled === undefined && event.event?.$case === 'token')
+        ({ cancelled } = await client.cancelGeneration({ batchId: 'one-off', requestId: 'req-1' }));
+    }
+    expect(cancelled).toBe(true);
+    const byId = new Map(results(events).map((r) => [r.requestId, r]));
+    expect(byId.get('req-1')?.finishReason).toBe(FinishReason.FINISH_REASON_CANCELLED);
+    expect(byId.get('req-1')?.completionTokens).toBeLessThan(maxTokens);
+    for (const id of ['req-0', 'req-2'])
+      expect([id, byId.get(id)?.finishReason]).not.toEqual([
+        id,
+        FinishReason.FINISH_REASON_CANCELLED,
+      ]);
+    expect(
+      (await client.cancelGeneration({ batchId: 'one-off', requestId: 'req-0' })).cancelled,
+    ).toBe(false);
+    expect(
+      (await statusOf(client.cancelGeneration({ batchId: 'one-off', requestId: 'x' }))).code,
+    ).toBe(status.NOT_FOUND);
   });
 
   it('loads and unloads a configured model', async () => {
@@ -372,6 +417,25 @@ describe('agent over gRPC with mTLS', () => {
       await refused({ ca: pki.ca.cert, cert: otherPki.client.cert, key: otherPki.client.key }),
     ).toBe(status.UNAVAILABLE);
     expect(await refused({ insecure: true })).toBe(status.UNAVAILABLE);
+  });
+
+  it('serves only the allowed client identity: another certificate of the same CA is denied', async () => {
+    const other = new AgentClient({
+      address: agent.address,
+      tls: { ca: pki.ca.cert, cert: pki.otherClient.cert, key: pki.otherClient.key },
+      unarySeconds: 5,
+    });
+    try {
+      const err = await statusOf(other.getInfo());
+      expect(err.code).toBe(status.PERMISSION_DENIED);
+      expect(err.details).toMatch(/someone-else is not allowed to call this agent/);
+      const stream = await statusOf(collectBatch(other.executeBatch(batch('intruder', ['x']))));
+      expect(stream.code).toBe(status.PERMISSION_DENIED);
+    } finally {
+      other.close();
+    }
+    // The operator's identity still works.
+    expect((await client.getInfo()).agentVersion).toBe('test');
   });
 
   it('drains the running batch on shutdown, then refuses new work', async () => {

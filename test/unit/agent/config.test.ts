@@ -15,6 +15,7 @@ describe('agent config', () => {
       caFile: '/etc/edgellm/tls/ca.crt',
       certFile: '/etc/edgellm/tls/tls.crt',
       keyFile: '/etc/edgellm/tls/tls.key',
+      allowedClients: [],
     });
     expect(config.models.map((m) => [m.name, m.maxSequences, m.preload])).toEqual([
       ['smollm2-135m', 16, true],

@@ -1,6 +1,7 @@
-// Unit tests of the executor's pure logic (admission codes, per-model FIFO, idempotency,
-// cancellation, the bounded cache) with a scripted in-memory runtime. The real runtime is
-// exercised over gRPC in agent.integration.test.ts.
+// Unit tests of the executor's pure logic (admission codes, per-sequence rejection, per-model
+// FIFO, idempotency, cancellation of a batch or one request, orphaned batches, the bounded
+// cache) with a scripted in-memory runtime. The real runtime is exercised over gRPC in
+// test/component/agent/agent.test.ts.
 import { describe, expect, it } from '@jest/globals';
 import { status } from '@grpc/grpc-js';
 import { pino } from 'pino';
@@ -80,7 +81,7 @@ class ScriptedRuntime implements InferenceRuntime {
       else await Promise.resolve();
       if (options.signal?.aborted) break;
       for (const r of requests)
-        if (step <= r.maxTokens) {
+        if (step <= r.maxTokens && r.signal?.aborted !== true) {
           done.set(r.id, step);
           options.onToken?.({ id: r.id, text: ` w${step}`, completionTokens: step });
         }
@@ -134,8 +135,23 @@ async function setup(gated = false, cacheSize = 8) {
     logger,
   );
   await catalog.load('m');
-  const executor = new BatchExecutor({ runtime, catalog, metrics, logger, cacheSize });
-  return { runtime, executor };
+  const executor = new BatchExecutor({
+    runtime,
+    catalog,
+    metrics,
+    logger,
+    cacheSize,
+    orphanGraceSeconds: ORPHAN_GRACE_SECONDS,
+  });
+  return { runtime, executor, metrics };
+}
+
+const ORPHAN_GRACE_SECONDS = 0.05;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+function resultsOf(events: readonly ExecuteBatchResponse[]) {
+  return events.flatMap((e) => (e.event?.$case === 'result' ? [e.event.value] : []));
 }
 
 function batch(batchId: string, n = 2, maxTokens = 3, model = 'm'): ExecuteBatchRequest {
@@ -196,14 +212,6 @@ describe('BatchExecutor admission', () => {
     expect(await codeOf(executor.submit({ ...b, model: 'nope' }))).toBe(status.NOT_FOUND);
     expect(await codeOf(executor.submit({ ...b, model: 'cold' }))).toBe(status.FAILED_PRECONDITION);
     expect(await codeOf(executor.submit(batch('big', 5)))).toBe(status.RESOURCE_EXHAUSTED);
-    // 64 tokens / 4 sequences = 16 per sequence.
-    const long = Array.from({ length: 20 }, () => 'x').join(' ');
-    expect(await codeOf(executor.submit({ ...b, requests: [{ ...r0, prompt: long }] }))).toBe(
-      status.OUT_OF_RANGE,
-    );
-    expect(await codeOf(executor.submit({ ...b, requests: [{ ...r0, maxTokens: 15 }] }))).toBe(
-      status.OUT_OF_RANGE,
-    );
     const past = new Date(Date.now() - 1000);
     expect(await codeOf(executor.submit({ ...b, requests: [{ ...r0, deadline: past }] }))).toBe(
       status.DEADLINE_EXCEEDED,
@@ -212,6 +220,134 @@ describe('BatchExecutor admission', () => {
     const events = await follow(record);
     expect(record.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
     expect(events.filter((e) => e.event?.$case === 'token')).toHaveLength(6);
+  });
+});
+
+describe('BatchExecutor per-request outcomes', () => {
+  it('rejects a request that does not fit one sequence alone; its batch-mates run', async () => {
+    const { executor, metrics } = await setup();
+    const b = batch('mixed', 3);
+    // 64 tokens / 4 sequences = 16 per sequence.
+    const long = Array.from({ length: 20 }, () => 'x').join(' ');
+    const [r0, r1, r2] = b.requests;
+    if (!r0 || !r1 || !r2) throw new Error('batch() made too few requests');
+    const { record } = await executor.submit({
+      ...b,
+      requests: [{ ...r0, prompt: long }, { ...r1, maxTokens: 15 }, r2],
+    });
+    const results = resultsOf(await follow(record));
+    expect(record.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
+    const byId = new Map(results.map((r) => [r.requestId, r]));
+    expect(byId.get('r0')).toMatchObject({
+      finishReason: FinishReason.FINISH_REASON_REJECTED,
+      completionTokens: 0,
+    });
+    expect(byId.get('r0')?.error).toMatch(/prompt is 20 tokens, over the 16-token context/);
+    expect(byId.get('r1')?.finishReason).toBe(FinishReason.FINISH_REASON_REJECTED);
+    expect(byId.get('r1')?.error).toMatch(/lower max_tokens to at most 13/);
+    expect(byId.get('r2')).toMatchObject({
+      finishReason: FinishReason.FINISH_REASON_LENGTH,
+      completionTokens: 3,
+    });
+    expect((await metrics.rejectedRequests.get()).values[0]?.value).toBe(2);
+  });
+
+  it('a batch of only rejected requests ends without running', async () => {
+    const { executor, runtime } = await setup();
+    const b = batch('none', 1, 40);
+    const { record } = await executor.submit(b);
+    const results = resultsOf(await follow(record));
+    expect(results.map((r) => r.finishReason)).toEqual([FinishReason.FINISH_REASON_REJECTED]);
+    expect(runtime.calls).toEqual([]);
+  });
+
+  it('cancels one running request; the others run to the end', async () => {
+    const { executor, runtime } = await setup(true);
+    const { record } = await executor.submit(batch('c', 3, 4));
+    const events = follow(record);
+    runtime.release();
+    await sleep(5);
+    expect(executor.cancelGeneration('c', 'r1')).toBe(true);
+    expect(executor.cancelGeneration('c', 'r1')).toBe(false);
+    for (let i = 0; i < 4; i++) {
+      runtime.release();
+      await sleep(5);
+    }
+    const results = resultsOf(await events);
+    const byId = new Map(results.map((r) => [r.requestId, r]));
+    expect(byId.get('r1')?.finishReason).toBe(FinishReason.FINISH_REASON_CANCELLED);
+    expect(byId.get('r1')?.completionTokens).toBeLessThan(4);
+    expect(byId.get('r0')).toMatchObject({
+      finishReason: FinishReason.FINISH_REASON_LENGTH,
+      completionTokens: 4,
+    });
+    expect(byId.get('r2')).toMatchObject({
+      finishReason: FinishReason.FINISH_REASON_LENGTH,
+      completionTokens: 4,
+    });
+    expect(record.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
+    expect(() => executor.cancelGeneration('c', 'nope')).toThrow(/has no request nope/);
+    expect(() => executor.cancelGeneration('nope', 'r0')).toThrow(/not known/);
+    // Finished: its result stands.
+    expect(executor.cancelGeneration('c', 'r0')).toBe(false);
+  });
+
+  it('a request cancelled while its batch is queued never runs', async () => {
+    const { executor, runtime } = await setup(true);
+    const first = await executor.submit(batch('q1', 1, 2));
+    const second = await executor.submit(batch('q2', 2, 2));
+    expect(executor.cancelGeneration('q2', 'r0')).toBe(true);
+    const done = follow(second.record);
+    for (let i = 0; i < 6; i++) {
+      runtime.release();
+      await sleep(5);
+    }
+    await follow(first.record);
+    const results = resultsOf(await done);
+    expect(results.find((r) => r.requestId === 'r0')?.finishReason).toBe(
+      FinishReason.FINISH_REASON_CANCELLED,
+    );
+    expect(runtime.calls).toEqual([['r0'], ['r1']]);
+  });
+});
+
+describe('BatchExecutor orphaned batches', () => {
+  it('cancels a running batch whose last follower left and none came back in the grace period', async () => {
+    const { executor, runtime, metrics } = await setup(true);
+    const { record } = await executor.submit(batch('o', 1, 10));
+    const off = record.subscribe({ event: () => undefined, end: () => undefined });
+    runtime.release();
+    off();
+    await sleep(ORPHAN_GRACE_SECONDS * 1000 * 3);
+    runtime.release();
+    await follow(record);
+    expect(record.state).toBe(BatchState.BATCH_STATE_CANCELLED);
+    expect((await metrics.orphanedBatches.get()).values[0]?.value).toBe(1);
+  });
+
+  it('keeps a batch whose caller reattaches or asks about it (GetBatch) within the grace period', async () => {
+    const { executor, runtime } = await setup(true);
+    const { record } = await executor.submit(batch('kept', 1, 4));
+    const off = record.subscribe({ event: () => undefined, end: () => undefined });
+    off();
+    await sleep((ORPHAN_GRACE_SECONDS * 1000) / 2);
+    const done = follow(record); // reattached
+    await sleep(ORPHAN_GRACE_SECONDS * 1000 * 2);
+    for (let i = 0; i < 4; i++) {
+      runtime.release();
+      await sleep(5);
+    }
+    await done;
+    expect(record.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
+    const polled = await executor.submit(batch('polled', 1, 3));
+    polled.record.subscribe({ event: () => undefined, end: () => undefined })();
+    for (let i = 0; i < 6; i++) {
+      await sleep((ORPHAN_GRACE_SECONDS * 1000) / 2);
+      executor.touch('polled');
+      runtime.release();
+    }
+    await follow(polled.record);
+    expect(polled.record.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
   });
 });
 

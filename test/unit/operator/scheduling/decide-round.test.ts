@@ -319,6 +319,79 @@ describe('decideRound', () => {
     expect(d.waiting).toHaveLength(2);
   });
 
+  it('caps each variant at its own agent sequences, not the smallest of the node', () => {
+    const node = edgeNode('a', 200e12, {
+      status: {
+        models: [
+          { name: 'llama-f16', loaded: true, maxSequences: 2 },
+          { name: 'other-q4', loaded: true, maxSequences: 8 },
+        ],
+      },
+    });
+    const models = [
+      { ...llama('F16', 16, 5.68), agentModel: 'llama-f16' },
+      { ...llama('Q4_0', 4, 5.96), name: 'other', agentModel: 'other-q4' },
+    ];
+    const d = round(
+      [{ ...node, spec: { ...node.spec, models } }],
+      ['r1', 'r2', 'r3', 'r4', 'r5', 'r6'].map((n) => request(n, { model: 'other' })),
+    );
+    // The other model's batches hold 8 although llama's hold 2 on the same node.
+    expect(d.batches[0]?.members).toHaveLength(6);
+  });
+
+  it('fails what exceeds one sequence of every eligible variant (ContextExceeded) and never batches it', () => {
+    const node = edgeNode('a', 200e12, {
+      status: {
+        models: [{ name: 'llama-7b', loaded: true, maxSequences: 4, sequenceContextTokens: 512 }],
+      },
+    });
+    const models = node.spec.models.filter((m) => m.quantization === 'F16');
+    const d = round(
+      [{ ...node, spec: { ...node.spec, models } }],
+      [
+        request('long', { prompt: 'x'.repeat(400), maxTokens: 8192 }),
+        ...['ok1', 'ok2'].map((n) => request(n, { prompt: 'x'.repeat(400), maxTokens: 64 })),
+      ],
+    );
+    expect(d.failed.map((f) => [f.key, f.reason])).toEqual([['default/long', 'ContextExceeded']]);
+    expect(d.failed[0]?.message).toMatch(/exceed the 512-token context of one sequence/);
+    expect(d.failed[0]?.message).toMatch(/lower spec\.maxTokens to at most 412/);
+    expect(d.batches[0]?.members.map((m) => m.key).sort()).toEqual(['default/ok1', 'default/ok2']);
+  });
+
+  it('counts the budget from when the operator first saw the request, not the whole-second creationTimestamp', () => {
+    const nodes = [edgeNode('a', 100e12)];
+    // creationTimestamp says 0.9 s ago (whole seconds round it down); the operator saw it 5 ms ago.
+    const r = request(
+      'quick',
+      { latencyBudget: '900ms', maxTokens: 1, prompt: 'x' },
+      { createdAgoMs: 900 },
+    );
+    const stale = decideRound({ nodes, requests: [r], busyNodes: new Set(), nowMs: NOW });
+    expect(stale.expired.map((e) => e.key)).toEqual(['default/quick']);
+    const seen = decideRound({
+      nodes,
+      requests: [r],
+      busyNodes: new Set(),
+      nowMs: NOW,
+      firstSeenMs: new Map([['default/quick', NOW - 5]]),
+    });
+    expect(seen.expired).toEqual([]);
+    expect(seen.batches[0]?.members[0]?.remainingBudgetSeconds).toBeCloseTo(0.895, 3);
+  });
+
+  it('says DeadlineInfeasible for a budget no node could ever meet, even after it passed', () => {
+    const nodes = [edgeNode('a', 1e9)];
+    const d = round(nodes, [
+      request('hopeless', { latencyBudget: '100ms' }, { createdAgoMs: 500 }),
+    ]);
+    expect(d.failed.map((f) => [f.key, f.reason])).toEqual([
+      ['default/hopeless', 'DeadlineInfeasible'],
+    ]);
+    expect(d.expired).toEqual([]);
+  });
+
   it('predicts with the calibrated profile when compute is auto and status has one', () => {
     const slowProfile = {
       prefill: { fixedSeconds: 0.5, perTokenSeconds: 0.001, perTokenSquaredSeconds: 0 },

@@ -123,6 +123,11 @@ export enum FinishReason {
   FINISH_REASON_CANCELLED = 3,
   /** FINISH_REASON_DEADLINE_EXCEEDED - Stopped at the request's deadline. */
   FINISH_REASON_DEADLINE_EXCEEDED = 4,
+  /**
+   * FINISH_REASON_REJECTED - Not run: the request cannot run on this agent (RequestResult.error says why); the other
+   * requests of the batch ran.
+   */
+  FINISH_REASON_REJECTED = 5,
 }
 
 export function finishReasonFromJSON(object: any): FinishReason {
@@ -142,6 +147,9 @@ export function finishReasonFromJSON(object: any): FinishReason {
     case 4:
     case "FINISH_REASON_DEADLINE_EXCEEDED":
       return FinishReason.FINISH_REASON_DEADLINE_EXCEEDED;
+    case 5:
+    case "FINISH_REASON_REJECTED":
+      return FinishReason.FINISH_REASON_REJECTED;
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum FinishReason");
   }
@@ -159,6 +167,8 @@ export function finishReasonToJSON(object: FinishReason): string {
       return "FINISH_REASON_CANCELLED";
     case FinishReason.FINISH_REASON_DEADLINE_EXCEEDED:
       return "FINISH_REASON_DEADLINE_EXCEEDED";
+    case FinishReason.FINISH_REASON_REJECTED:
+      return "FINISH_REASON_REJECTED";
     default:
       throw new globalThis.Error("Unrecognized enum value " + object + " for enum FinishReason");
   }
@@ -275,6 +285,11 @@ export interface ModelVariant {
   hiddenSize: number;
   parameters: number;
   loadSeconds: number;
+  /**
+   * Tokens one sequence holds (prompt plus generated tokens): context_tokens / max_sequences.
+   * A request needing more is rejected alone (FINISH_REASON_REJECTED).
+   */
+  sequenceContextTokens: number;
 }
 
 /** GetProfileRequest selects the profiles to return. */
@@ -404,6 +419,8 @@ export interface RequestResult {
   firstTokenSeconds: number;
   /** Seconds from the batch's start until this request finished. */
   totalSeconds: number;
+  /** Why the request was not run (FINISH_REASON_REJECTED), and what to change. */
+  error: string;
 }
 
 /** BatchSummary is the last event of a batch's stream. */
@@ -448,6 +465,21 @@ export interface CancelBatchRequest {
 /** CancelBatchResponse reports the batch's state after the cancel request. */
 export interface CancelBatchResponse {
   state: BatchState;
+}
+
+/** CancelGenerationRequest names one request of a batch. */
+export interface CancelGenerationRequest {
+  batchId: string;
+  requestId: string;
+}
+
+/** CancelGenerationResponse says whether the request was still running. */
+export interface CancelGenerationResponse {
+  /**
+   * True when the request had not finished and is now cancelled; false when it had already
+   * finished (its result stands).
+   */
+  cancelled: boolean;
 }
 
 function createBaseGetInfoRequest(): GetInfoRequest {
@@ -794,6 +826,7 @@ function createBaseModelVariant(): ModelVariant {
     hiddenSize: 0,
     parameters: 0,
     loadSeconds: 0,
+    sequenceContextTokens: 0,
   };
 }
 
@@ -831,6 +864,9 @@ export const ModelVariant: MessageFns<ModelVariant> = {
     }
     if (message.loadSeconds !== 0) {
       writer.uint32(89).double(message.loadSeconds);
+    }
+    if (message.sequenceContextTokens !== 0) {
+      writer.uint32(96).uint32(message.sequenceContextTokens);
     }
     return writer;
   },
@@ -936,6 +972,14 @@ export const ModelVariant: MessageFns<ModelVariant> = {
             message.loadSeconds = reader.double();
             continue;
           }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.sequenceContextTokens = reader.uint32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -981,6 +1025,11 @@ export const ModelVariant: MessageFns<ModelVariant> = {
         : isSet(object.load_seconds)
         ? globalThis.Number(object.load_seconds)
         : 0,
+      sequenceContextTokens: isSet(object.sequenceContextTokens)
+        ? globalThis.Number(object.sequenceContextTokens)
+        : isSet(object.sequence_context_tokens)
+        ? globalThis.Number(object.sequence_context_tokens)
+        : 0,
     };
   },
 
@@ -1019,6 +1068,9 @@ export const ModelVariant: MessageFns<ModelVariant> = {
     if (message.loadSeconds !== 0) {
       obj.loadSeconds = floatToJson(message.loadSeconds);
     }
+    if (message.sequenceContextTokens !== 0) {
+      obj.sequenceContextTokens = Math.round(message.sequenceContextTokens);
+    }
     return obj;
   },
 
@@ -1038,6 +1090,7 @@ export const ModelVariant: MessageFns<ModelVariant> = {
     message.hiddenSize = object.hiddenSize ?? 0;
     message.parameters = object.parameters ?? 0;
     message.loadSeconds = object.loadSeconds ?? 0;
+    message.sequenceContextTokens = object.sequenceContextTokens ?? 0;
     return message;
   },
 };
@@ -2456,6 +2509,7 @@ function createBaseRequestResult(): RequestResult {
     finishReason: 0,
     firstTokenSeconds: 0,
     totalSeconds: 0,
+    error: "",
   };
 }
 
@@ -2481,6 +2535,9 @@ export const RequestResult: MessageFns<RequestResult> = {
     }
     if (message.totalSeconds !== 0) {
       writer.uint32(57).double(message.totalSeconds);
+    }
+    if (message.error !== "") {
+      writer.uint32(66).string(message.error);
     }
     return writer;
   },
@@ -2554,6 +2611,14 @@ export const RequestResult: MessageFns<RequestResult> = {
             message.totalSeconds = reader.double();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.error = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2599,6 +2664,7 @@ export const RequestResult: MessageFns<RequestResult> = {
         : isSet(object.total_seconds)
         ? globalThis.Number(object.total_seconds)
         : 0,
+      error: isSet(object.error) ? globalThis.String(object.error) : "",
     };
   },
 
@@ -2625,6 +2691,9 @@ export const RequestResult: MessageFns<RequestResult> = {
     if (message.totalSeconds !== 0) {
       obj.totalSeconds = floatToJson(message.totalSeconds);
     }
+    if (message.error !== "") {
+      obj.error = message.error;
+    }
     return obj;
   },
 
@@ -2640,6 +2709,7 @@ export const RequestResult: MessageFns<RequestResult> = {
     message.finishReason = object.finishReason ?? 0;
     message.firstTokenSeconds = object.firstTokenSeconds ?? 0;
     message.totalSeconds = object.totalSeconds ?? 0;
+    message.error = object.error ?? "";
     return message;
   },
 };
@@ -3253,6 +3323,166 @@ export const CancelBatchResponse: MessageFns<CancelBatchResponse> = {
   },
 };
 
+function createBaseCancelGenerationRequest(): CancelGenerationRequest {
+  return { batchId: "", requestId: "" };
+}
+
+export const CancelGenerationRequest: MessageFns<CancelGenerationRequest> = {
+  encode(message: CancelGenerationRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.batchId !== "") {
+      writer.uint32(10).string(message.batchId);
+    }
+    if (message.requestId !== "") {
+      writer.uint32(18).string(message.requestId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelGenerationRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelGenerationRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.batchId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.requestId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelGenerationRequest {
+    return {
+      batchId: isSet(object.batchId)
+        ? globalThis.String(object.batchId)
+        : isSet(object.batch_id)
+        ? globalThis.String(object.batch_id)
+        : "",
+      requestId: isSet(object.requestId)
+        ? globalThis.String(object.requestId)
+        : isSet(object.request_id)
+        ? globalThis.String(object.request_id)
+        : "",
+    };
+  },
+
+  toJSON(message: CancelGenerationRequest): unknown {
+    const obj: any = {};
+    if (message.batchId !== "") {
+      obj.batchId = message.batchId;
+    }
+    if (message.requestId !== "") {
+      obj.requestId = message.requestId;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CancelGenerationRequest>): CancelGenerationRequest {
+    return CancelGenerationRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelGenerationRequest>): CancelGenerationRequest {
+    const message = createBaseCancelGenerationRequest();
+    message.batchId = object.batchId ?? "";
+    message.requestId = object.requestId ?? "";
+    return message;
+  },
+};
+
+function createBaseCancelGenerationResponse(): CancelGenerationResponse {
+  return { cancelled: false };
+}
+
+export const CancelGenerationResponse: MessageFns<CancelGenerationResponse> = {
+  encode(message: CancelGenerationResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cancelled !== false) {
+      writer.uint32(8).bool(message.cancelled);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CancelGenerationResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCancelGenerationResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cancelled = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): CancelGenerationResponse {
+    return { cancelled: isSet(object.cancelled) ? globalThis.Boolean(object.cancelled) : false };
+  },
+
+  toJSON(message: CancelGenerationResponse): unknown {
+    const obj: any = {};
+    if (message.cancelled !== false) {
+      obj.cancelled = message.cancelled;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<CancelGenerationResponse>): CancelGenerationResponse {
+    return CancelGenerationResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CancelGenerationResponse>): CancelGenerationResponse {
+    const message = createBaseCancelGenerationResponse();
+    message.cancelled = object.cancelled ?? false;
+    return message;
+  },
+};
+
 /**
  * AgentService runs quantized GGUF models on one edge node and executes the batches the
  * operator schedules. Served over mTLS; the standard grpc.health.v1.Health service runs
@@ -3309,7 +3539,10 @@ export const AgentServiceService = {
    * BatchSummary. Idempotent by batch_id: a retry with the same id attaches to the queued or
    * running batch, or replays the stored events of a finished one; it never runs twice. A retry
    * with the same id but different requests fails with ALREADY_EXISTS. Closing the stream
-   * detaches the caller only; CancelBatch stops a batch.
+   * detaches the caller only; CancelBatch stops a batch. A batch nobody follows (no attached
+   * stream, no GetBatch) for the agent's orphan grace period is cancelled: the caller gave up.
+   * A request that cannot run (its prompt plus max_tokens exceeds one sequence's context) ends
+   * alone with FINISH_REASON_REJECTED and its error; the rest of the batch runs.
    */
   executeBatch: {
     path: "/edgellm.agent.v1.AgentService/ExecuteBatch" as const,
@@ -3341,6 +3574,21 @@ export const AgentServiceService = {
     responseSerialize: (value: CancelBatchResponse): Buffer => Buffer.from(CancelBatchResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): CancelBatchResponse => CancelBatchResponse.decode(value),
   },
+  /**
+   * CancelGeneration stops one request of a queued or running batch: its sequence stops being
+   * decoded and it finishes as CANCELLED; the other requests of the batch run on.
+   */
+  cancelGeneration: {
+    path: "/edgellm.agent.v1.AgentService/CancelGeneration" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: CancelGenerationRequest): Buffer =>
+      Buffer.from(CancelGenerationRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CancelGenerationRequest => CancelGenerationRequest.decode(value),
+    responseSerialize: (value: CancelGenerationResponse): Buffer =>
+      Buffer.from(CancelGenerationResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CancelGenerationResponse => CancelGenerationResponse.decode(value),
+  },
 } as const;
 
 export interface AgentServiceServer extends UntypedServiceImplementation {
@@ -3361,13 +3609,21 @@ export interface AgentServiceServer extends UntypedServiceImplementation {
    * BatchSummary. Idempotent by batch_id: a retry with the same id attaches to the queued or
    * running batch, or replays the stored events of a finished one; it never runs twice. A retry
    * with the same id but different requests fails with ALREADY_EXISTS. Closing the stream
-   * detaches the caller only; CancelBatch stops a batch.
+   * detaches the caller only; CancelBatch stops a batch. A batch nobody follows (no attached
+   * stream, no GetBatch) for the agent's orphan grace period is cancelled: the caller gave up.
+   * A request that cannot run (its prompt plus max_tokens exceeds one sequence's context) ends
+   * alone with FINISH_REASON_REJECTED and its error; the rest of the batch runs.
    */
   executeBatch: handleServerStreamingCall<ExecuteBatchRequest, ExecuteBatchResponse>;
   /** GetBatch reports the state (and results, once finished) of a batch id this agent knows. */
   getBatch: handleUnaryCall<GetBatchRequest, GetBatchResponse>;
   /** CancelBatch stops a queued or running batch; unfinished requests finish as CANCELLED. */
   cancelBatch: handleUnaryCall<CancelBatchRequest, CancelBatchResponse>;
+  /**
+   * CancelGeneration stops one request of a queued or running batch: its sequence stops being
+   * decoded and it finishes as CANCELLED; the other requests of the batch run on.
+   */
+  cancelGeneration: handleUnaryCall<CancelGenerationRequest, CancelGenerationResponse>;
 }
 
 export interface AgentServiceClient extends Client {
@@ -3444,7 +3700,10 @@ export interface AgentServiceClient extends Client {
    * BatchSummary. Idempotent by batch_id: a retry with the same id attaches to the queued or
    * running batch, or replays the stored events of a finished one; it never runs twice. A retry
    * with the same id but different requests fails with ALREADY_EXISTS. Closing the stream
-   * detaches the caller only; CancelBatch stops a batch.
+   * detaches the caller only; CancelBatch stops a batch. A batch nobody follows (no attached
+   * stream, no GetBatch) for the agent's orphan grace period is cancelled: the caller gave up.
+   * A request that cannot run (its prompt plus max_tokens exceeds one sequence's context) ends
+   * alone with FINISH_REASON_REJECTED and its error; the rest of the batch runs.
    */
   executeBatch(
     request: ExecuteBatchRequest,
@@ -3486,6 +3745,25 @@ export interface AgentServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelBatchResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * CancelGeneration stops one request of a queued or running batch: its sequence stops being
+   * decoded and it finishes as CANCELLED; the other requests of the batch run on.
+   */
+  cancelGeneration(
+    request: CancelGenerationRequest,
+    callback: (error: ServiceError | null, response: CancelGenerationResponse) => void,
+  ): ClientUnaryCall;
+  cancelGeneration(
+    request: CancelGenerationRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: CancelGenerationResponse) => void,
+  ): ClientUnaryCall;
+  cancelGeneration(
+    request: CancelGenerationRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: CancelGenerationResponse) => void,
   ): ClientUnaryCall;
 }
 
