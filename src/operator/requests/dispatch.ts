@@ -215,7 +215,9 @@ export class BatchDispatcher {
     };
     for (let attach = 0; ; attach++) {
       try {
-        client ??= await agents.client(chosen.node);
+        // A fresh client per attach: the EdgeNode controller closes a node's cached client when
+        // a heartbeat fails, which a network blip also causes.
+        client = await agents.client(chosen.node);
         for await (const event of client.executeBatch(request)) {
           try {
             await onEvent(event);
@@ -232,10 +234,9 @@ export class BatchDispatcher {
           'batch stream failed',
         );
         if (
-          client !== undefined &&
           benchesNode(failure) &&
           attach < DISPATCH_DEFAULTS.reattachAttempts &&
-          (await this.stillOnAgent(client, batchId, attach))
+          (await this.stillOnAgent(chosen.node, batchId, attach))
         ) {
           log.info({ batchId, node, attempt: attach + 1 }, 'reattaching to the batch');
           continue;
@@ -272,14 +273,11 @@ export class BatchDispatcher {
   }
 
   /** After a broken stream: waits a little, then asks whether the agent still has the batch. */
-  private async stillOnAgent(
-    client: AgentClient,
-    batchId: string,
-    attach: number,
-  ): Promise<boolean> {
-    const { clock } = this.options;
+  private async stillOnAgent(node: EdgeNode, batchId: string, attach: number): Promise<boolean> {
+    const { clock, agents } = this.options;
     await sleep(clock, DISPATCH_DEFAULTS.reattachBaseDelayMs * 2 ** attach);
     try {
+      const client = await agents.client(node);
       await client.getBatch({ batchId }, DISPATCH_DEFAULTS.reattachCallSeconds);
       return true;
     } catch {
