@@ -142,6 +142,8 @@ export const agentSuite: BenchSuite = {
             maxTokens: r.maxTokens,
             sampling: r.sampling,
             deadline: undefined,
+            messages: [],
+            stop: [],
           })),
         }),
       );

@@ -33,6 +33,7 @@ import {
 } from './errors.js';
 import type { AgentMetrics } from './metrics.js';
 import type { ModelCatalog } from './models.js';
+import { StopMatcher } from './stop-sequences.js';
 import { contextRejections, validateBatch, type AdmittedRequest } from './validation.js';
 
 /** Longest delay setTimeout honours. */
@@ -258,7 +259,9 @@ export class BatchExecutor {
     const model = catalog.admission(request.model);
     const requests = validateBatch(request, model, this.nowMs());
     const promptTokens = await Promise.all(
-      requests.map((r) => runtime.countPromptTokens(request.model, r.prompt, r.promptFormat)),
+      requests.map((r) =>
+        runtime.countPromptTokens(request.model, r.prompt, r.promptFormat, r.messages),
+      ),
     );
     const rejected = contextRejections(requests, promptTokens, model);
     if (this.draining) throw unavailable('agent is shutting down; retry on another node');
@@ -414,6 +417,9 @@ export class BatchExecutor {
     log.info({ requests: runnable.length, queueSeconds }, 'batch started');
     metrics.batchSize.observe({ model: record.model }, runnable.length);
     let output: BatchOutput;
+    const stops = new Map(
+      runnable.filter((r) => r.stop.length > 0).map((r) => [r.id, new StopMatcher(r.stop)]),
+    );
     try {
       const requests = runnable.map((r) => {
         const signal = record.requestAborts.get(r.id)?.signal;
@@ -422,10 +428,15 @@ export class BatchExecutor {
       output = await runtime.generateBatch(record.model, requests, {
         signal: record.abort.signal,
         onToken: (t) => {
+          const matcher = stops.get(t.id);
+          const text = matcher === undefined ? t.text : matcher.push(t.text);
+          // A stop string completed: this request's sequence stops, the batch runs on.
+          if (matcher?.stopped === true) record.requestAborts.get(t.id)?.abort(ABORT_REASON.cancel);
+          if (text === '') return;
           record.emit({
             event: {
               $case: 'token',
-              value: { requestId: t.id, text: t.text, completionTokens: t.completionTokens },
+              value: { requestId: t.id, text, completionTokens: t.completionTokens },
             },
           });
         },
@@ -455,12 +466,27 @@ export class BatchExecutor {
     let promptTokens = 0;
     let completionTokens = 0;
     for (const r of output.results) {
+      const matcher = stops.get(r.id);
+      if (matcher !== undefined && !matcher.stopped) {
+        // No stop string appeared: what was held back in case one would is the end of the text.
+        const rest = matcher.flush();
+        if (rest !== '')
+          record.emit({
+            event: {
+              $case: 'token',
+              value: { requestId: r.id, text: rest, completionTokens: r.completionTokens },
+            },
+          });
+      }
       const result: RequestResult = {
         requestId: r.id,
-        text: r.text,
+        text: matcher?.stopped === true ? matcher.finalText : r.text,
         promptTokens: r.promptTokens,
         completionTokens: r.completionTokens,
-        finishReason: finishReasonOf(r.finishReason, record.abortReason),
+        finishReason:
+          matcher?.stopped === true
+            ? FinishReason.FINISH_REASON_STOP
+            : finishReasonOf(r.finishReason, record.abortReason),
         firstTokenSeconds: r.firstTokenSeconds,
         totalSeconds: r.totalSeconds,
         error: '',

@@ -1,7 +1,8 @@
 // Admission checks of an ExecuteBatch request, each with its precise gRPC status. Pure: the
 // model's state, the token counts and the clock are passed in.
-import { PromptFormat, type ExecuteBatchRequest } from '../gen/edgellm/agent/v1/agent.js';
+import { ChatRole, PromptFormat, type ExecuteBatchRequest } from '../gen/edgellm/agent/v1/agent.js';
 import type {
+  ChatMessage as RuntimeChatMessage,
   GenerationRequest as RuntimeRequest,
   PromptFormat as RuntimePromptFormat,
 } from '../runtime/types.js';
@@ -32,11 +33,22 @@ const PROMPT_FORMATS: ReadonlyMap<PromptFormat, RuntimePromptFormat> = new Map([
   [PromptFormat.PROMPT_FORMAT_CHAT, 'chat'],
 ]);
 
-/** A validated request of a batch, in the runtime's terms plus its deadline. */
+/** The runtime's role of each wire value. */
+const CHAT_ROLES: ReadonlyMap<ChatRole, RuntimeChatMessage['role']> = new Map([
+  [ChatRole.CHAT_ROLE_SYSTEM, 'system'],
+  [ChatRole.CHAT_ROLE_USER, 'user'],
+  [ChatRole.CHAT_ROLE_ASSISTANT, 'assistant'],
+]);
+
+export const STOP_LIMITS = { count: 4, length: 64 } as const;
+
+/** A validated request of a batch, in the runtime's terms plus its deadline and stop strings. */
 export interface AdmittedRequest extends RuntimeRequest {
   readonly promptFormat: RuntimePromptFormat;
   /** Epoch milliseconds after which the result is useless, if the caller set one. */
   readonly deadlineMs?: number;
+  /** Generation ends before the first of these appears (the agent applies them). */
+  readonly stop: readonly string[];
 }
 
 /**
@@ -60,10 +72,37 @@ export function validateBatch(
     if (seen.has(r.id))
       throw invalidArgument(`${where}.id ${r.id} is a duplicate; request ids must be unique`);
     seen.add(r.id);
-    if (r.prompt === '') throw invalidArgument(`${where} (${r.id}): prompt is empty`);
-    if (r.prompt.length > AGENT_DEFAULTS.maxPromptChars)
+    const chat = r.promptFormat === PromptFormat.PROMPT_FORMAT_CHAT;
+    if (r.messages.length > 0 && !chat)
+      throw invalidArgument(
+        `${where} (${r.id}): messages need prompt_format PROMPT_FORMAT_CHAT (a conversation is rendered with the chat template)`,
+      );
+    const messages = r.messages.map((m, j): RuntimeChatMessage => {
+      const role = CHAT_ROLES.get(m.role);
+      if (role === undefined)
+        throw invalidArgument(
+          `${where} (${r.id}): messages[${j}].role must be SYSTEM, USER or ASSISTANT`,
+        );
+      return { role, content: m.content };
+    });
+    const chars =
+      messages.length > 0
+        ? messages.reduce((sum, m) => sum + m.content.length, 0)
+        : r.prompt.length;
+    if (chars === 0)
+      throw invalidArgument(
+        `${where} (${r.id}): ${messages.length > 0 ? 'messages are empty' : 'prompt is empty'}`,
+      );
+    if (chars > AGENT_DEFAULTS.maxPromptChars)
       throw outOfRange(
-        `${where} (${r.id}): prompt has ${r.prompt.length} characters, over the limit of ${AGENT_DEFAULTS.maxPromptChars}`,
+        `${where} (${r.id}): prompt has ${chars} characters, over the limit of ${AGENT_DEFAULTS.maxPromptChars}`,
+      );
+    if (
+      r.stop.length > STOP_LIMITS.count ||
+      r.stop.some((s) => s.length < 1 || s.length > STOP_LIMITS.length)
+    )
+      throw invalidArgument(
+        `${where} (${r.id}): stop takes at most ${STOP_LIMITS.count} strings of 1 to ${STOP_LIMITS.length} characters`,
       );
     if (!Number.isInteger(r.maxTokens) || r.maxTokens < 1)
       throw invalidArgument(
@@ -97,6 +136,8 @@ export function validateBatch(
         ...(s?.topP !== undefined ? { topP: s.topP } : {}),
       },
       ...(deadlineMs !== undefined ? { deadlineMs } : {}),
+      ...(messages.length > 0 ? { messages } : {}),
+      stop: r.stop,
     };
   });
   if (!model.configured)

@@ -16,6 +16,7 @@ import {
   type LlamaContextSequence,
   type LlamaModel,
   resolveChatWrapper,
+  type ChatHistoryItem,
   type Token,
 } from 'node-llama-cpp';
 import {
@@ -30,6 +31,7 @@ import { TextStream } from './text-stream.js';
 import {
   FINISH_REASON,
   type BatchOutput,
+  type ChatMessage,
   type FinishReason,
   type GenerationRequest,
   type GenerationResult,
@@ -233,8 +235,13 @@ export class LlamaRuntime implements InferenceRuntime {
     return Promise.resolve(this.entry(model).model.tokenize(text).length);
   }
 
-  countPromptTokens(model: string, prompt: string, format: PromptFormat): Promise<number> {
-    return Promise.resolve(this.promptTokens(model, prompt, format).length);
+  countPromptTokens(
+    model: string,
+    prompt: string,
+    format: PromptFormat,
+    messages?: readonly ChatMessage[],
+  ): Promise<number> {
+    return Promise.resolve(this.promptTokens(model, prompt, format, messages).length);
   }
 
   /** The model input a prompt becomes in `format`, as text with its special tokens. */
@@ -254,14 +261,26 @@ export class LlamaRuntime implements InferenceRuntime {
    * assistant's reply begins. Generation stops at the model's end-of-generation tokens, which
    * include the templates' end-of-turn tokens.
    */
-  promptTokens(model: string, prompt: string, format: PromptFormat = 'text'): Token[] {
+  promptTokens(
+    model: string,
+    prompt: string,
+    format: PromptFormat = 'text',
+    messages?: readonly ChatMessage[],
+  ): Token[] {
     const entry = this.entry(model);
     const m = entry.model;
     if (format === 'chat') {
       entry.chat ??= resolveChatWrapper(m);
+      const turns = messages ?? [{ role: 'user', content: prompt }];
       const { contextText } = entry.chat.generateContextState({
         chatHistory: [
-          { type: 'user', text: prompt },
+          ...turns.map((t): ChatHistoryItem =>
+            t.role === 'system'
+              ? { type: 'system', text: t.content }
+              : t.role === 'user'
+                ? { type: 'user', text: t.content }
+                : { type: 'model', response: [t.content] },
+          ),
           { type: 'model', response: [] },
         ],
       });
@@ -310,7 +329,7 @@ export class LlamaRuntime implements InferenceRuntime {
       model,
       requests,
       { maxSequences: entry.info.maxSequences, sequenceContextTokens: entry.sequenceContextTokens },
-      (r) => this.promptTokens(model, r.prompt, r.promptFormat),
+      (r) => this.promptTokens(model, r.prompt, r.promptFormat, r.messages),
     );
 
     return this.withSequences(model, requests.length, async (sequences, llamaModel) => {

@@ -15,6 +15,7 @@ import {
   type GenerationRequest,
   type GenerationResult,
   type InferenceRuntime,
+  type ChatMessage,
   type PromptFormat,
   type LoadedModel,
   type ModelSpec,
@@ -106,9 +107,14 @@ export class SimulatedRuntime implements InferenceRuntime {
     return Promise.resolve(simulatedTokenCount(text));
   }
 
-  countPromptTokens(model: string, prompt: string, format: PromptFormat): Promise<number> {
+  countPromptTokens(
+    model: string,
+    prompt: string,
+    format: PromptFormat,
+    messages?: readonly ChatMessage[],
+  ): Promise<number> {
     this.model(model);
-    return Promise.resolve(simulatedPromptTokens(prompt, format));
+    return Promise.resolve(simulatedPromptTokens(prompt, format, messages));
   }
 
   async generateBatch(
@@ -124,7 +130,7 @@ export class SimulatedRuntime implements InferenceRuntime {
         maxSequences: info.maxSequences,
         sequenceContextTokens: Math.floor(info.contextTokens / info.maxSequences),
       },
-      (r) => ({ length: simulatedPromptTokens(r.prompt, r.promptFormat ?? 'text') }),
+      (r) => ({ length: simulatedPromptTokens(r.prompt, r.promptFormat ?? 'text', r.messages) }),
     ).map((t) => t.length);
     const started = performance.now();
     const elapsed = (): number => (performance.now() - started) / 1000;
@@ -250,9 +256,16 @@ export function simulatedTokenCount(text: string): number {
   return Math.max(1, Math.ceil(text.length / SIMULATED_DEFAULTS.charsPerToken));
 }
 
-function simulatedPromptTokens(prompt: string, format: PromptFormat): number {
-  return (
-    simulatedTokenCount(prompt) + (format === 'chat' ? SIMULATED_DEFAULTS.chatTemplateTokens : 0)
+function simulatedPromptTokens(
+  prompt: string,
+  format: PromptFormat,
+  messages?: readonly ChatMessage[],
+): number {
+  if (format !== 'chat') return simulatedTokenCount(prompt);
+  const turns = messages ?? [{ role: 'user', content: prompt }];
+  return turns.reduce(
+    (sum, t) => sum + simulatedTokenCount(t.content) + SIMULATED_DEFAULTS.chatTemplateTokens,
+    0,
   );
 }
 

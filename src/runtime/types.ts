@@ -54,12 +54,24 @@ export interface SamplingOptions {
  */
 export type PromptFormat = 'text' | 'chat';
 
+/** One turn of a conversation (format `chat`). */
+export interface ChatMessage {
+  readonly role: 'system' | 'user' | 'assistant';
+  readonly content: string;
+}
+
 /** One request of a batch: one sequence of the shared context. */
 export interface GenerationRequest {
   readonly id: string;
   readonly prompt: string;
   /** Default `text`. */
   readonly promptFormat?: PromptFormat;
+  /**
+   * Format `chat` only: the conversation so far, rendered with the model's chat template up to
+   * where the assistant's next reply begins (`prompt` is then ignored). Without it, `prompt` is
+   * one user message.
+   */
+  readonly messages?: readonly ChatMessage[];
   readonly maxTokens: number;
   readonly sampling: SamplingOptions;
   /** Cancels this request alone: its sequence stops being decoded, the batch runs on. */
@@ -116,8 +128,16 @@ export interface InferenceRuntime {
   loadedModels(): readonly LoadedModel[];
   /** Number of tokens `text` tokenizes to with the model, as plain text. */
   countTokens(model: string, text: string): Promise<number>;
-  /** Number of input tokens a prompt becomes in `format` (what the context must hold). */
-  countPromptTokens(model: string, prompt: string, format: PromptFormat): Promise<number>;
+  /**
+   * Number of input tokens a prompt becomes in `format` (what the context must hold); for `chat`
+   * with `messages`, the rendered conversation.
+   */
+  countPromptTokens(
+    model: string,
+    prompt: string,
+    format: PromptFormat,
+    messages?: readonly ChatMessage[],
+  ): Promise<number>;
   /**
    * Runs the requests as one batch: one context, one sequence per request, all prompts
    * evaluated together, then decode steps over all unfinished sequences together.

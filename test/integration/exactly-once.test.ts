@@ -94,11 +94,14 @@ describe('exactly once', () => {
 
   it('deleting a Running request stops its sequence; its batch-mates run once, undisturbed', async () => {
     const names = [unique('keep-a'), unique('gone'), unique('keep-b')];
+    // Prompts the tiny random-weight model answers at length (no end-of-generation token within
+    // 480 tokens), so the deleted one is still generating when the delete arrives.
+    const prompts = ['Keep going for a while', 'Tell me everything', 'Please continue'];
     await Promise.all(
-      names.map((name) =>
+      names.map((name, i) =>
         env.createRequest(name, {
           model,
-          prompt: `Talk for a while, ${name}`,
+          prompt: prompts[i] ?? '',
           maxTokens: 400,
           latencyBudget: '120s',
         }),

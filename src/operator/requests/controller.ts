@@ -19,8 +19,8 @@ import { WorkQueue } from '../kube/workqueue.js';
 import type { EventRecorder, StatusWriter } from '../kube/writes.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { SCHEDULING_DEFAULTS } from '../scheduling/translate.js';
-import { classifyAgentError } from '../../agent-client/error-meaning.js';
-import { BatchDispatcher, DISPATCH_DEFAULTS } from './dispatch.js';
+import type { CandidateSource } from './candidates.js';
+import { BatchDispatcher } from './dispatch.js';
 import { FirstSeen } from './first-seen.js';
 import { NodeOccupancy, type InFlightBatch } from './node-occupancy.js';
 import { OutputSpill } from './output-spill.js';
@@ -57,12 +57,15 @@ export interface RequestControllerOptions {
   /** Longest output kept inline in status.output (REQUEST_DEFAULTS.maxStatusOutputChars). */
   readonly maxStatusOutputChars?: number;
   readonly clock?: Clock;
+  /** Candidate sources besides the InferenceRequest informer (the OpenAI endpoint's requests). */
+  readonly sources?: readonly CandidateSource[];
 }
 
 export class RequestController {
   private readonly queue: WorkQueue;
   private readonly occupancy: NodeOccupancy;
   private readonly round: SchedulingRound;
+  private readonly dispatcher: BatchDispatcher;
   private readonly recovery: BatchRecovery;
   private readonly ttl: TtlController;
   /** When this operator first saw each request: latency budgets count from then. */
@@ -94,18 +97,26 @@ export class RequestController {
       this.trigger();
     };
     const occupancy = this.occupancy;
+    this.dispatcher = new BatchDispatcher({
+      agents,
+      occupancy,
+      log,
+      clock,
+      maxAttempts: options.maxAttempts ?? REQUEST_DEFAULTS.maxAttempts,
+    });
     this.round = new SchedulingRound({
       nodes,
       requests,
       prompts: new PromptStore(kubeConfig),
       recorder,
-      dispatcher: new BatchDispatcher({ agents, recorder, occupancy, log, clock, firstSeen }),
+      dispatcher: this.dispatcher,
       firstSeen,
       occupancy,
       metrics,
       log,
       clock,
       onBatchDone,
+      sources: options.sources ?? [],
     });
     this.recovery = new BatchRecovery({
       nodes,
@@ -145,9 +156,14 @@ export class RequestController {
       },
       delete: (r) => {
         this.firstSeen.forget(r);
-        this.cancelDeleted(r);
+        this.cancel(objectKey(r));
       },
     });
+    const offSources = (this.options.sources ?? []).map((s) =>
+      s.onArrival(() => {
+        this.trigger();
+      }),
+    );
     const offNodes = nodes.on({
       add: () => {
         this.trigger();
@@ -170,6 +186,7 @@ export class RequestController {
     } finally {
       offRequests();
       offNodes();
+      for (const off of offSources) off();
     }
   }
 
@@ -217,38 +234,15 @@ export class RequestController {
   }
 
   /**
-   * A request deleted while its batch runs: its sequence stops on the agent (CancelGeneration),
-   * so it frees its place and its batch-mates run on undisturbed.
+   * A request gone while its batch runs (an InferenceRequest deleted, an HTTP caller that
+   * disconnected): its sequence stops on the agent (CancelGeneration), so it frees its place and
+   * its batch-mates run on undisturbed. Nothing happens for a request in no batch.
    */
-  private cancelDeleted(r: InferenceRequest): void {
-    const key = objectKey(r);
+  cancel(key: string): void {
     for (const [node, batch] of this.occupancy.batches) {
       if (!batch.keys.includes(key)) continue;
       const edgeNode = this.options.nodes.get(node);
-      if (!edgeNode) return;
-      const { log, agents } = this.options;
-      void agents
-        .client(edgeNode)
-        .then((client) =>
-          client.cancelGeneration(
-            { batchId: batch.batchId, requestId: key },
-            DISPATCH_DEFAULTS.reattachCallSeconds,
-          ),
-        )
-        .then(
-          ({ cancelled }) => {
-            log.info(
-              { request: key, batchId: batch.batchId, cancelled },
-              'deleted request cancelled on its agent',
-            );
-          },
-          (error: unknown) => {
-            log.warn(
-              { request: key, batchId: batch.batchId, err: classifyAgentError(error).message },
-              'could not cancel a deleted request on its agent',
-            );
-          },
-        );
+      if (edgeNode) void this.dispatcher.cancelMember(edgeNode, batch.batchId, key);
       return;
     }
   }

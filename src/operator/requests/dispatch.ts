@@ -1,28 +1,24 @@
-// Dispatch of one chosen batch: status Scheduled for every member (written BEFORE ExecuteBatch,
-// so a restarted operator always knows which batch a request belongs to), then ExecuteBatch on
-// the node's agent; streamed tokens move members to Running and streamed results finish them.
-// What the stream does not deliver is decided by the failure policy.
+// Dispatch of one chosen batch: every member is marked Scheduled first (for an InferenceRequest a
+// status write BEFORE ExecuteBatch, so a restarted operator always knows which batch it belongs
+// to), then ExecuteBatch runs on the node's agent; streamed tokens go to each member (Running,
+// and the chunks for a caller that streams) and streamed results finish them. What the stream
+// does not deliver is decided by the failure policy. Members come from any candidate source
+// (InferenceRequests, the OpenAI endpoint) through their handles.
 import type { Logger } from 'pino';
-import type { AgentClient } from '../../agent-client/client.js';
 import { classifyAgentError } from '../../agent-client/error-meaning.js';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
-import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
-import {
-  PromptFormat,
-  type ExecuteBatchResponse,
-  type GenerationRequest,
-} from '../../gen/edgellm/agent/v1/agent.js';
+import type { ExecuteBatchResponse } from '../../gen/edgellm/agent/v1/agent.js';
 import { eachLimited } from '../../util/concurrency.js';
 import { REQUEST_REASON } from '../api/constants.js';
 import type { AgentConnector } from '../agents/connector.js';
 import { sleep, type Clock } from '../kube/clock.js';
-import type { BatchMember, NodeBatch } from '../scheduling/decide-round.js';
+import type { NodeBatch } from '../scheduling/decide-round.js';
+import type { BatchMemberHandle } from './candidates.js';
 import { benchesNode, classifyBatchFailure, classifyResult } from './failure-policy.js';
 import type { NodeOccupancy } from './node-occupancy.js';
-import type { FirstSeen } from './first-seen.js';
-import { RequestGoneError, type RequestStatusRecorder } from './status-recorder.js';
+import { RequestGoneError } from './status-recorder.js';
 
-/** Status writes of one batch in flight at once. */
+/** Scheduled marks of one batch in flight at once. */
 const WRITE_CONCURRENCY = 8;
 
 export const DISPATCH_DEFAULTS = {
@@ -36,82 +32,50 @@ export const DISPATCH_DEFAULTS = {
 
 export interface BatchDispatcherOptions {
   readonly agents: AgentConnector;
-  readonly recorder: RequestStatusRecorder;
   readonly occupancy: NodeOccupancy;
   readonly log: Logger;
   readonly clock: Clock;
-  readonly firstSeen: FirstSeen;
+  /** Dispatches of one request before it fails AgentLost. */
+  readonly maxAttempts: number;
 }
 
-/** A batch the round chose, with the objects and prompts of its members. */
+/** A batch the round chose, with the handles of its members by key. */
 export interface ChosenBatch {
   readonly node: EdgeNode;
   readonly batch: NodeBatch;
   readonly batchId: string;
-  /** The requests the round read, by key. */
-  readonly requests: ReadonlyMap<string, InferenceRequest>;
-  /** promptFrom prompts, by key. */
-  readonly prompts: ReadonlyMap<string, string>;
-}
-
-interface Scheduled {
-  readonly member: BatchMember;
-  readonly request: InferenceRequest;
-}
-
-/** The agent's GenerationRequest for one member. */
-export function generationRequest(
-  key: string,
-  request: InferenceRequest,
-  prompt: string,
-  deadline: Date | undefined,
-): GenerationRequest {
-  const s = request.spec.sampling;
-  return {
-    id: key,
-    prompt,
-    promptFormat:
-      request.spec.promptFormat === 'chat'
-        ? PromptFormat.PROMPT_FORMAT_CHAT
-        : PromptFormat.PROMPT_FORMAT_TEXT,
-    maxTokens: request.spec.maxTokens,
-    sampling: {
-      temperature: s?.temperature ?? 0,
-      ...(s?.seed === undefined ? {} : { seed: s.seed }),
-      ...(s?.topK === undefined ? {} : { topK: s.topK }),
-      ...(s?.topP === undefined ? {} : { topP: s.topP }),
-    },
-    deadline,
-  };
+  readonly members: ReadonlyMap<string, BatchMemberHandle>;
 }
 
 export class BatchDispatcher {
   constructor(private readonly options: BatchDispatcherOptions) {}
 
   async dispatch(chosen: ChosenBatch): Promise<void> {
-    const { recorder, log, clock, firstSeen } = this.options;
+    const { log, clock } = this.options;
     const { batch, batchId } = chosen;
     const scheduled = await this.schedule(chosen);
-    // Members whose budget ran out while their status was written fail here, so that the agent
-    // does not refuse the whole batch for them.
-    const live: Scheduled[] = [];
-    for (const s of scheduled) {
-      const deadline = firstSeen.deadlineMs(s.request);
+    // Members whose budget ran out while they were marked fail here, so that the agent does not
+    // refuse the whole batch for them.
+    const live: BatchMemberHandle[] = [];
+    for (const m of scheduled) {
+      const deadline = m.deadlineMs();
       if (deadline !== undefined && deadline <= clock.now())
-        await recorder.failed(
-          s.request,
-          REQUEST_REASON.deadlineExceeded,
-          `the latency budget ran out before batch ${batchId} started on ${batch.node}`,
+        await m.apply(
+          {
+            kind: 'fail',
+            reason: REQUEST_REASON.deadlineExceeded,
+            message: `the latency budget ran out before batch ${batchId} started on ${batch.node}`,
+          },
           batch.node,
         );
-      else live.push(s);
+      else live.push(m);
     }
     if (live.length === 0) return;
     log.info(
       {
         batchId,
         node: batch.node,
-        requests: live.map((s) => s.member.key),
+        requests: live.map((m) => m.key),
         policy: batch.solver.policy,
         optimal: batch.solver.optimal,
       },
@@ -120,17 +84,17 @@ export class BatchDispatcher {
     await this.execute(chosen, live);
   }
 
-  /** Writes status Scheduled; members that changed meanwhile (409) or vanished are left out. */
-  private async schedule(chosen: ChosenBatch): Promise<Scheduled[]> {
+  /** Marks members Scheduled; those that changed meanwhile, vanished or gave up are left out. */
+  private async schedule(chosen: ChosenBatch): Promise<BatchMemberHandle[]> {
     const { batch, batchId } = chosen;
     const members = batch.members.flatMap((m) => {
-      const r = chosen.requests.get(m.key);
-      return r ? [{ member: m, request: r }] : [];
+      const handle = chosen.members.get(m.key);
+      return handle ? [{ member: m, handle }] : [];
     });
-    const scheduled: Scheduled[] = [];
-    await eachLimited(members, WRITE_CONCURRENCY, async ({ member, request }) => {
+    const scheduled: BatchMemberHandle[] = [];
+    await eachLimited(members, WRITE_CONCURRENCY, async ({ member, handle }) => {
       try {
-        const updated = await this.options.recorder.scheduled(request, {
+        await handle.scheduled({
           assignment: {
             node: batch.node,
             batchId,
@@ -150,9 +114,9 @@ export class BatchDispatcher {
             downlinkSeconds: member.predicted.downlinkSeconds,
           },
         });
-        scheduled.push({ member, request: updated });
+        scheduled.push(handle);
       } catch (error) {
-        // Changed meanwhile (409) or deleted: the next round sees the new state.
+        // Changed meanwhile (409), deleted or gone: the next round sees the new state.
         this.options.log.debug(
           { err: error, request: member.key, batchId },
           'not scheduling a request that changed',
@@ -168,62 +132,72 @@ export class BatchDispatcher {
    * agent still has the batch (GetBatch), so ExecuteBatch with the same id and requests attaches
    * and replays what was missed. Only what the agent does not have goes back to the round.
    */
-  private async execute(chosen: ChosenBatch, scheduled: readonly Scheduled[]): Promise<void> {
-    const { recorder, agents, occupancy, log, clock, firstSeen } = this.options;
+  private async execute(
+    chosen: ChosenBatch,
+    scheduled: readonly BatchMemberHandle[],
+  ): Promise<void> {
+    const { agents, occupancy, log, clock } = this.options;
     const { batch, batchId } = chosen;
     const node = batch.node;
     const started = clock.now();
-    const byId = new Map(scheduled.map((s) => [s.member.key, s.request]));
+    const byId = new Map(scheduled.map((m) => [m.key, m]));
     const running = new Set<string>();
     const finished = new Set<string>();
+    // Token events handled per member, and seen in the current stream: a reattached stream
+    // replays the batch's events from the start, and a member must not get a chunk twice.
+    const handled = new Map<string, number>();
+    let replayed = new Map<string, number>();
     // Built once: a reattach must send exactly what was sent (the agent checks it).
     const request = {
       batchId,
       model: batch.agentModel,
-      requests: scheduled.map(({ member, request: r }) => {
-        const deadline = firstSeen.deadlineMs(r);
-        return generationRequest(
-          member.key,
-          r,
-          r.spec.prompt ?? chosen.prompts.get(member.key) ?? '',
-          deadline === undefined ? undefined : new Date(deadline),
-        );
+      requests: scheduled.map((m) => {
+        const deadline = m.deadlineMs();
+        return m.generationRequest(deadline === undefined ? undefined : new Date(deadline));
       }),
     };
-    let client: AgentClient | undefined;
     const onEvent = async (event: ExecuteBatchResponse): Promise<void> => {
       const e = event.event;
-      if (e?.$case === 'token' && !running.has(e.value.requestId)) {
-        running.add(e.value.requestId);
-        const r = byId.get(e.value.requestId);
-        if (r && !finished.has(e.value.requestId))
-          byId.set(e.value.requestId, await recorder.running(r, started));
+      if (e?.$case === 'token') {
+        const id = e.value.requestId;
+        const m = byId.get(id);
+        if (!m || finished.has(id)) return;
+        const seen = (replayed.get(id) ?? 0) + 1;
+        replayed.set(id, seen);
+        if (seen <= (handled.get(id) ?? 0)) return;
+        handled.set(id, seen);
+        m.token(e.value.text, e.value.completionTokens);
+        if (!running.has(e.value.requestId)) {
+          running.add(e.value.requestId);
+          await m.running(started);
+        }
       } else if (e?.$case === 'result' && !finished.has(e.value.requestId)) {
-        const r = byId.get(e.value.requestId);
-        if (!r) return;
+        const m = byId.get(e.value.requestId);
+        if (!m) return;
         finished.add(e.value.requestId);
         const decision = classifyResult({
           finishReason: e.value.finishReason,
           error: e.value.error,
           node,
-          attempts: recorder.attemptsOf(r),
-          maxAttempts: recorder.maxAttempts,
+          attempts: m.attempts(),
+          maxAttempts: this.options.maxAttempts,
         });
-        if (decision.kind === 'succeed') await recorder.succeeded(r, node, e.value, started);
-        else await recorder.unfinishedResult(r, node, e.value, started, decision);
+        if (decision.kind === 'succeed') await m.succeeded(node, e.value, started);
+        else await m.apply(decision, node, e.value, started);
       }
     };
     for (let attach = 0; ; attach++) {
       try {
         // A fresh client per attach: the EdgeNode controller closes a node's cached client when
         // a heartbeat fails, which a network blip also causes.
-        client = await agents.client(chosen.node);
+        const client = await agents.client(chosen.node);
+        replayed = new Map();
         for await (const event of client.executeBatch(request)) {
           try {
             await onEvent(event);
           } catch (error) {
-            // Our own status write failed, not the agent: the batch goes on for the others.
-            await this.ownWriteFailed(client, batchId, event, error, finished);
+            // Our own write failed, not the agent: the batch goes on for the others.
+            await this.ownWriteFailed(chosen.node, batchId, event, error, finished);
           }
         }
         break;
@@ -245,18 +219,17 @@ export class BatchDispatcher {
           agents.forget(node);
           occupancy.markLost(node, clock.now());
         }
-        for (const [key, r] of byId) {
+        for (const [key, m] of byId) {
           if (finished.has(key)) continue;
-          await recorder.apply(
-            r,
+          await m.apply(
             classifyBatchFailure({
               failure,
               node,
               batchId,
-              deadlineMs: firstSeen.deadlineMs(r),
+              deadlineMs: m.deadlineMs(),
               nowMs: clock.now(),
-              attempts: recorder.attemptsOf(r),
-              maxAttempts: recorder.maxAttempts,
+              attempts: m.attempts(),
+              maxAttempts: this.options.maxAttempts,
             }),
             node,
           );
@@ -264,11 +237,13 @@ export class BatchDispatcher {
         return;
       }
     }
-    // Requests without a result (should not happen on a clean stream) go back to Pending.
-    for (const [key, r] of byId) {
-      if (finished.has(key)) continue;
-      if (!recorder.isFinished(r))
-        await recorder.requeue(r, 'the agent ended the batch without a result for this request');
+    // Requests without a result (should not happen on a clean stream) go back to the round.
+    for (const [key, m] of byId) {
+      if (finished.has(key) || m.isFinished()) continue;
+      await m.apply(
+        { kind: 'requeue', why: 'the agent ended the batch without a result for this request' },
+        node,
+      );
     }
   }
 
@@ -286,12 +261,13 @@ export class BatchDispatcher {
   }
 
   /**
-   * A status write for one member failed. A deleted request stops its sequence on the agent
-   * (CancelGeneration) so its neighbours keep the batch to themselves; any other write failure
-   * (the API server unreachable after retries) is logged and leaves the member's status as is.
+   * Recording a member's event failed. A member that is gone (its InferenceRequest deleted, its
+   * HTTP caller disconnected) has its sequence stopped on the agent (CancelGeneration) so its
+   * neighbours keep the batch to themselves; any other failure (the API server unreachable after
+   * retries) is logged and leaves the member as it is.
    */
   private async ownWriteFailed(
-    client: AgentClient,
+    node: EdgeNode,
     batchId: string,
     event: ExecuteBatchResponse,
     error: unknown,
@@ -306,22 +282,27 @@ export class BatchDispatcher {
     }
     const alreadyDone = finished.has(requestId);
     finished.add(requestId);
-    if (alreadyDone) return;
-    await client
-      .cancelGeneration({ batchId, requestId }, DISPATCH_DEFAULTS.reattachCallSeconds)
-      .then(
-        ({ cancelled }) => {
-          log.info(
-            { batchId, request: requestId, cancelled },
-            'request deleted while running; its sequence was stopped',
-          );
-        },
-        (cancelError: unknown) => {
-          log.warn(
-            { batchId, request: requestId, err: classifyAgentError(cancelError).message },
-            'request deleted while running; could not stop its sequence',
-          );
-        },
+    if (!alreadyDone) await this.cancelMember(node, batchId, requestId);
+  }
+
+  /** Stops one member's sequence on the agent; the rest of the batch runs on. */
+  async cancelMember(node: EdgeNode, batchId: string, requestId: string): Promise<void> {
+    const { log, agents } = this.options;
+    try {
+      const client = await agents.client(node);
+      const { cancelled } = await client.cancelGeneration(
+        { batchId, requestId },
+        DISPATCH_DEFAULTS.reattachCallSeconds,
       );
+      log.info(
+        { batchId, request: requestId, cancelled },
+        'request gone; its sequence was stopped',
+      );
+    } catch (error) {
+      log.warn(
+        { batchId, request: requestId, err: classifyAgentError(error).message },
+        'request gone; could not stop its sequence',
+      );
+    }
   }
 }

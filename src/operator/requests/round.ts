@@ -1,7 +1,8 @@
-// One scheduling round over the informer caches: read the promptFrom prompts of Pending
-// requests, decide with the pure decideRound (split plans, the node's policy per idle Ready node,
-// GAH across nodes), fail what no node can ever serve or what waited past its budget, and start
-// the dispatch of each chosen batch. Nodes with a batch in flight or a lost agent sit it out.
+// One scheduling round: the Pending InferenceRequests of the informer cache (their promptFrom
+// prompts read) and the waiting requests of the other candidate sources (the OpenAI endpoint)
+// go to the pure decideRound together (split plans, the node's policy per idle Ready node, GAH
+// across nodes); what no node can ever serve or what waited past its budget fails, and each
+// chosen batch is dispatched. Nodes with a batch in flight or a lost agent sit it out.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -13,11 +14,13 @@ import type { Clock } from '../kube/clock.js';
 import { objectKey, type Informer } from '../kube/informer.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { decideRound, type NodeBatch } from '../scheduling/decide-round.js';
+import type { Candidate, CandidateSource } from './candidates.js';
+import { crdCandidate } from './crd-candidates.js';
 import type { BatchDispatcher } from './dispatch.js';
 import type { FirstSeen } from './first-seen.js';
 import type { NodeOccupancy } from './node-occupancy.js';
 import type { PromptStore } from './prompts.js';
-import { phaseOf } from './request-facts.js';
+import { phaseOf, requestKey } from './request-facts.js';
 import type { RequestStatusRecorder } from './status-recorder.js';
 
 /** Failure writes of one round in flight at once. */
@@ -36,6 +39,8 @@ export interface SchedulingRoundOptions {
   /** Called when a dispatched batch is done (its node is free for the next round). */
   readonly onBatchDone: () => void;
   readonly firstSeen: FirstSeen;
+  /** Candidate sources besides the InferenceRequest informer (the OpenAI endpoint). */
+  readonly sources: readonly CandidateSource[];
 }
 
 /** A batch id: the node, the time, and random bits (unique across operator restarts). */
@@ -48,7 +53,7 @@ export class SchedulingRound {
 
   /** Runs one round; dispatches continue after it returns. */
   async run(all: readonly InferenceRequest[]): Promise<void> {
-    const { nodes, recorder, occupancy, log, clock } = this.options;
+    const { nodes, recorder, occupancy, log, clock, firstSeen } = this.options;
     const pending = all.filter(
       (r) => phaseOf(r) === PHASE.pending && !r.metadata.deletionTimestamp,
     );
@@ -56,45 +61,49 @@ export class SchedulingRound {
     await eachLimited(prompts.unreadable, WRITE_CONCURRENCY, ({ request, message }) =>
       recorder.failed(request, REQUEST_REASON.invalidPrompt, message),
     );
-    if (pending.length === 0) return;
+    // A Pending InferenceRequest takes part once its prompt is known; other sources' requests
+    // (the OpenAI endpoint) take part as they are.
+    const candidates: Candidate[] = [
+      ...pending.flatMap((r) => {
+        const prompt = r.spec.prompt ?? prompts.text.get(objectKey(r));
+        return prompt === undefined ? [] : [crdCandidate(r, prompt, recorder, firstSeen)];
+      }),
+      ...this.options.sources.flatMap((s) => s.pending()),
+    ];
+    if (candidates.length === 0) return;
+    const byKey = new Map(candidates.map((c) => [requestKey(c.view), c]));
     const decision = decideRound({
       nodes: nodes.list(),
-      // A Pending request takes part once its prompt is known.
-      requests: all.filter(
-        (r) =>
-          phaseOf(r) !== PHASE.pending ||
-          r.spec.prompt !== undefined ||
-          prompts.text.has(objectKey(r)),
-      ),
+      requests: candidates.map((c) => c.view),
       busyNodes: occupancy.busyNodes(),
       nowMs: clock.now(),
       promptBytes: prompts.bytes,
-      firstSeenMs: this.options.firstSeen.byKey,
+      firstSeenMs: new Map(candidates.map((c) => [requestKey(c.view), c.firstSeenMs])),
       clock: () => performance.now() / 1000,
     });
     for (const note of decision.notes) log.debug({ note }, 'round note');
-    const byKey = new Map(all.map((r) => [objectKey(r), r]));
     const failures = [
       ...decision.failed,
       ...decision.expired,
       ...decision.invalid.map((i) => ({ ...i, reason: REQUEST_REASON.invalidSpec })),
     ];
     await eachLimited(failures, WRITE_CONCURRENCY, async (f) => {
-      const r = byKey.get(f.key);
-      if (r) await recorder.failed(r, f.reason, f.message);
+      await byKey.get(f.key)?.fail(f.reason, f.message);
     });
     for (const batch of decision.batches) {
       this.recordSolver(batch);
       const node = nodes.get(batch.node);
       if (!node) continue;
       const batchId = newBatchId(batch.node, clock.now());
-      occupancy.begin(batch.node, {
-        batchId,
-        keys: batch.members.map((m) => m.key),
-        sinceMs: clock.now(),
-      });
+      const members = new Map(
+        batch.members.flatMap((m) => {
+          const c = byKey.get(m.key);
+          return c === undefined ? [] : [[m.key, c.member()] as const];
+        }),
+      );
+      occupancy.begin(batch.node, { batchId, keys: [...members.keys()], sinceMs: clock.now() });
       void this.options.dispatcher
-        .dispatch({ node, batch, batchId, requests: byKey, prompts: prompts.text })
+        .dispatch({ node, batch, batchId, members })
         .catch((error: unknown) => {
           log.error({ err: error, batchId, node: batch.node }, 'dispatch failed');
         })

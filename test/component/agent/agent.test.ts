@@ -64,6 +64,8 @@ function batch(batchId: string, prompts: readonly string[], maxTokens = 8): Exec
       maxTokens,
       sampling: { temperature: 0 },
       deadline: undefined,
+      messages: [],
+      stop: [],
     })),
   };
 }

@@ -77,7 +77,15 @@ describe('edgellm agent --config', () => {
           batchId: 'cli-1',
           model: 'tiny',
           requests: [
-            { id: 'a', prompt: 'Hello', maxTokens: 4, sampling: undefined, deadline: undefined },
+            {
+              id: 'a',
+              prompt: 'Hello',
+              maxTokens: 4,
+              sampling: undefined,
+              deadline: undefined,
+              messages: [],
+              stop: [],
+            },
           ],
         }),
       );
@@ -124,6 +132,8 @@ describe('edgellm agent --config', () => {
             maxTokens: 3,
             sampling: undefined,
             deadline: undefined,
+            messages: [],
+            stop: [],
           })),
         }),
       );

@@ -164,6 +164,8 @@ function batch(batchId: string, n = 2, maxTokens = 3, model = 'm'): ExecuteBatch
       maxTokens,
       sampling: { temperature: 0 },
       deadline: undefined,
+      messages: [],
+      stop: [],
     })),
   };
 }

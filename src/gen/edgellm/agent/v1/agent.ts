@@ -69,6 +69,48 @@ export function profilePhaseToJSON(object: ProfilePhase): string {
   }
 }
 
+/** ChatRole is the speaker of a chat message. */
+export enum ChatRole {
+  CHAT_ROLE_UNSPECIFIED = 0,
+  CHAT_ROLE_SYSTEM = 1,
+  CHAT_ROLE_USER = 2,
+  CHAT_ROLE_ASSISTANT = 3,
+}
+
+export function chatRoleFromJSON(object: any): ChatRole {
+  switch (object) {
+    case 0:
+    case "CHAT_ROLE_UNSPECIFIED":
+      return ChatRole.CHAT_ROLE_UNSPECIFIED;
+    case 1:
+    case "CHAT_ROLE_SYSTEM":
+      return ChatRole.CHAT_ROLE_SYSTEM;
+    case 2:
+    case "CHAT_ROLE_USER":
+      return ChatRole.CHAT_ROLE_USER;
+    case 3:
+    case "CHAT_ROLE_ASSISTANT":
+      return ChatRole.CHAT_ROLE_ASSISTANT;
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ChatRole");
+  }
+}
+
+export function chatRoleToJSON(object: ChatRole): string {
+  switch (object) {
+    case ChatRole.CHAT_ROLE_UNSPECIFIED:
+      return "CHAT_ROLE_UNSPECIFIED";
+    case ChatRole.CHAT_ROLE_SYSTEM:
+      return "CHAT_ROLE_SYSTEM";
+    case ChatRole.CHAT_ROLE_USER:
+      return "CHAT_ROLE_USER";
+    case ChatRole.CHAT_ROLE_ASSISTANT:
+      return "CHAT_ROLE_ASSISTANT";
+    default:
+      throw new globalThis.Error("Unrecognized enum value " + object + " for enum ChatRole");
+  }
+}
+
 /** PromptFormat says how a prompt becomes the model's input tokens. */
 export enum PromptFormat {
   PROMPT_FORMAT_UNSPECIFIED = 0,
@@ -369,7 +411,25 @@ export interface GenerationRequest {
     | Date
     | undefined;
   /** How the prompt becomes the model's input; unset or UNSPECIFIED is TEXT. */
-  promptFormat?: PromptFormat | undefined;
+  promptFormat?:
+    | PromptFormat
+    | undefined;
+  /**
+   * With PROMPT_FORMAT_CHAT: the conversation so far, rendered with the model's chat template up
+   * to where the assistant's next reply begins (prompt is then ignored and may be empty).
+   */
+  messages: ChatMessage[];
+  /**
+   * Generation stops before the first of these strings appears; it is not part of the text
+   * (FINISH_REASON_STOP). At most 4, each 1 to 64 characters.
+   */
+  stop: string[];
+}
+
+/** ChatMessage is one turn of a conversation. */
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
 }
 
 /** Sampling options of one request. */
@@ -1856,7 +1916,16 @@ export const ExecuteBatchRequest: MessageFns<ExecuteBatchRequest> = {
 };
 
 function createBaseGenerationRequest(): GenerationRequest {
-  return { id: "", prompt: "", maxTokens: 0, sampling: undefined, deadline: undefined, promptFormat: undefined };
+  return {
+    id: "",
+    prompt: "",
+    maxTokens: 0,
+    sampling: undefined,
+    deadline: undefined,
+    promptFormat: undefined,
+    messages: [],
+    stop: [],
+  };
 }
 
 export const GenerationRequest: MessageFns<GenerationRequest> = {
@@ -1878,6 +1947,12 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
     }
     if (message.promptFormat !== undefined) {
       writer.uint32(48).int32(message.promptFormat);
+    }
+    for (const v of message.messages) {
+      ChatMessage.encode(v!, writer.uint32(58).fork()).join();
+    }
+    for (const v of message.stop) {
+      writer.uint32(66).string(v!);
     }
     return writer;
   },
@@ -1943,6 +2018,22 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
             message.promptFormat = reader.int32() as any;
             continue;
           }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.messages.push(ChatMessage.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.stop.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1971,6 +2062,12 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
         : isSet(object.prompt_format)
         ? promptFormatFromJSON(object.prompt_format)
         : undefined,
+      messages: globalThis.Array.isArray(object?.messages)
+        ? object.messages.map((e: any) => ChatMessage.fromJSON(e))
+        : [],
+      stop: globalThis.Array.isArray(object?.stop)
+        ? object.stop.map((e: any) => globalThis.String(e))
+        : [],
     };
   },
 
@@ -1994,6 +2091,12 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
     if (message.promptFormat !== undefined) {
       obj.promptFormat = promptFormatToJSON(message.promptFormat);
     }
+    if (message.messages?.length) {
+      obj.messages = message.messages.map((e) => ChatMessage.toJSON(e));
+    }
+    if (message.stop?.length) {
+      obj.stop = message.stop;
+    }
     return obj;
   },
 
@@ -2010,6 +2113,93 @@ export const GenerationRequest: MessageFns<GenerationRequest> = {
       : undefined;
     message.deadline = object.deadline ?? undefined;
     message.promptFormat = object.promptFormat ?? undefined;
+    message.messages = object.messages?.map((e) => ChatMessage.fromPartial(e)) || [];
+    message.stop = object.stop?.map((e) => e) || [];
+    return message;
+  },
+};
+
+function createBaseChatMessage(): ChatMessage {
+  return { role: 0, content: "" };
+}
+
+export const ChatMessage: MessageFns<ChatMessage> = {
+  encode(message: ChatMessage, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.role !== 0) {
+      writer.uint32(8).int32(message.role);
+    }
+    if (message.content !== "") {
+      writer.uint32(18).string(message.content);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ChatMessage {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseChatMessage();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.role = reader.int32() as any;
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.content = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ChatMessage {
+    return {
+      role: isSet(object.role) ? chatRoleFromJSON(object.role) : 0,
+      content: isSet(object.content) ? globalThis.String(object.content) : "",
+    };
+  },
+
+  toJSON(message: ChatMessage): unknown {
+    const obj: any = {};
+    if (message.role !== 0) {
+      obj.role = chatRoleToJSON(message.role);
+    }
+    if (message.content !== "") {
+      obj.content = message.content;
+    }
+    return obj;
+  },
+
+  create(base?: DeepPartial<ChatMessage>): ChatMessage {
+    return ChatMessage.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ChatMessage>): ChatMessage {
+    const message = createBaseChatMessage();
+    message.role = object.role ?? 0;
+    message.content = object.content ?? "";
     return message;
   },
 };
