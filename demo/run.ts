@@ -15,7 +15,7 @@ import type { EdgeNode, EdgeNodeSpec } from '../src/gen/crds/edgenode.js';
 import type { InferenceRequest } from '../src/gen/crds/inferencerequest.js';
 import { EdgeNodeResource, InferenceRequestResource } from '../src/operator/api/constants.js';
 import { markdownTable } from '../src/report/markdown.js';
-import { registryModelPath, tinyModelPath } from '../src/runtime/models/catalog.js';
+import { REGISTRY_MODEL, registryModelPath, tinyModelPath } from '../src/runtime/models/catalog.js';
 import {
   bindOperatorRules,
   Identity,
@@ -94,12 +94,7 @@ async function main(): Promise<void> {
       nodeSpec(smol.address, {
         name: SMOL,
         quantization: 'Q4_1',
-        layers: 30,
-        hiddenSize: 576,
-        ffnSize: 1536,
-        kvWidth: 192,
-        parameters: 134_515_008,
-        weightBits: 5,
+        ...REGISTRY_MODEL.shape,
         perplexity: 17.3,
       }),
     ],

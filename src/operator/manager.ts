@@ -19,7 +19,7 @@ import {
 } from './api/constants.js';
 import { AgentPool } from './agents/pool.js';
 import { EdgeNodeController } from './edgenodes/controller.js';
-import { RequestController } from './requests/controller.js';
+import { REQUEST_DEFAULTS, RequestController } from './requests/controller.js';
 import { Controller } from './kube/controller.js';
 import {
   customResourceInformer,
@@ -28,11 +28,21 @@ import {
   podInformer,
   type Informer,
 } from './kube/informer.js';
-import type { Clock } from './kube/clock.js';
+import { systemClock, type Clock } from './kube/clock.js';
 import { LeaderElector, LEASE_DEFAULTS } from './kube/lease.js';
 import { PooledKubeConfig } from './kube/config.js';
 import { EventRecorder, StatusWriter } from './kube/writes.js';
 import { createOperatorMetrics, type OperatorMetrics } from './metrics.js';
+import { ApiKeys } from './openai/api-keys.js';
+import { CompletionQueue } from './openai/completion-queue.js';
+import { OPENAI_DEFAULTS, type OpenAiDefaults } from './openai/defaults.js';
+import { unavailable } from './openai/errors.js';
+import {
+  LEADER_ENDPOINT_ANNOTATION,
+  OPENAI_SERVER_DEFAULTS,
+  OpenAiServer,
+} from './openai/server.js';
+import { servedModels } from './openai/served-models.js';
 
 export const OPERATOR_DEFAULTS = {
   metricsListen: '0.0.0.0:8080',
@@ -64,6 +74,26 @@ export interface ManagerOptions {
   readonly watchNamespaces?: readonly string[];
   /** Namespace of the agent pods found by EdgeNode spec.agent.nodeName (default: all). */
   readonly agentNamespace?: string;
+  /** Serve the OpenAI-compatible API (undefined: no endpoint). */
+  readonly openai?: OpenAiEndpointOptions;
+}
+
+/** The OpenAI-compatible endpoint of the operator (src/operator/openai/). */
+export interface OpenAiEndpointOptions {
+  /** host:port to listen on. */
+  readonly listen: string;
+  /**
+   * host:port where the other replicas reach this one's endpoint (the pod IP and port), written
+   * on the Lease while it leads so that followers forward to it.
+   */
+  readonly advertise: string;
+  readonly defaults?: OpenAiDefaults;
+  /** The Secret whose entries are the API keys; undefined serves without keys. */
+  readonly apiKeysSecret?: { readonly namespace: string; readonly name: string };
+  readonly tls?: { readonly certFile: string; readonly keyFile: string };
+  readonly maxPending?: number;
+  readonly ratePerSecond?: number;
+  readonly burst?: number;
 }
 
 export class Manager {
@@ -79,6 +109,9 @@ export class Manager {
   private server: MetricsServer | undefined;
   private running: Promise<void> | undefined;
   private leading = false;
+  private readonly completions: CompletionQueue | undefined;
+  private readonly openai: OpenAiServer | undefined;
+  private readonly apiKeys: ApiKeys | undefined;
   /** options.kubeConfig with connections reused across API calls. */
   private readonly kubeConfig: PooledKubeConfig;
 
@@ -117,8 +150,43 @@ export class Manager {
           log,
           metrics: this.metrics,
           ...(options.clock === undefined ? {} : { clock: options.clock }),
+          ...(options.openai === undefined
+            ? {}
+            : { annotations: () => ({ [LEADER_ENDPOINT_ANNOTATION]: this.advertise() }) }),
         })
       : undefined;
+    const openai = options.openai;
+    if (openai !== undefined) {
+      const clock = options.clock ?? systemClock;
+      this.completions = new CompletionQueue({
+        clock,
+        maxPending: openai.maxPending ?? OPENAI_SERVER_DEFAULTS.maxPending,
+        maxAttempts: REQUEST_DEFAULTS.maxAttempts,
+      });
+      this.apiKeys =
+        openai.apiKeysSecret === undefined
+          ? undefined
+          : new ApiKeys(kubeConfig, openai.apiKeysSecret, log);
+      this.openai = new OpenAiServer({
+        queue: this.completions,
+        defaults: openai.defaults ?? OPENAI_DEFAULTS,
+        log,
+        metrics: this.metrics,
+        clock,
+        ...(this.apiKeys === undefined ? {} : { apiKeys: this.apiKeys }),
+        ...(openai.ratePerSecond === undefined ? {} : { ratePerSecond: openai.ratePerSecond }),
+        ...(openai.burst === undefined ? {} : { burst: openai.burst }),
+        ...(openai.tls === undefined ? {} : { tls: openai.tls }),
+        models: () => servedModels(this.nodes.list()),
+        isLeader: () => this.leading,
+        leaderEndpoint: () => {
+          const leader = this.elector?.leader;
+          return leader === undefined || leader.identity === this.identity
+            ? undefined
+            : leader.annotations[LEADER_ENDPOINT_ANNOTATION];
+        },
+      });
+    }
   }
 
   get isLeader(): boolean {
@@ -128,6 +196,19 @@ export class Manager {
   /** host:port of the HTTP server once started. */
   get address(): string | undefined {
     return this.server?.address;
+  }
+
+  /** Where the other replicas reach this one's endpoint (a port 0 becomes the bound port). */
+  private advertise(): string {
+    const advertise = this.options.openai?.advertise ?? '';
+    const bound = this.openai?.address ?? '';
+    if (!advertise.endsWith(':0') || bound === '') return advertise;
+    return `${advertise.slice(0, -2)}:${bound.slice(bound.lastIndexOf(':') + 1)}`;
+  }
+
+  /** host:port of the OpenAI endpoint once started. */
+  get openaiAddress(): string | undefined {
+    return this.openai?.address;
   }
 
   /** Starts informers, the HTTP server and the leader election; resolves once serving. */
@@ -150,6 +231,9 @@ export class Manager {
       log.info({ address: this.server.address }, 'serving /metrics, /healthz, /readyz');
     }
     for (const informer of [this.nodes, this.requests, this.pods] as const) informer.start();
+    await this.apiKeys?.start();
+    if (this.openai !== undefined && this.options.openai !== undefined)
+      await this.openai.start(this.options.openai.listen);
     const signal = this.stopController.signal;
     if (this.elector) {
       this.running = this.elector.run(signal, {
@@ -190,6 +274,12 @@ export class Manager {
         ? {}
         : { maxStatusOutputChars: this.options.maxStatusOutputChars }),
       ...(this.options.clock === undefined ? {} : { clock: this.options.clock }),
+      ...(this.completions === undefined ? {} : { sources: [this.completions] }),
+    });
+    // The endpoint's completions are scheduled by this term's rounds; a completion gone from its
+    // caller has its sequence stopped by this term's controller.
+    this.completions?.setCanceller((key) => {
+      requestController.cancel(key);
     });
     const edgeNodes = new EdgeNodeController({
       nodes: this.nodes,
@@ -231,6 +321,10 @@ export class Manager {
       await Promise.all([nodeController.run(term), requestController.run(term)]);
     } finally {
       offNodes();
+      this.completions?.setCanceller(undefined);
+      this.completions?.failAll(
+        unavailable('leader_changed', 'this operator replica stopped leading; retry the request'),
+      );
     }
     log.info('controllers stopped');
   }
@@ -241,6 +335,8 @@ export class Manager {
     await this.running?.catch(() => undefined);
     await Promise.all([this.nodes.stop(), this.requests.stop(), this.pods.stop()]);
     this.agents.close();
+    this.apiKeys?.stop();
+    await this.openai?.stop();
     await this.server?.close();
   }
 }

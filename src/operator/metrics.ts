@@ -48,7 +48,22 @@ export interface OperatorMetrics {
   readonly nodeTokensPerSecond: Gauge<'node'>;
   readonly nodeQueueLength: Gauge<'node'>;
   readonly nodeReady: Gauge<'node'>;
+  // The OpenAI-compatible endpoint.
+  readonly openaiRequestsTotal: Counter<'endpoint' | 'code'>;
+  readonly openaiInFlight: Gauge<'endpoint'>;
+  readonly openaiTimeToFirstTokenSeconds: Histogram<'model'>;
+  readonly openaiTimePerOutputTokenSeconds: Histogram<'model'>;
+  readonly openaiRejectedTotal: Counter<'reason'>;
 }
+
+/** Seconds buckets for time to first token (5 ms .. 60 s). */
+export const TTFT_BUCKETS = [
+  0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 20, 30, 60,
+] as const;
+/** Seconds buckets for time per output token (0.5 ms .. 2 s). */
+export const TPOT_BUCKETS = [
+  0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2,
+] as const;
 
 export function createOperatorMetrics(registry: Registry): OperatorMetrics {
   const registers = [registry];
@@ -183,6 +198,38 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       name: 'edgellm_node_ready',
       help: '1 when the EdgeNode is Ready, else 0.',
       labelNames: ['node'],
+      registers,
+    }),
+    openaiRequestsTotal: new Counter({
+      name: 'edgellm_openai_requests_total',
+      help: 'Requests to the OpenAI-compatible endpoint, by endpoint (chat_completions, completions, models) and HTTP status code.',
+      labelNames: ['endpoint', 'code'],
+      registers,
+    }),
+    openaiInFlight: new Gauge({
+      name: 'edgellm_openai_requests_in_flight',
+      help: 'Completions accepted by the OpenAI-compatible endpoint and not yet answered, by endpoint.',
+      labelNames: ['endpoint'],
+      registers,
+    }),
+    openaiTimeToFirstTokenSeconds: new Histogram({
+      name: 'edgellm_openai_time_to_first_token_seconds',
+      help: 'From the request arriving to its first generated token, by model.',
+      labelNames: ['model'],
+      buckets: [...TTFT_BUCKETS],
+      registers,
+    }),
+    openaiTimePerOutputTokenSeconds: new Histogram({
+      name: 'edgellm_openai_time_per_output_token_seconds',
+      help: 'Mean seconds per generated token after the first, by model (one observation per completion).',
+      labelNames: ['model'],
+      buckets: [...TPOT_BUCKETS],
+      registers,
+    }),
+    openaiRejectedTotal: new Counter({
+      name: 'edgellm_openai_rejected_total',
+      help: 'Requests the endpoint turned away before scheduling, by reason (unauthorized, rate_limited, overloaded, no_leader, invalid).',
+      labelNames: ['reason'],
       registers,
     }),
   };

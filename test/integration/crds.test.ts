@@ -12,6 +12,7 @@ import type {
   InferenceRequestSpec,
 } from '../../src/gen/crds/inferencerequest.js';
 import { connectControlPlane, serverMessage, type Cluster } from '../harness/cluster.js';
+import { REGISTRY_MODEL } from '../../src/runtime/models/catalog.js';
 
 let cluster: Cluster;
 let custom: k8s.CustomObjectsApi;
@@ -41,12 +42,7 @@ const validNodeSpec: EdgeNodeSpec = {
     {
       name: 'smollm2-135m',
       quantization: 'Q4_1',
-      layers: 30,
-      hiddenSize: 576,
-      ffnSize: 1536,
-      kvWidth: 192,
-      parameters: 134_515_008,
-      weightBits: 5,
+      ...REGISTRY_MODEL.shape,
       perplexity: 17.3,
     },
   ],

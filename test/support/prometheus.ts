@@ -20,7 +20,9 @@ export function parsePrometheusText(text: string): Sample[] {
     for (const l of (m[3] ?? '').matchAll(LABEL))
       if (l[1] !== undefined) labels[l[1]] = (l[2] ?? '').replace(/\\(.)/g, '$1');
     const value = m[4] === '+Inf' ? Infinity : m[4] === '-Inf' ? -Infinity : Number(m[4]);
-    if (Number.isNaN(value) && m[4] !== 'NaN') throw new Error(`bad value in: ${line}`);
+    // Go's ParseFloat, which Prometheus uses, takes NaN in any case (prom-client writes `Nan`).
+    if (Number.isNaN(value) && m[4].toLowerCase() !== 'nan')
+      throw new Error(`bad value in: ${line}`);
     samples.push({ name: m[1], labels, value });
   }
   return samples;

@@ -1,11 +1,16 @@
 // `edgellm operator`: runs the operator until SIGTERM/SIGINT, then releases the Lease and stops.
 import { Option, type Command } from 'commander';
+import { readFile } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
+import { parse as parseYaml } from 'yaml';
 import { pino } from 'pino';
 import { UserInputError } from '../../util/user-error.js';
 import { LEASE_DEFAULTS } from '../../operator/kube/lease.js';
 import { REQUEST_DEFAULTS } from '../../operator/requests/controller.js';
-import { Manager, OPERATOR_DEFAULTS } from '../../operator/manager.js';
+import { Manager, OPERATOR_DEFAULTS, type OpenAiEndpointOptions } from '../../operator/manager.js';
+import { openAiDefaultsSchema, type OpenAiDefaults } from '../../operator/openai/defaults.js';
+import { OPENAI_SERVER_DEFAULTS } from '../../operator/openai/server.js';
+import { parseWith } from '../../util/validation.js';
 
 interface OperatorFlags {
   readonly kubeconfig?: string;
@@ -18,6 +23,77 @@ interface OperatorFlags {
   readonly maxStatusOutputChars: string;
   readonly watchNamespaces?: string;
   readonly agentNamespace?: string;
+  readonly openaiListen?: string;
+  readonly openaiAdvertise?: string;
+  readonly openaiApiKeysSecret?: string;
+  readonly openaiTlsCert?: string;
+  readonly openaiTlsKey?: string;
+  readonly openaiDefaults?: string;
+  readonly openaiMaxPending: string;
+  readonly openaiRateLimit: string;
+}
+
+const HOST_PORT = /^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/;
+
+/** The --openai-* flags as the manager's endpoint options (undefined without --openai-listen). */
+async function openAiOptions(flags: OperatorFlags): Promise<OpenAiEndpointOptions | undefined> {
+  if (flags.openaiListen === undefined) return undefined;
+  if (!HOST_PORT.test(flags.openaiListen))
+    throw new UserInputError(`--openai-listen must be host:port, got ${flags.openaiListen}`);
+  const port = flags.openaiListen.slice(flags.openaiListen.lastIndexOf(':') + 1);
+  const advertise = flags.openaiAdvertise ?? `${process.env['POD_IP'] ?? '127.0.0.1'}:${port}`;
+  if (!HOST_PORT.test(advertise))
+    throw new UserInputError(`--openai-advertise must be host:port, got ${advertise}`);
+  if ((flags.openaiTlsCert === undefined) !== (flags.openaiTlsKey === undefined))
+    throw new UserInputError('--openai-tls-cert and --openai-tls-key go together');
+  const maxPending = Number(flags.openaiMaxPending);
+  if (!Number.isInteger(maxPending) || maxPending < 1)
+    throw new UserInputError(
+      `--openai-max-pending must be a positive integer, got ${flags.openaiMaxPending}`,
+    );
+  const rate = Number(flags.openaiRateLimit);
+  if (!Number.isFinite(rate) || rate < 0)
+    throw new UserInputError(
+      `--openai-rate-limit must be a number >= 0 (0: none), got ${flags.openaiRateLimit}`,
+    );
+  let apiKeysSecret: { namespace: string; name: string } | undefined;
+  if (flags.openaiApiKeysSecret !== undefined) {
+    const [a, b] = flags.openaiApiKeysSecret.split('/', 2);
+    apiKeysSecret =
+      b === undefined
+        ? {
+            namespace: process.env['POD_NAMESPACE'] ?? OPERATOR_DEFAULTS.leaseNamespace,
+            name: a ?? '',
+          }
+        : { namespace: a ?? '', name: b };
+  }
+  let defaults: OpenAiDefaults | undefined;
+  if (flags.openaiDefaults !== undefined) {
+    let text: string;
+    try {
+      text = await readFile(flags.openaiDefaults, 'utf8');
+    } catch (error) {
+      throw new UserInputError(
+        `cannot read --openai-defaults ${flags.openaiDefaults}: ${(error as Error).message}`,
+      );
+    }
+    defaults = parseWith(
+      openAiDefaultsSchema,
+      parseYaml(text),
+      `--openai-defaults ${flags.openaiDefaults}`,
+    );
+  }
+  return {
+    listen: flags.openaiListen,
+    advertise,
+    maxPending,
+    ratePerSecond: rate,
+    ...(apiKeysSecret === undefined ? {} : { apiKeysSecret }),
+    ...(defaults === undefined ? {} : { defaults }),
+    ...(flags.openaiTlsCert === undefined || flags.openaiTlsKey === undefined
+      ? {}
+      : { tls: { certFile: flags.openaiTlsCert, keyFile: flags.openaiTlsKey } }),
+  };
 }
 
 function parseBool(value: string): boolean {
@@ -65,6 +141,34 @@ export function register(program: Command): void {
       'namespace of the agent pods that EdgeNode spec.agent.nodeName finds (default: all namespaces)',
     )
     .option(
+      '--openai-listen <host:port>',
+      'serve the OpenAI-compatible API (POST /v1/chat/completions, /v1/completions, GET /v1/models) here',
+    )
+    .option(
+      '--openai-advertise <host:port>',
+      'where the other replicas reach this endpoint (default: $POD_IP and the --openai-listen port)',
+    )
+    .option(
+      '--openai-api-keys-secret <[ns/]name>',
+      'Secret whose entries are the API keys (default namespace: $POD_NAMESPACE); without it the endpoint serves anyone',
+    )
+    .option('--openai-tls-cert <file>', 'serve the endpoint over HTTPS with this PEM certificate')
+    .option('--openai-tls-key <file>', 'and this PEM key')
+    .option(
+      '--openai-defaults <file>',
+      'YAML/JSON: latencyBudget and maxPerplexityIncrease of completions that state none, per model',
+    )
+    .option(
+      '--openai-max-pending <n>',
+      'completions waiting for a round at most; more get 429',
+      String(OPENAI_SERVER_DEFAULTS.maxPending),
+    )
+    .option(
+      '--openai-rate-limit <per-second>',
+      'requests per second per API key (0: none; the Secret annotation edgellm.io/rate-limits sets one per key)',
+      String(OPENAI_SERVER_DEFAULTS.ratePerSecond),
+    )
+    .option(
       '--max-status-output-chars <n>',
       'outputs longer than this go to a ConfigMap (a Secret when the prompt came from one) that the request owns',
       String(REQUEST_DEFAULTS.maxStatusOutputChars),
@@ -99,6 +203,7 @@ export function register(program: Command): void {
       for (const n of [...watchNamespaces, ...(flags.agentNamespace ?? 'x').split(',')])
         if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n) || n.length > 63)
           throw new UserInputError(`${n} is not a namespace name (RFC 1123 label)`);
+      const openai = await openAiOptions(flags);
       const kubeConfig = new k8s.KubeConfig();
       if (flags.kubeconfig !== undefined) kubeConfig.loadFromFile(flags.kubeconfig);
       else kubeConfig.loadFromDefault();
@@ -115,6 +220,7 @@ export function register(program: Command): void {
         maxStatusOutputChars: maxOutput,
         ...(watchNamespaces.length > 0 ? { watchNamespaces } : {}),
         ...(flags.agentNamespace === undefined ? {} : { agentNamespace: flags.agentNamespace }),
+        ...(openai === undefined ? {} : { openai }),
         ...(process.env['POD_NAME'] ? { identity: process.env['POD_NAME'] } : {}),
       });
       await manager.start();

