@@ -14,7 +14,7 @@ export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarni
 
 STAMP := node_modules/.edgellm-installed
 
-.PHONY: help setup build test lint format demo bench clean gen check-gen models tiny-models controlplane controlplane-bin helm
+.PHONY: help setup build test lint format demo bench clean gen check-gen models tiny-models controlplane controlplane-bin helm images image-rootfs
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -54,6 +54,13 @@ controlplane: ## Run etcd + kube-apiserver in the foreground; kubeconfigs in .ca
 	  echo "Ctrl-C stops it; kube-apiserver logs follow." && \
 	  exec "$$bin" --dir $(CONTROLPLANE_DIR)
 
+IMAGE_ROOTFS := .cache/images/rootfs
+image-rootfs: build ## The images' file trees (deploy/images/images.json) in $(IMAGE_ROOTFS); the Dockerfile runs this too
+	node scripts/images/main.ts rootfs $(IMAGE_ROOTFS)
+
+images: image-rootfs ## Build the operator and agent OCI images without Docker into .cache/images/ (prints sizes)
+	node scripts/images/main.ts pack $(IMAGE_ROOTFS) .cache/images
+
 helm: ## Build the pinned helm from the Go module proxy unless cached in .cache/helm/
 	@helm=$$(scripts/ensure-helm.sh) && "$$helm" version --short && echo "$$helm"
 
@@ -70,6 +77,7 @@ gen: $(STAMP) ## Regenerate src/gen/ (ts-proto, CRD types), docs/crd-reference.m
 	rm -f charts/edgellm/files/crds/*.yaml && cp crds/*.yaml charts/edgellm/files/crds/
 	cp deploy/dashboards/edgellm.json charts/edgellm/files/dashboards/
 	readme-generator --values charts/edgellm/values.yaml --readme charts/edgellm/README.md >/dev/null
+	node scripts/images/main.ts dockerfile deploy/docker/Dockerfile
 
 check-gen: $(STAMP) ## Fail when anything `make gen` writes differs from what its sources generate (CI)
 	buf lint
@@ -78,10 +86,12 @@ check-gen: $(STAMP) ## Fail when anything `make gen` writes differs from what it
 	node scripts/gen-crds.ts "$$tmp"; \
 	cp charts/edgellm/README.md "$$tmp/chart-README.md"; \
 	readme-generator --values charts/edgellm/values.yaml --readme "$$tmp/chart-README.md" >/dev/null; \
+	node scripts/images/main.ts dockerfile "$$tmp/Dockerfile"; \
 	diff -ru src/gen "$$tmp/src/gen" && diff -u docs/crd-reference.md "$$tmp/docs/crd-reference.md" && \
 	  diff -ru crds charts/edgellm/files/crds && \
 	  diff -u deploy/dashboards/edgellm.json charts/edgellm/files/dashboards/edgellm.json && \
-	  diff -u charts/edgellm/README.md "$$tmp/chart-README.md" || \
+	  diff -u charts/edgellm/README.md "$$tmp/chart-README.md" && \
+	  diff -u deploy/docker/Dockerfile "$$tmp/Dockerfile" || \
 	  { echo 'generated code is stale: run `make gen` and commit it' >&2; exit 1; }
 
 format: $(STAMP) ## Format the tree with Prettier
