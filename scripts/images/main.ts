@@ -3,15 +3,27 @@
 //   node scripts/images/main.ts pack ROOTFS OUTDIR      OCI layout + archive, sizes (oci.ts)
 //   node scripts/images/main.ts pause BINARY ARCHIVE    the test node's pause image
 //   node scripts/images/main.ts dockerfile [FILE]       deploy/docker/Dockerfile (dockerfile.ts)
+//   node scripts/images/main.ts pin-debs                re-pin the Debian packages to the mirror's
+//                                                       current versions (after security updates)
 // Runs on Node's type stripping (make provides Node >= 22), like scripts/gen-crds.ts.
-import { copyFileSync, chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import {
+  chmodSync,
+  copyFileSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { appVersion, IMAGE_NAMES, loadDescription } from './description.ts';
+import { appVersion, IMAGE_NAMES, loadDescription, type ImageDescription } from './description.ts';
 import { renderDockerfile } from './dockerfile.ts';
 import { OciLayout, type WrittenImage } from './oci.ts';
-import { buildRootfs, ImageBuildError } from './rootfs.ts';
+import { aptDownload, buildRootfs, ImageBuildError } from './rootfs.ts';
 
 const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const CACHE = join(repoRoot, '.cache', 'images');
@@ -93,6 +105,34 @@ async function pause(binary: string, archive: string): Promise<void> {
   }
 }
 
+/** Pins each Debian package of the description to the version apt offers now, with its sha256. */
+function pinDebs(): void {
+  const path = join(repoRoot, 'deploy', 'images', 'images.json');
+  const description = JSON.parse(readFileSync(path, 'utf8')) as ImageDescription;
+  const dir = mkdtempSync(join(tmpdir(), 'edgellm-debs-'));
+  try {
+    for (const pkg of description.debian.packages) {
+      if (!aptDownload(`${pkg.name}:${description.debian.architecture}`, dir)) {
+        throw new ImageBuildError(`apt-get download ${pkg.name} failed`);
+      }
+      const file = readdirSync(dir).find((f) => f.startsWith(`${pkg.name}_`));
+      if (file === undefined)
+        throw new ImageBuildError(`apt-get download ${pkg.name} wrote no file`);
+      const version = decodeURIComponent(file.split('_')[1] ?? '');
+      const sha256 = createHash('sha256')
+        .update(readFileSync(join(dir, file)))
+        .digest('hex');
+      if (version !== pkg.version) console.log(`${pkg.name}: ${pkg.version} -> ${version}`);
+      Object.assign(pkg, { version, sha256 });
+      rmSync(join(dir, file));
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  writeFileSync(path, `${JSON.stringify(description, null, 2)}\n`);
+  console.log(`pinned in ${path}; run \`make images\` and commit it`);
+}
+
 async function main(args: string[]): Promise<void> {
   const [command, ...rest] = args;
   if (command === 'rootfs' && rest[0] !== undefined) {
@@ -102,12 +142,14 @@ async function main(args: string[]): Promise<void> {
     await pack(resolve(rest[0]), resolve(rest[1]));
   } else if (command === 'pause' && rest[0] !== undefined && rest[1] !== undefined) {
     await pause(resolve(rest[0]), resolve(rest[1]));
+  } else if (command === 'pin-debs') {
+    pinDebs();
   } else if (command === 'dockerfile') {
     const text = renderDockerfile(loadDescription(repoRoot), appVersion(repoRoot));
     writeFileSync(rest[0] ?? join(repoRoot, 'deploy', 'docker', 'Dockerfile'), text);
   } else {
     throw new ImageBuildError(
-      'usage: node scripts/images/main.ts rootfs OUT | pack ROOTFS OUTDIR | pause BINARY ARCHIVE | dockerfile [FILE]',
+      'usage: node scripts/images/main.ts rootfs OUT | pack ROOTFS OUTDIR | pause BINARY ARCHIVE | dockerfile [FILE] | pin-debs',
     );
   }
 }

@@ -49,6 +49,18 @@ function fileHash(
   return createHash(algorithm).update(readFileSync(path)).digest(encoding);
 }
 
+/**
+ * `apt-get download` into `dir`; on failure runs `apt-get update` once (a fresh machine or
+ * container may have no package lists) and tries again. Returns whether it succeeded.
+ */
+export function aptDownload(spec: string, dir: string): boolean {
+  const download = (): boolean =>
+    spawnSync('apt-get', ['download', spec], { cwd: dir, stdio: 'ignore' }).status === 0;
+  if (download()) return true;
+  spawnSync('apt-get', ['update', '-qq'], { stdio: 'ignore' });
+  return download();
+}
+
 /** Downloads (unless cached) and verifies each pinned Debian package, then extracts it. */
 function installDebianPackages(description: ImageDescription, cache: string, root: string): void {
   const { packages, architecture } = description.debian;
@@ -56,22 +68,12 @@ function installDebianPackages(description: ImageDescription, cache: string, roo
   mkdirSync(dir, { recursive: true });
   for (const pkg of packages) {
     const file = join(dir, `${pkg.name}_${pkg.version.replace(':', '%3a')}_${architecture}.deb`);
-    if (!existsSync(file)) {
-      const result = spawnSync(
-        'apt-get',
-        ['download', `${pkg.name}:${architecture}=${pkg.version}`],
-        {
-          cwd: dir,
-          encoding: 'utf8',
-        },
+    if (!existsSync(file) && !aptDownload(`${pkg.name}:${architecture}=${pkg.version}`, dir)) {
+      throw new ImageBuildError(
+        `apt-get download ${pkg.name}=${pkg.version} failed (after apt-get update). If the Debian mirror ` +
+          `no longer has this version (security updates replace old ones), re-pin with ` +
+          `\`node scripts/images/main.ts pin-debs\` and commit deploy/images/images.json.`,
       );
-      if (result.status !== 0 || !existsSync(file)) {
-        throw new ImageBuildError(
-          `apt-get download ${pkg.name}=${pkg.version} failed: ${(result.stderr || result.error?.message) ?? ''}\n` +
-            `Run \`apt-get update\` first. If the Debian mirror no longer has this version (security updates replace ` +
-            `old ones), re-pin with scripts/images/pin-debs.sh and commit deploy/images/images.json.`,
-        );
-      }
     }
     const actual = fileHash(file, 'sha256', 'hex');
     if (actual !== pkg.sha256) {
