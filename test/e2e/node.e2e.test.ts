@@ -7,8 +7,10 @@ import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { readFileSync } from 'node:fs';
 import {
+  Component,
   connectNodeCluster,
   createModelClaim,
+  restartComponent,
   waitForPods,
   type NodeCluster,
 } from '../harness/node.js';
@@ -159,6 +161,43 @@ describe('the e2e node', () => {
       const ip = ready?.status?.podIP ?? '';
       const response = await fetch(`http://${ip}:8080/`);
       expect(Number(await response.text())).toBe(expected);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'restarts the kubelet (killed) while a pod runs: the container survives, the node is Ready again',
+    async () => {
+      const core = cluster.api(k8s.CoreV1Api);
+      const [before] = await waitForPods(cluster, ns, 'app=volume');
+      const containerId = before?.status?.containerStatuses?.[0]?.containerID;
+      const ip = before?.status?.podIP ?? '';
+      const restarted = Date.now();
+      await restartComponent(cluster.node, Component.kubelet, { kill: true });
+      // The pod's process never stopped: it answers while the kubelet is away and after.
+      expect((await fetch(`http://${ip}:8080/`)).status).toBe(200);
+      // The new kubelet renews the node's Lease (every 10 s) and the node is Ready.
+      const coordination = cluster.api(k8s.CoordinationV1Api);
+      const deadline = Date.now() + 120_000;
+      for (;;) {
+        const lease = await coordination.readNamespacedLease({
+          name: cluster.nodeName,
+          namespace: 'kube-node-lease',
+        });
+        const node = await core.readNode({ name: cluster.nodeName });
+        const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+        const renewed = new Date(lease.spec?.renewTime ?? 0).getTime();
+        if (renewed > restarted && ready === 'True') break;
+        if (Date.now() > deadline) {
+          throw new Error(
+            `no Lease renewal and Ready node after the kubelet restart: ${String(ready)}`,
+          );
+        }
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      const [after] = await waitForPods(cluster, ns, 'app=volume');
+      expect(after?.status?.containerStatuses?.[0]?.containerID).toBe(containerId);
+      expect(after?.status?.containerStatuses?.[0]?.restartCount).toBe(0);
     },
     TIMEOUT,
   );

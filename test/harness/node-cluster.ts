@@ -95,6 +95,8 @@ export interface NodeClusterState {
   podCidr: string;
   netns: string;
   stateDir: string;
+  /** The slot's run directory: its record of the components' pids and command lines. */
+  runDir: string;
   containerdSocket: string;
   controlPlane: ControlPlaneState;
   controlPlaneStatePath: string;
@@ -290,6 +292,24 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   return { socket, containerd, kubelet, kubeProxy };
 }
 
+/** Starts argv detached with its output appended to log and records it in the slot's record. */
+function launch(runDir: string, name: string, argv: readonly string[], log: string): number {
+  const fd = openSync(log, 'a');
+  const [command, ...args] = argv;
+  const child = spawn(command ?? '', args, { detached: true, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  child.unref();
+  if (child.pid === undefined)
+    throw new NodeClusterError(`could not start ${name} (${argv.join(' ')})`);
+  const record = readRecord({ runDir });
+  if (record) {
+    record.pids[name] = child.pid;
+    record.commands = { ...record.commands, [name]: { argv: [...argv], log } };
+    writeRecord({ runDir }, record);
+  }
+  return child.pid;
+}
+
 function spawnComponent(
   slot: Slot,
   name: Component,
@@ -298,21 +318,37 @@ function spawnComponent(
   logs: Record<string, string>,
   options: { inNode: boolean },
 ): number {
-  const log = openSync(logs[name] ?? '/dev/null', 'a');
-  const argv = options.inNode ? ['--net=/run/netns/' + slot.netns, '--', command, ...args] : args;
-  const child = spawn(options.inNode ? 'nsenter' : command, argv, {
-    detached: true,
-    stdio: ['ignore', log, log],
-  });
-  closeSync(log);
-  child.unref();
-  if (child.pid === undefined) throw new NodeClusterError(`could not start ${name} (${command})`);
-  const record = readRecord(slot);
-  if (record) {
-    record.pids[name] = child.pid;
-    writeRecord(slot, record);
+  const argv = options.inNode
+    ? ['nsenter', `--net=/run/netns/${slot.netns}`, '--', command, ...args]
+    : [command, ...args];
+  return launch(slot.runDir, name, argv, logs[name] ?? '/dev/null');
+}
+
+/**
+ * Restarts one component of a running cluster the way it was started (the chaos tests restart
+ * the kubelet): SIGTERM, or SIGKILL with `kill: true`, waits until it is gone, starts it again.
+ * Pods keep running meanwhile (their containers belong to containerd). Returns the new pid.
+ */
+export async function restartComponent(
+  state: Pick<NodeClusterState, 'runDir'>,
+  name: Component,
+  options: { kill?: boolean } = {},
+): Promise<number> {
+  const record = readRecord({ runDir: state.runDir });
+  const pid = record?.pids[name];
+  const command = record?.commands?.[name];
+  if (pid === undefined || command === undefined) {
+    throw new NodeClusterError(`the node cluster in ${state.runDir} has no ${name} to restart`);
   }
-  return child.pid;
+  try {
+    process.kill(pid, options.kill === true ? 'SIGKILL' : 'SIGTERM');
+  } catch {
+    // already gone
+  }
+  const deadline = performance.now() + NodeClusterDefaults.stopSeconds * 1000;
+  while (isAlive(pid) && performance.now() < deadline) await sleep(100);
+  if (isAlive(pid)) process.kill(pid, 'SIGKILL');
+  return launch(state.runDir, name, command.argv, command.log);
 }
 
 function httpStatus(url: string): Promise<number> {
@@ -529,6 +565,7 @@ export async function startNodeCluster(
       podCidr: slot.podCidr,
       netns: slot.netns,
       stateDir,
+      runDir: slot.runDir,
       containerdSocket: socket,
       controlPlane: cp,
       controlPlaneStatePath: controlPlane.statePath,

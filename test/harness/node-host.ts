@@ -58,6 +58,8 @@ export interface SlotRecord {
   stateDir: string;
   /** Processes the node started (control plane, kubelet, containerd, ...), by component. */
   pids: Record<string, number>;
+  /** How each component was started (argv[0] and the rest), so a test can restart it. */
+  commands?: Record<string, { argv: string[]; log: string }>;
 }
 
 function commandExists(command: string): boolean {
@@ -122,7 +124,7 @@ export function isAlive(pid: number): boolean {
   }
 }
 
-export function readRecord(slot: Slot): SlotRecord | undefined {
+export function readRecord(slot: Pick<Slot, 'runDir'>): SlotRecord | undefined {
   try {
     return JSON.parse(readFileSync(join(slot.runDir, 'record.json'), 'utf8')) as SlotRecord;
   } catch {
@@ -130,7 +132,7 @@ export function readRecord(slot: Slot): SlotRecord | undefined {
   }
 }
 
-export function writeRecord(slot: Slot, record: SlotRecord): void {
+export function writeRecord(slot: Pick<Slot, 'runDir'>, record: SlotRecord): void {
   writeFileSync(join(slot.runDir, 'record.json'), JSON.stringify(record));
 }
 

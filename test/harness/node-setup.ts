@@ -42,6 +42,10 @@ export default async function globalSetup(): Promise<void> {
       out += chunk.toString();
       const match = new RegExp(`^${STATE_ENV}=(.*)$`, 'm').exec(out);
       if (match?.[1] !== undefined) resolve(match[1]);
+      // The cluster's own lines (start and stop times) go to Jest's output.
+      const lines = out.split('\n');
+      out = lines.pop() ?? '';
+      for (const line of lines) if (!line.startsWith(`${STATE_ENV}=`)) console.log(line);
     });
     void exited.then((code) => {
       reject(

@@ -16,7 +16,7 @@ import { clusterFor, type Cluster } from './cluster.js';
 import { ControlPlaneError, Identity } from './controlplane.js';
 import { NODE_STATE_ENV, type NodeClusterState } from './node-cluster.js';
 
-export { NODE_LOG_DIR } from './node-cluster.js';
+export { Component, NODE_LOG_DIR, restartComponent } from './node-cluster.js';
 
 export interface NodeCluster extends Cluster {
   readonly node: NodeClusterState;
