@@ -18,6 +18,7 @@ interface OperatorFlags {
   readonly maxStatusOutputChars: string;
   readonly watchNamespaces?: string;
   readonly agentNamespace?: string;
+  readonly agentServerName?: string;
 }
 
 function parseBool(value: string): boolean {
@@ -63,6 +64,10 @@ export function register(program: Command): void {
     .option(
       '--agent-namespace <ns>',
       'namespace of the agent pods that EdgeNode spec.agent.nodeName finds (default: all namespaces)',
+    )
+    .option(
+      '--agent-server-name <name>',
+      'DNS name in the certificates of the agent pods found by spec.agent.nodeName, which are dialled by pod IP (default: the pod IP must be in the certificate)',
     )
     .option(
       '--max-status-output-chars <n>',
@@ -115,6 +120,7 @@ export function register(program: Command): void {
         maxStatusOutputChars: maxOutput,
         ...(watchNamespaces.length > 0 ? { watchNamespaces } : {}),
         ...(flags.agentNamespace === undefined ? {} : { agentNamespace: flags.agentNamespace }),
+        ...(flags.agentServerName === undefined ? {} : { agentServerName: flags.agentServerName }),
         ...(process.env['POD_NAME'] ? { identity: process.env['POD_NAME'] } : {}),
       });
       await manager.start();
