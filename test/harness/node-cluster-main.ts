@@ -25,13 +25,18 @@ process.stderr.write(
   `edgellm: KUBECONFIG=${admin} (any kubectl or helm); Ctrl-C stops the cluster; logs in ${cluster.state.stateDir}/logs\n`,
 );
 
+// Signal handlers and a paused stdin keep no event loop alive: this does, until stop() exits.
+const keepAlive = setInterval(() => undefined, 1 << 30);
 let stopping = false;
 const stop = (why: string): void => {
   if (stopping) return;
   stopping = true;
   process.stderr.write(`edgellm: ${why}, stopping the node cluster\n`);
   stopNodeCluster(cluster).then(
-    () => process.exit(0),
+    () => {
+      clearInterval(keepAlive);
+      process.exit(0);
+    },
     (error: unknown) => {
       process.stderr.write(`edgellm: stopping the node cluster failed: ${String(error)}\n`);
       process.exit(1);
