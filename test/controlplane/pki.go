@@ -86,13 +86,19 @@ func newCA() (*keyPair, error) {
 	}, nil)
 }
 
-func newServingCert(ca *keyPair) (*keyPair, error) {
+// newServingCert: kube-apiserver's certificate, for loopback, the address it listens on and the
+// `kubernetes` Service (the names and the IP pods use).
+func newServingCert(ca *keyPair, address net.IP) (*keyPair, error) {
+	ips := []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)}
+	if !address.IsLoopback() {
+		ips = append(ips, address)
+	}
 	return sign(&x509.Certificate{
 		Subject:     pkix.Name{CommonName: "kube-apiserver"},
 		KeyUsage:    x509.KeyUsageDigitalSignature,
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP(serviceIP)},
+		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"},
+		IPAddresses: ips,
 	}, ca)
 }
 

@@ -71,7 +71,11 @@ export function connectControlPlane(): Cluster {
       `${STATE_ENV} is not set: tests that need Kubernetes must live under test/integration/ so the jest global setup starts the control plane`,
     );
   }
-  const state = JSON.parse(readFileSync(statePath, 'utf8')) as ControlPlaneState;
+  return clusterFor(JSON.parse(readFileSync(statePath, 'utf8')) as ControlPlaneState);
+}
+
+/** The Cluster API over a running control plane (the node harness's too). */
+export function clusterFor(state: ControlPlaneState): Cluster {
   const configs = new Map<Identity, k8s.KubeConfig>();
   const kubeConfig = (identity: Identity = Identity.admin): k8s.KubeConfig => {
     let kc = configs.get(identity);

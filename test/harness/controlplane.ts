@@ -63,8 +63,15 @@ export interface ControlPlaneState {
   pid: number;
   server: string;
   caFile: string;
+  /** PKI files by name (ca.crt, ca.key, sa.key, ...). */
+  files: Record<string, string>;
+  /** The Service IP range (the `kubernetes` Service has its first address). */
+  serviceCidr?: string;
+  /** The node this control plane serves (--node-name), if any. */
+  nodeName?: string;
   etcdUrl: string;
-  kubeconfigs: Record<Identity, string>;
+  /** By identity; a control plane started with --node-name also has the node's components. */
+  kubeconfigs: Record<Identity, string> & Record<string, string>;
   identities: { name: Identity; user: string; groups: string[] }[];
 }
 
@@ -205,6 +212,8 @@ const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
  */
 export async function startControlPlane(
   binary: string = ensureBinary(),
+  /** More edgellm-controlplane flags (the node harness: --address, --node-name). */
+  args: readonly string[] = [],
 ): Promise<RunningControlPlane> {
   cleanStale();
   const dir = mkdtempSync(join(tmpdir(), 'edgellm-cp-'));
@@ -212,7 +221,7 @@ export async function startControlPlane(
   const statePath = join(dir, 'controlplane.json');
   const log = openSync(logPath, 'a');
   const started = performance.now();
-  const child = spawn(binary, ['--dir', dir, '--exit-on-stdin-eof'], {
+  const child = spawn(binary, ['--dir', dir, '--exit-on-stdin-eof', ...args], {
     detached: true,
     stdio: ['pipe', log, log],
   });

@@ -8,11 +8,18 @@ import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { agentConfigSchema } from '../../src/agent/config.js';
+import type { V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
 import { connectControlPlane, type Cluster } from '../harness/cluster.js';
 
 const HELM = execFileSync('scripts/ensure-helm.sh', { encoding: 'utf8' }).trim();
 const CHART = 'charts/edgellm';
 const KUBE_VERSION = '1.33.0';
+
+interface WorkloadDoc {
+  kind?: string;
+  metadata?: V1ObjectMeta;
+  spec?: { template?: { spec?: V1PodSpec } };
+}
 
 let cluster: Cluster;
 let ns: string;
@@ -156,7 +163,8 @@ describe('helm chart charts/edgellm', () => {
       ['agent.config.models[0].contextTokens=10', /contextTokens/],
       ['tls.mode=existing', /agentSecret/],
       ['monitoring.prometheusRule.disabledAlerts={EdgellmNoSuchAlert}', /disabledAlerts/],
-      ['agent.modelVolume.type=persistentVolumeClaim', /claimName/],
+      ['agent.modelVolume.type=emptyDir', /modelVolume.*type/],
+      ['operator.topologySpreadConstraints[0].whenUnsatisfiable=Sometimes', /whenUnsatisfiable/],
     ];
     for (const [set, message] of cases) {
       let stderr = '';
@@ -201,5 +209,135 @@ describe('helm chart charts/edgellm', () => {
       '--lease-duration-seconds=',
     ])
       expect(operator).toContain(flag);
+  });
+
+  it('renders pods that Pod Security admits: restricted by default, hostPath only where privileged', async () => {
+    type Doc = {
+      kind?: string;
+      spec?: { template?: { metadata?: unknown; spec?: Record<string, unknown> } };
+    };
+    const podsOf = (yaml: string): Record<string, Record<string, unknown>> => {
+      const pods: Record<string, Record<string, unknown>> = {};
+      for (const doc of parseAllDocuments(yaml).map((d) => d.toJSON() as Doc)) {
+        if ((doc.kind === 'Deployment' || doc.kind === 'DaemonSet') && doc.spec?.template) {
+          pods[doc.kind] = {
+            apiVersion: 'v1',
+            kind: 'Pod',
+            metadata: { name: `pss-${doc.kind.toLowerCase()}` },
+            spec: doc.spec.template.spec,
+          };
+        }
+      }
+      return pods;
+    };
+    const namespaceWith = async (level: string): Promise<string> => {
+      const name = await cluster.newNamespace(`pss-${level}`);
+      await cluster.applyManifests(
+        stringify({
+          apiVersion: 'v1',
+          kind: 'Namespace',
+          metadata: { name, labels: { 'pod-security.kubernetes.io/enforce': level } },
+        }),
+      );
+      return name;
+    };
+    const restricted = await namespaceWith('restricted');
+    const defaults = podsOf(template(restricted, []));
+    expect(Object.keys(defaults).sort()).toEqual(['DaemonSet', 'Deployment']);
+    for (const pod of Object.values(defaults)) {
+      await cluster.applyManifests(stringify(pod), { dryRun: true, namespace: restricted });
+    }
+    // hostPath model folders: rejected under baseline with the reason, admitted under privileged.
+    const hostPath = podsOf(template(restricted, ['agent.modelVolume.type=hostPath'])).DaemonSet;
+    const baseline = await namespaceWith('baseline');
+    await expect(
+      cluster.applyManifests(stringify(hostPath), { dryRun: true, namespace: baseline }),
+    ).rejects.toThrow(
+      /violates PodSecurity "baseline:latest": hostPath volumes \(volume "models"\)/,
+    );
+    const privileged = await namespaceWith('privileged');
+    await cluster.applyManifests(stringify(hostPath), { dryRun: true, namespace: privileged });
+  });
+
+  it('renders the hardening values: registry, spread, extra volumes, NetworkPolicies, user roles', () => {
+    const docs = parseAllDocuments(
+      template(ns, [
+        'global.imageRegistry=registry.example.com/mirror',
+        'agent.extraVolumes[0].name=cache',
+        'agent.extraVolumes[0].emptyDir.sizeLimit=1Gi',
+        'agent.extraVolumeMounts[0].name=cache',
+        'agent.extraVolumeMounts[0].mountPath=/cache',
+        'agent.initContainers[0].name=fetch',
+        'agent.initContainers[0].image=busybox',
+        'operator.extraVolumes[0].name=extra',
+        'operator.extraVolumes[0].emptyDir.medium=Memory',
+        'operator.extraVolumeMounts[0].name=extra',
+        'operator.extraVolumeMounts[0].mountPath=/extra',
+      ]),
+    ).map((d) => d.toJSON() as WorkloadDoc);
+    const deployment = docs.find((d) => d.kind === 'Deployment')?.spec?.template?.spec;
+    const daemonSet = docs.find((d) => d.kind === 'DaemonSet')?.spec?.template?.spec;
+    expect(deployment?.containers[0]?.image).toBe(
+      'registry.example.com/mirror/edgellm/operator:0.1.0',
+    );
+    expect(daemonSet?.containers[0]?.image).toBe('registry.example.com/mirror/edgellm/agent:0.1.0');
+    expect(deployment?.topologySpreadConstraints).toEqual([
+      {
+        maxSkew: 1,
+        topologyKey: 'kubernetes.io/hostname',
+        whenUnsatisfiable: 'ScheduleAnyway',
+        labelSelector: {
+          matchLabels: {
+            'app.kubernetes.io/name': 'edgellm',
+            'app.kubernetes.io/instance': 'edge',
+            'app.kubernetes.io/component': 'operator',
+          },
+        },
+      },
+    ]);
+    expect(daemonSet?.volumes).toContainEqual({ name: 'cache', emptyDir: { sizeLimit: '1Gi' } });
+    expect(daemonSet?.volumes).toContainEqual({
+      name: 'models',
+      persistentVolumeClaim: { claimName: 'edge-edgellm-models', readOnly: true },
+    });
+    expect(daemonSet?.containers[0]?.volumeMounts).toContainEqual({
+      name: 'cache',
+      mountPath: '/cache',
+    });
+    expect(daemonSet?.initContainers).toEqual([{ name: 'fetch', image: 'busybox' }]);
+    expect(deployment?.volumes).toContainEqual({ name: 'extra', emptyDir: { medium: 'Memory' } });
+    expect(deployment?.containers[0]?.volumeMounts).toContainEqual({
+      name: 'extra',
+      mountPath: '/extra',
+    });
+    expect(docs.filter((d) => d.kind === 'NetworkPolicy').map((d) => d.metadata?.name)).toEqual([
+      'edge-edgellm-agent',
+      'edge-edgellm-operator',
+    ]);
+    const roles = docs.filter(
+      (d) => d.kind === 'ClusterRole' && /-(view|edit)$/.test(d.metadata?.name ?? ''),
+    );
+    expect(
+      roles.map((r) => [
+        r.metadata?.name,
+        Object.keys(r.metadata?.labels ?? {}).filter((l) => l.startsWith('rbac.')),
+      ]),
+    ).toEqual([
+      [
+        'edge-edgellm-view',
+        [
+          'rbac.authorization.k8s.io/aggregate-to-view',
+          'rbac.authorization.k8s.io/aggregate-to-edit',
+          'rbac.authorization.k8s.io/aggregate-to-admin',
+        ],
+      ],
+      [
+        'edge-edgellm-edit',
+        [
+          'rbac.authorization.k8s.io/aggregate-to-edit',
+          'rbac.authorization.k8s.io/aggregate-to-admin',
+        ],
+      ],
+    ]);
   });
 });

@@ -6,7 +6,6 @@ import { Agent, type Calibrate } from '../../agent/agent.js';
 import { loadAgentConfig, type AgentConfig } from '../../agent/config.js';
 import { agentVersion } from '../../agent/version.js';
 import { CALIBRATION_PLANS, calibrate, loadCalibrationText } from '../../agent/calibration.js';
-import { createLlamaRuntime } from '../../runtime/llama.js';
 import { SimulatedRuntime } from '../../runtime/simulated.js';
 import type { InferenceRuntime } from '../../runtime/types.js';
 
@@ -56,6 +55,8 @@ export async function runAgent(
     runtime = simulated;
     calibrateModel = (_runtime, model) => Promise.resolve(simulated.profile(model.name));
   } else {
+    // Loaded only here: the operator image ships without node-llama-cpp (deploy/images/images.json).
+    const { createLlamaRuntime } = await import('../../runtime/llama.js');
     const llama = await createLlamaRuntime({
       ...(config.threads > 0 ? { threads: config.threads } : {}),
       log: (level, message) => {

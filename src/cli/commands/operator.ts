@@ -23,6 +23,7 @@ interface OperatorFlags {
   readonly maxStatusOutputChars: string;
   readonly watchNamespaces?: string;
   readonly agentNamespace?: string;
+  readonly agentServerName?: string;
   readonly openaiListen?: string;
   readonly openaiAdvertise?: string;
   readonly openaiApiKeysSecret?: string;
@@ -141,6 +142,10 @@ export function register(program: Command): void {
       'namespace of the agent pods that EdgeNode spec.agent.nodeName finds (default: all namespaces)',
     )
     .option(
+      '--agent-server-name <name>',
+      'DNS name in the certificates of the agent pods found by spec.agent.nodeName, which are dialled by pod IP (default: the pod IP must be in the certificate)',
+    )
+    .option(
       '--openai-listen <host:port>',
       'serve the OpenAI-compatible API (POST /v1/chat/completions, /v1/completions, GET /v1/models) here',
     )
@@ -220,6 +225,7 @@ export function register(program: Command): void {
         maxStatusOutputChars: maxOutput,
         ...(watchNamespaces.length > 0 ? { watchNamespaces } : {}),
         ...(flags.agentNamespace === undefined ? {} : { agentNamespace: flags.agentNamespace }),
+        ...(flags.agentServerName === undefined ? {} : { agentServerName: flags.agentServerName }),
         ...(openai === undefined ? {} : { openai }),
         ...(process.env['POD_NAME'] ? { identity: process.env['POD_NAME'] } : {}),
       });

@@ -23,6 +23,13 @@ export interface AgentPoolOptions {
   readonly kubeConfig: k8s.KubeConfig;
   /** Pods by node name, from the operator's pod informer (agent discovery by nodeName). */
   readonly agentPods: () => readonly k8s.V1Pod[];
+  /**
+   * The name the certificates of agent pods found by nodeName carry: they are dialled by pod IP,
+   * which a certificate issued before the pod existed cannot name (the chart's tls.agentServerName).
+   * Absent: the pod IP must be in the certificate. Agents at spec.agent.endpoint are verified
+   * against the endpoint's host.
+   */
+  readonly agentServerName?: string;
 }
 
 interface Entry {
@@ -114,7 +121,10 @@ export class AgentPool implements AgentConnector {
       );
     }
     const decode = (k: string): Buffer => Buffer.from(data[k] ?? '', 'base64');
-    // The agent's certificate must name the address's host (IP or DNS SAN).
-    return { ca: decode('ca.crt'), cert: decode('tls.crt'), key: decode('tls.key') };
+    const material = { ca: decode('ca.crt'), cert: decode('tls.crt'), key: decode('tls.key') };
+    // The agent's certificate must name the address's host (IP or DNS SAN), or, for a pod found by
+    // nodeName, the configured agent server name.
+    const serverName = agent.endpoint ? undefined : this.options.agentServerName;
+    return serverName === undefined ? material : { ...material, serverName };
   }
 }

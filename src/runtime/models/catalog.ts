@@ -42,19 +42,22 @@ export const TINY_MODEL_QUANTIZATIONS = [
 ] as const satisfies readonly GgmlType[];
 export type TinyModelQuantization = (typeof TINY_MODEL_QUANTIZATIONS)[number];
 
-/** The repository root (this file is src/runtime/models/ or dist/src/runtime/models/). */
+/**
+ * The repository root, or /app in the container images: the nearest folder above this file
+ * (src/runtime/models/ or dist/src/runtime/models/) whose package.json is edgellm's.
+ */
 export function repoRoot(): string {
   let dir = dirname(fileURLToPath(import.meta.url));
   for (let i = 0; i < 6; i++) {
     try {
-      readFileSync(join(dir, 'package.json'));
-      if (readdirSync(dir).includes('Makefile')) return dir;
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: unknown };
+      if (pkg.name === 'edgellm') return dir;
     } catch {
       // keep walking up
     }
     dir = resolve(dir, '..');
   }
-  throw new Error('could not find the repository root (a folder with package.json and Makefile)');
+  throw new Error('could not find the edgellm root (a folder with the edgellm package.json)');
 }
 
 export function modelsDir(root = repoRoot()): string {
