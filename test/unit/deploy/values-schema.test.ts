@@ -86,14 +86,15 @@ describe('charts/edgellm/values.schema.json', () => {
     expect([...(choices as string[])].sort()).toEqual([...alerts].sort());
   });
 
-  it('declares every key of values.yaml, and closes chart-owned objects to unknown keys', () => {
+  it('declares every key of values.yaml, and closes chart-owned objects (not global) to unknown keys', () => {
     const missing: string[] = [];
     const walk = (value: unknown, schema: Schema, path: string): void => {
       const node = resolve(schema);
       if (value === null || typeof value !== 'object' || Array.isArray(value)) return;
       // Kubernetes pass-through objects (resources, probes, securityContext, ...) are open.
       if (node.properties === undefined) return;
-      expect([path, node.additionalProperties]).toEqual([path, false]);
+      // `global` is shared with the parent chart and its other subcharts: it must stay open.
+      if (path !== 'global.') expect([path, node.additionalProperties]).toEqual([path, false]);
       for (const [key, child] of Object.entries(value)) {
         const childSchema = node.properties[key];
         if (childSchema === undefined) missing.push(`${path}${key}`);
