@@ -1,6 +1,6 @@
 // A fake Clock for unit tests of pure timing logic: time moves only when advance() is called,
 // and timers due by then fire in order of their due time.
-import type { Clock, TimerHandle } from '../../../src/operator/kube/clock.js';
+import type { Clock, TimerHandle } from '../../src/operator/kube/clock.js';
 
 interface Timer {
   readonly id: number;

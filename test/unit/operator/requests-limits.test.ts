@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import { parse } from 'yaml';
-import { REQUEST_DEFAULTS } from '../../../src/operator/requests/controller.js';
+import { REQUEST_DEFAULTS } from '../../../../src/operator/requests/controller.js';
 
 interface Crd {
   spec: {

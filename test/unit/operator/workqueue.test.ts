@@ -3,10 +3,10 @@
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
 import { Registry } from 'prom-client';
-import { createOperatorMetrics } from '../../../src/operator/metrics.js';
-import { WorkQueue } from '../../../src/operator/kube/workqueue.js';
-import { FakeClock } from './fake-clock.js';
-import { parsePrometheusText, sumOf } from '../../support/prometheus.js';
+import { createOperatorMetrics } from '../../../../src/operator/metrics.js';
+import { WorkQueue } from '../../../../src/operator/kube/workqueue.js';
+import { FakeClock } from '../../../support/fake-clock.js';
+import { parsePrometheusText, sumOf } from '../../../support/prometheus.js';
 
 function queue(options: { baseDelayMs?: number; maxDelayMs?: number } = {}): {
   q: WorkQueue;

@@ -2,7 +2,7 @@
 // lets a standby steal a live Lease nor keeps a dead one held.
 import { describe, expect, it } from '@jest/globals';
 import { LeaseExpiry } from '../../../../src/operator/kube/lease.js';
-import { FakeClock } from '../fake-clock.js';
+import { FakeClock } from '../../../support/fake-clock.js';
 
 const DURATION = 15_000;
 const HOUR = 3_600_000;
