@@ -303,6 +303,7 @@ export class Manager {
         requestController.trigger();
       },
       currentBatch: (node) => requestController.inFlight.get(node),
+      ...(this.options.clock === undefined ? {} : { clock: this.options.clock }),
     });
     const nodeController = new Controller({
       name: 'edgenode',
