@@ -14,7 +14,7 @@ export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarni
 
 STAMP := node_modules/.edgellm-installed
 
-.PHONY: help setup build test lint format demo bench clean gen check-gen models tiny-models controlplane controlplane-bin helm images image-rootfs e2e node-cluster
+.PHONY: help setup build test lint format demo demo-serve bench clean gen check-gen models tiny-models controlplane controlplane-bin helm images image-rootfs e2e node-cluster
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -107,9 +107,12 @@ check-gen: $(STAMP) ## Fail when anything `make gen` writes differs from what it
 format: $(STAMP) ## Format the tree with Prettier
 	prettier --write .
 
-demo: build models ## Run the system: control plane, two agents, the operator, example requests, result table
+demo: build models ## Run the system: control plane, two agents, the operator, example requests, result table, an OpenAI API call
 	@# Builds the control plane on first use (needs Go; cached in .cache/controlplane).
 	node dist/demo/run.js
+
+demo-serve: build models ## `make demo`, then keep serving the OpenAI API on 127.0.0.1:8000 until Ctrl-C
+	node dist/demo/run.js --serve
 
 bench: build models ## Run the benchmarks; tables to stdout, JSON to bench/results/
 	node dist/bench/run.js $(BENCH_ARGS)

@@ -1,14 +1,16 @@
 // `make demo`: the whole system on this machine. A local kube-apiserver + etcd, the CRDs, two
 // agents (the real SmolLM2-135M from PyPI on one node, a generated tiny llama on the other), the
 // operator as its own process under the chart's RBAC, the example requests from
-// deploy/examples plus a burst of small ones; progress while they run, a result table, and
-// every process stopped on exit or Ctrl-C.
-import { spawn, type ChildProcess } from 'node:child_process';
+// deploy/examples plus a burst of small ones; progress while they run, a result table, one
+// question through the OpenAI-compatible endpoint with the curl line it prints, and every
+// process stopped on exit or Ctrl-C (`--serve`: kept running until Ctrl-C, for SDKs and curl).
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import type { EdgeNode, EdgeNodeSpec } from '../src/gen/crds/edgenode.js';
@@ -27,13 +29,14 @@ import {
   type RunningControlPlane,
 } from '../test/harness/controlplane.js';
 import { startAgentProcess, writeAgentConfig } from '../test/support/agent-process.js';
-import { freePort } from '../test/support/net.js';
+import { freePort, portIsFree } from '../test/support/net.js';
 import { localNodeSpec } from '../test/support/edge-node.js';
 
 const NAMESPACE = 'edgellm-demo';
 const SMOL = 'smollm2-135m';
 const TINY = 'tiny-llama';
 const TIMEOUT_SECONDS = 600;
+const run = promisify(execFile);
 
 const children: ChildProcess[] = [];
 let controlPlane: RunningControlPlane | undefined;
@@ -126,6 +129,7 @@ async function main(): Promise<void> {
 
   console.log("3/5 starting the operator (as the identity the chart's RBAC binds)");
   const port = await freePort();
+  const openaiPort = await openAiPort();
   const operator = spawn(
     process.execPath,
     [
@@ -139,6 +143,8 @@ async function main(): Promise<void> {
       NAMESPACE,
       '--agent-namespace',
       NAMESPACE,
+      '--openai-listen',
+      `127.0.0.1:${openaiPort}`,
       '--log-level',
       'warn',
     ],
@@ -156,6 +162,8 @@ async function main(): Promise<void> {
     await sleep(500);
   }
   console.log(`    both EdgeNodes Ready; operator metrics at http://127.0.0.1:${port}/metrics`);
+  const baseUrl = `http://127.0.0.1:${openaiPort}/v1`;
+  console.log(`    OpenAI-compatible endpoint at ${baseUrl}`);
 
   console.log('4/5 applying deploy/examples/inferencerequests.yaml and a burst of small requests');
   const examples = parseAllDocuments(
@@ -255,11 +263,68 @@ async function main(): Promise<void> {
     console.log(`\n${failed.length} request(s) did not succeed; reasons in the table`);
     process.exitCode = 1;
   }
+
+  console.log(`\nThe same rounds serve the OpenAI API at ${baseUrl}; this asks it:\n`);
+  const curl = curlLine(baseUrl);
+  console.log(`    ${curl.map(shellQuote).join(' ')}\n`);
+  const answer = await askWithCurl(curl);
+  console.log(`    ${answer}`);
+  if (serve) {
+    console.log(
+      `\nServing until Ctrl-C: ${baseUrl} (models ${SMOL}, ${TINY}; no API key needed).` +
+        `\n    OPENAI_BASE_URL=${baseUrl} OPENAI_API_KEY=none  # for the npm and Python SDKs`,
+    );
+    await new Promise<void>((resolve) => process.once('SIGINT', resolve));
+  }
 }
 
-process.once('SIGINT', () => {
-  void cleanup().then(() => process.exit(130));
-});
+/** 8000 as the README shows it, unless something else holds it. */
+async function openAiPort(): Promise<number> {
+  const wanted = Number(process.env['EDGELLM_DEMO_OPENAI_PORT'] ?? 8000);
+  return (await portIsFree(wanted)) ? wanted : freePort();
+}
+
+function curlLine(baseUrl: string): string[] {
+  return [
+    'curl',
+    '-sS',
+    `${baseUrl}/chat/completions`,
+    '-H',
+    'content-type: application/json',
+    '-d',
+    JSON.stringify({
+      model: SMOL,
+      messages: [{ role: 'user', content: 'What is an edge node?' }],
+      max_tokens: 24,
+    }),
+  ];
+}
+
+function shellQuote(arg: string): string {
+  return /^[\w./:-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
+/** Runs the curl line and returns the answer's text (or why there was none). */
+async function askWithCurl(line: string[]): Promise<string> {
+  const [command, ...args] = line;
+  const { stdout } = await run(command ?? 'curl', args, { timeout: 120_000 });
+  const body = JSON.parse(stdout) as {
+    choices?: { message?: { content?: string } }[];
+    error?: { message?: string };
+  };
+  if (body.error !== undefined) {
+    process.exitCode = 1;
+    return `error: ${body.error.message ?? stdout}`;
+  }
+  return `answer: ${firstWords(body.choices?.[0]?.message?.content, 24)}`;
+}
+
+const serve = process.argv.includes('--serve');
+if (!serve) {
+  process.once('SIGINT', () => {
+    void cleanup().then(() => process.exit(130));
+  });
+}
 main()
   .catch((error: unknown) => {
     console.error(error instanceof Error ? error.message : error);

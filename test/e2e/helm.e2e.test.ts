@@ -5,7 +5,7 @@
 // with leader election, tls.mode=helm, the agent on the node labelled edgellm.io/edge-node, a
 // model volume claim) in a namespace that enforces Pod Security `restricted`. Pods become Ready
 // only because their probes pass; requests succeed through the real pods; /metrics is read over
-// the pod IPs; `helm upgrade` and a killed agent pod lose no request; `helm uninstall` leaves the
+// the pod IPs, the OpenAI API answers on both operator pods; `helm upgrade` and a killed agent pod lose no request; `helm uninstall` leaves the
 // kept CRDs (and the operator's released Lease, which it creates itself).
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
+import OpenAI from 'openai';
 import { stringify } from 'yaml';
 import type { EdgeNode } from '../../src/gen/crds/edgenode.js';
 import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
@@ -302,6 +303,44 @@ describe('helm install on a real node', () => {
       const [agent] = await readyPods('agent', 1);
       const samples = parsePrometheusText(await scrape(agent?.status?.podIP ?? '', 9464));
       expect(sumOf(samples, 'edgellm_agent_tokens_generated_total')).toBeGreaterThan(0);
+    },
+    E2E.testTimeoutMs,
+  );
+
+  it(
+    'answers the OpenAI API on both operator pods (the follower forwards to the leader), streamed and not',
+    async () => {
+      for (const pod of await readyPods('operator', 2)) {
+        const client = new OpenAI({
+          baseURL: `http://${pod.status?.podIP ?? ''}:8000/v1`,
+          apiKey: 'unused',
+          maxRetries: 0,
+        });
+        const models = (await client.models.list()).data.map((m) => m.id);
+        expect(models.length).toBeGreaterThan(0);
+        const model = models[0] ?? '';
+        const answer = await client.chat.completions.create({
+          model,
+          messages: [{ role: 'user', content: 'Name one colour.' }],
+          max_completion_tokens: 8,
+        });
+        expect(answer.choices[0]?.message.content?.length).toBeGreaterThan(0);
+        expect(answer.usage?.completion_tokens).toBeGreaterThan(0);
+        let streamed = '';
+        let usage = 0;
+        for await (const chunk of await client.chat.completions.create({
+          model,
+          messages: [{ role: 'user', content: 'Name one fruit.' }],
+          max_completion_tokens: 8,
+          stream: true,
+          stream_options: { include_usage: true },
+        })) {
+          streamed += chunk.choices[0]?.delta.content ?? '';
+          usage = chunk.usage?.completion_tokens ?? usage;
+        }
+        expect(streamed.length).toBeGreaterThan(0);
+        expect(usage).toBeGreaterThan(0);
+      }
     },
     E2E.testTimeoutMs,
   );

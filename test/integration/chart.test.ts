@@ -8,12 +8,26 @@ import { execFileSync } from 'node:child_process';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { agentConfigSchema } from '../../src/agent/config.js';
-import type { V1ObjectMeta, V1PodSpec } from '@kubernetes/client-node';
+import { openAiDefaultsSchema } from '../../src/operator/openai/defaults.js';
+import type {
+  V1ConfigMap,
+  V1Deployment,
+  V1Ingress,
+  V1NetworkPolicy,
+  V1ObjectMeta,
+  V1PodSpec,
+  V1Service,
+} from '@kubernetes/client-node';
 import { connectControlPlane, type Cluster } from '../harness/cluster.js';
 
 const HELM = execFileSync('scripts/ensure-helm.sh', { encoding: 'utf8' }).trim();
 const CHART = 'charts/edgellm';
 const KUBE_VERSION = '1.33.0';
+
+interface KubeDoc {
+  kind?: string;
+  metadata?: V1ObjectMeta;
+}
 
 interface WorkloadDoc {
   kind?: string;
@@ -49,7 +63,18 @@ function fixtureCrd(group: string, kind: string, plural: string): string {
   return stringify({
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${plural}.${group}` },
+    metadata: {
+      name: `${plural}.${group}`,
+      // *.k8s.io groups are protected; the Gateway API's own CRDs carry this annotation too.
+      ...(group.endsWith('.k8s.io')
+        ? {
+            annotations: {
+              'api-approved.kubernetes.io':
+                'https://github.com/kubernetes-sigs/gateway-api/pull/2466',
+            },
+          }
+        : {}),
+    },
     spec: {
       group,
       scope: 'Namespaced',
@@ -94,6 +119,7 @@ beforeAll(async () => {
       fixtureCrd('monitoring.coreos.com', 'PrometheusRule', 'prometheusrules'),
       fixtureCrd('cert-manager.io', 'Certificate', 'certificates'),
       fixtureCrd('cert-manager.io', 'Issuer', 'issuers'),
+      fixtureCrd('gateway.networking.k8s.io', 'HTTPRoute', 'httproutes'),
     ].join('---\n'),
   );
 });
@@ -165,6 +191,8 @@ describe('helm chart charts/edgellm', () => {
       ['monitoring.prometheusRule.disabledAlerts={EdgellmNoSuchAlert}', /disabledAlerts/],
       ['agent.modelVolume.type=emptyDir', /modelVolume.*type/],
       ['operator.topologySpreadConstraints[0].whenUnsatisfiable=Sometimes', /whenUnsatisfiable/],
+      ['openai.defaults.latencyBudget=soon', /latencyBudget/],
+      ['openai.httpRoute.enabled=true', /parentRefs/],
     ];
     for (const [set, message] of cases) {
       let stderr = '';
@@ -179,6 +207,68 @@ describe('helm chart charts/edgellm', () => {
       ]);
       expect([set, stderr]).toEqual([set, expect.stringMatching(message)]);
     }
+  });
+
+  it('renders the OpenAI endpoint: Service, Ingress, HTTPRoute, keys, TLS, defaults the operator reads', async () => {
+    const yaml = template(ns, [
+      'openai.apiKeys.existingSecret=edge-keys',
+      'openai.tls.existingSecret=edge-openai-tls',
+      'openai.defaults.latencyBudget=30s',
+      'openai.defaults.models.smollm2-135m.maxPerplexityIncrease=2',
+      'openai.ingress.enabled=true',
+      'openai.ingress.host=llm.example.com',
+      'openai.httpRoute.enabled=true',
+      'openai.httpRoute.parentRefs[0].name=edge-gateway',
+      'openai.networkPolicyFrom[0].namespaceSelector.matchLabels.team=apps',
+    ]);
+    const docs = parseAllDocuments(yaml).map((d) => d.toJS() as KubeDoc);
+    const named = (kind: string, name = 'edge-edgellm-operator-openai'): unknown => {
+      const doc = docs.find((d) => d.kind === kind && d.metadata?.name === name);
+      if (doc === undefined) throw new Error(`no ${kind} ${name} rendered`);
+      return doc;
+    };
+    expect((named('Service') as V1Service).spec?.ports).toEqual([
+      { name: 'https', port: 80, targetPort: 'openai', protocol: 'TCP' },
+    ]);
+    expect((named('Ingress') as V1Ingress).spec?.rules?.[0]?.host).toBe('llm.example.com');
+    expect(
+      (named('HTTPRoute') as { spec: { rules: { backendRefs: unknown }[] } }).spec.rules[0]
+        ?.backendRefs,
+    ).toEqual([{ name: 'edge-edgellm-operator-openai', port: 80 }]);
+    // The defaults file parses with the schema the operator reads it with.
+    const defaults = parse(
+      (named('ConfigMap') as V1ConfigMap).data?.['defaults.yaml'] ?? '',
+    ) as unknown;
+    expect(openAiDefaultsSchema.parse(defaults)).toEqual({
+      latencyBudget: '30s',
+      maxPerplexityIncrease: 0,
+      models: { 'smollm2-135m': { maxPerplexityIncrease: 2 } },
+    });
+    const container = (named('Deployment', 'edge-edgellm-operator') as V1Deployment).spec?.template
+      .spec?.containers[0];
+    expect(container?.args).toEqual(
+      expect.arrayContaining([
+        '--openai-listen=0.0.0.0:8000',
+        '--openai-advertise=$(POD_IP):8000',
+        '--openai-api-keys-secret=edge-keys',
+        '--openai-tls-cert=/etc/edgellm/openai-tls/tls.crt',
+        '--openai-tls-key=/etc/edgellm/openai-tls/tls.key',
+        '--openai-defaults=/etc/edgellm/openai/defaults.yaml',
+      ]),
+    );
+    expect(container?.env).toEqual(
+      expect.arrayContaining([
+        { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+      ]),
+    );
+    // The endpoint is reachable from openai.networkPolicyFrom and from the other operators.
+    const policy = (named('NetworkPolicy', 'edge-edgellm-operator') as V1NetworkPolicy).spec;
+    const rule = policy?.ingress?.find((r) => r.ports?.[0]?.port === 'openai');
+    expect(rule?.from).toHaveLength(2);
+    await dryRunApply(yaml);
+    // Off: no endpoint, no port, no Service.
+    const off = template(ns, ['openai.enabled=false']);
+    expect(off).not.toMatch(/--openai-|name: openai|kind: (Ingress|HTTPRoute)/);
   });
 
   it('leaves the CRDs out with crds.install=false', () => {

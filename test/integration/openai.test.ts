@@ -1,7 +1,10 @@
-// The OpenAI-compatible endpoint with a client nobody here wrote: the official `openai` npm
-// package, against the operator on the real control plane and real agent processes (the tiny
+// The OpenAI-compatible endpoint with clients nobody here wrote: the official `openai` npm
+// package and the official `openai` Python package (PyPI, in a virtual environment made once under
+// .cache/python/), against the operator on the real control plane and real agent processes (the tiny
 // random-weight llama for speed and control, the real SmolLM2-135M-Instruct for chat). The API
 // keys live in a Secret the operator reads as the chart's RBAC allows.
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import OpenAI from 'openai';
@@ -11,8 +14,10 @@ import { type AgentProcess } from '../support/agent-process.js';
 import { localNodeSpec } from '../support/edge-node.js';
 import { OperatorEnv, TINY, unique } from '../support/operator-env.js';
 import { parsePrometheusText, sumOf } from '../support/prometheus.js';
+import { pythonWith } from '../support/python-venv.js';
 import { waitFor } from '../support/wait.js';
 
+const run = promisify(execFile);
 const KEY = 'sk-test-0123456789abcdef';
 const SLOW_KEY = 'sk-slow-0123456789abcdef';
 
@@ -321,5 +326,81 @@ describe('OpenAI-compatible endpoint (official npm SDK)', () => {
     } finally {
       await env.stopManager(standby);
     }
+  });
+});
+
+describe('OpenAI-compatible endpoint (official Python SDK, from PyPI in a virtual environment)', () => {
+  let python: string;
+  const py = async (model: string, scenario: string): Promise<Record<string, unknown>> => {
+    const { stdout } = await run(
+      python,
+      [
+        'test/support/python/openai_sdk.py',
+        `http://${manager.openaiAddress ?? ''}/v1`,
+        KEY,
+        model,
+        scenario,
+      ],
+      { timeout: 180_000 },
+    );
+    return JSON.parse(stdout) as Record<string, unknown>;
+  };
+  const cancelled = (): number =>
+    tinyAgent.lines.filter(
+      (l) =>
+        l.msg === 'request finished' &&
+        l.finishReason === 'cancelled' &&
+        (l.requestId ?? '').startsWith('@openai/'),
+    ).length;
+
+  beforeAll(async () => {
+    python = await pythonWith('test/support/python/requirements.txt');
+  }, 600_000);
+
+  it('answers a chat completion through the chat template', async () => {
+    const r = await py(smol, 'chat');
+    expect(String(r['content']).trim().length).toBeGreaterThan(0);
+    expect(r['completion_tokens']).toBeGreaterThan(0);
+    expect(r['prompt_tokens']).toBeGreaterThan(5);
+  });
+
+  it('streams a chat completion and ends with the usage', async () => {
+    const r = await py(tiny, 'stream');
+    expect(r['chunks']).toBeGreaterThan(2);
+    expect(String(r['text']).length).toBeGreaterThan(0);
+    expect(r['completion_tokens']).toBe(16);
+  });
+
+  it('serves /v1/completions', async () => {
+    const r = await py(tiny, 'completion');
+    expect(r['completion_tokens']).toBe(10);
+    expect(r['finish_reason']).toBe('length');
+  });
+
+  it('raises the SDK’s own exceptions for 404, 401 and 400', async () => {
+    const r = await py(tiny, 'errors');
+    expect(r['unknown_model']).toEqual(
+      expect.objectContaining({ status: 404, code: 'model_not_found' }),
+    );
+    expect(r['wrong_key']).toEqual(expect.objectContaining({ status: 401 }));
+    expect(r['no_messages']).toEqual(expect.objectContaining({ status: 400, param: 'messages' }));
+  });
+
+  it('a client that closes its stream cancels its sequence', async () => {
+    const before = cancelled();
+    const r = await py(tiny, 'disconnect');
+    expect(r['received']).toBe(5);
+    await waitFor('the cancelled sequence', cancelled, (n) => n === before + 1, {
+      timeoutMs: 30_000,
+    });
+    await waitFor(
+      'no request in flight',
+      async () =>
+        sumOf(await metrics(), 'edgellm_openai_requests_in_flight', {
+          endpoint: 'chat_completions',
+        }),
+      (n) => n === 0,
+      { timeoutMs: 30_000 },
+    );
   });
 });

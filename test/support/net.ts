@@ -1,11 +1,12 @@
-// A free TCP port on loopback (for processes that take host:port rather than port 0).
+// TCP ports on loopback (for processes that take host:port rather than port 0).
 import { createServer } from 'node:net';
 
-export function freePort(): Promise<number> {
+/** Listens on `port` (0: any) and closes again; resolves the port it got. */
+function probe(port: number): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(port, '127.0.0.1', () => {
       const address = server.address();
       server.close(() => {
         if (typeof address === 'object' && address) resolve(address.port);
@@ -13,4 +14,18 @@ export function freePort(): Promise<number> {
       });
     });
   });
+}
+
+export function freePort(): Promise<number> {
+  return probe(0);
+}
+
+/** Whether `port` can be listened on now. */
+export async function portIsFree(port: number): Promise<boolean> {
+  try {
+    await probe(port);
+    return true;
+  } catch {
+    return false;
+  }
 }
