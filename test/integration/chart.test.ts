@@ -13,7 +13,6 @@ import type {
   V1ConfigMap,
   V1Deployment,
   V1Ingress,
-  V1NetworkPolicy,
   V1ObjectMeta,
   V1PodSpec,
   V1Service,
@@ -262,7 +261,11 @@ describe('helm chart charts/edgellm', () => {
       ]),
     );
     // The endpoint is reachable from openai.networkPolicyFrom and from the other operators.
-    const policy = (named('NetworkPolicy', 'edge-edgellm-operator') as V1NetworkPolicy).spec;
+    const policy = (
+      named('NetworkPolicy', 'edge-edgellm-operator') as {
+        spec?: { ingress?: { ports?: { port?: string }[]; from?: unknown[] }[] };
+      }
+    ).spec;
     const rule = policy?.ingress?.find((r) => r.ports?.[0]?.port === 'openai');
     expect(rule?.from).toHaveLength(2);
     await dryRunApply(yaml);
