@@ -48,9 +48,11 @@ function metricNames(expr: string): string[] {
 }
 
 describe('alert rules (charts/edgellm/files/alerts.yaml)', () => {
-  it('has the four alerts the chart documents', () => {
+  it('has the six alerts the chart documents', () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual([
       'EdgellmAgentDown',
+      'EdgellmOpenAiShedding',
+      'EdgellmOpenAiSlowFirstToken',
       'EdgellmRequestsStuckPending',
       'EdgellmSchedulerSlow',
       'EdgellmSlaAttainmentLow',
@@ -98,6 +100,10 @@ describe('Grafana dashboard (deploy/dashboards/edgellm.json)', () => {
       'Tree nodes',
       'Predicted vs measured',
       'Tokens/s per node',
+      'OpenAI time to first token',
+      'OpenAI time per output token',
+      'OpenAI requests in flight',
+      'OpenAI requests shed',
     ])
       expect(titles).toContain(topic);
   });
