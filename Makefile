@@ -14,7 +14,7 @@ export NODE_OPTIONS := --experimental-vm-modules --no-warnings=ExperimentalWarni
 
 STAMP := node_modules/.edgellm-installed
 
-.PHONY: help setup build test lint format demo demo-serve bench clean gen check-gen models tiny-models controlplane controlplane-bin helm images image-rootfs e2e node-cluster
+.PHONY: help setup build test lint format demo demo-serve chaos bench clean gen check-gen models tiny-models controlplane controlplane-bin helm images image-rootfs e2e node-cluster
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*## ' $(MAKEFILE_LIST) | sort | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,10 @@ test: build models ## Run the test suite (unit, component, integration; `make e2
 	@# Tests under test/integration/ start a real etcd + kube-apiserver (test/harness/); jest's
 	@# global setup builds it first when it is not cached (needs Go; unit-only runs do not).
 	jest $(JEST_ARGS) --selectProjects unit component integration
+
+chaos: build ## The chaos suite: faults under load (operators and agents killed, frozen, cut off; the API server away; deletes), a table of outcomes
+	@# Real operator and agent processes on the test control plane; the table also goes to .cache/chaos/results.json.
+	jest $(JEST_ARGS) --selectProjects chaos
 
 controlplane-bin: ## Build the test cluster's binaries (etcd + kube-apiserver, kubelet, ...) unless cached in .cache/
 	@test/controlplane/build.sh

@@ -2,13 +2,15 @@
 // and node-llama-cpp are ESM-only. ts-jest transpiles per file (isolatedModules); type errors
 // are caught by `npm run typecheck`, which `make lint` runs.
 //
-// Four projects, by what a test needs:
+// Five projects, by what a test needs:
 // - `unit` (test/unit/, mirroring src/): pure logic, in process, no model, no network;
 // - `component` (test/component/): real parts without Kubernetes: real GGUF models through
 //   node-llama-cpp, real agent processes over gRPC;
 // - `integration` (test/integration/): the real control plane; its global setup builds and starts
 //   etcd + kube-apiserver (test/harness/). Jest runs a project's global setup only when a selected
 //   test file belongs to that project, so `jest test/unit` neither needs Go nor pays for it;
+// - `chaos` (test/chaos/): faults under load on the real control plane with real agent and
+//   operator processes (`make chaos`);
 // - `e2e` (test/e2e/): a real node (kubelet, containerd, kube-proxy, controller manager,
 //   scheduler) and the images of `make images`; its global setup starts one node cluster per run
 //   (test/harness/node-cluster.ts; needs root and the Debian packages of
@@ -44,6 +46,13 @@ export default {
       ...common,
       displayName: 'integration',
       roots: ['<rootDir>/test/integration'],
+      globalSetup: '<rootDir>/test/harness/controlplane.ts',
+      globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
+    },
+    {
+      ...common,
+      displayName: 'chaos',
+      roots: ['<rootDir>/test/chaos'],
       globalSetup: '<rootDir>/test/harness/controlplane.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
     },

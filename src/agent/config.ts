@@ -18,7 +18,8 @@ export const AGENT_DEFAULTS = {
   /** Longest the agent waits for the running batch on SIGTERM before aborting it. */
   shutdownGraceSeconds: 30,
   /** A batch no caller follows (no stream, no GetBatch) for this long is cancelled: its caller
-   *  gave up on it. Longer than the operator's reattach attempts. */
+   *  gave up on it. Shorter than the operator's reattach window (25 s), so a batch the operator
+   *  re-dispatches elsewhere has been cancelled here first. */
   orphanGraceSeconds: 20,
   /** Longest prompt accepted, in characters (the token check against the context follows). */
   maxPromptChars: 1_000_000,

@@ -5,7 +5,7 @@
 // does not deliver is decided by the failure policy. Members come from any candidate source
 // (InferenceRequests, the OpenAI endpoint) through their handles.
 import type { Logger } from 'pino';
-import { classifyAgentError } from '../../agent-client/error-meaning.js';
+import { AGENT_ERROR_MEANING, classifyAgentError } from '../../agent-client/error-meaning.js';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
 import type { ExecuteBatchResponse } from '../../gen/edgellm/agent/v1/agent.js';
 import { eachLimited } from '../../util/concurrency.js';
@@ -24,8 +24,17 @@ const WRITE_CONCURRENCY = 8;
 export const DISPATCH_DEFAULTS = {
   /** Reattaches to a batch after its stream broke, before its requests go back to the round. */
   reattachAttempts: 3,
-  /** First wait before a reattach (doubled each time: 0.5, 1, 2 s; within the agent's orphan grace). */
+  /**
+   * How long after a stream breaks the operator keeps asking the agent for the batch (GetBatch)
+   * before its requests go back to the round. Longer than the agent's orphanGraceSeconds
+   * (default 20): an agent that nobody reached for that long has cancelled the batch itself, so a
+   * request re-dispatched after it never runs on two nodes at once. An agent that answers that it
+   * does not have the batch (restarted) ends the wait at once.
+   */
+  reattachWindowMs: 25_000,
+  /** Waits between those questions: 0.5 s, doubled up to 2 s. */
   reattachBaseDelayMs: 500,
+  reattachMaxDelayMs: 2_000,
   /** Deadline of the GetBatch / CancelGeneration calls around a reattach. */
   reattachCallSeconds: 5,
 } as const;
@@ -210,7 +219,7 @@ export class BatchDispatcher {
         if (
           benchesNode(failure) &&
           attach < DISPATCH_DEFAULTS.reattachAttempts &&
-          (await this.stillOnAgent(chosen.node, batchId, attach))
+          (await this.stillOnAgent(chosen.node, batchId))
         ) {
           log.info({ batchId, node, attempt: attach + 1 }, 'reattaching to the batch');
           continue;
@@ -247,16 +256,36 @@ export class BatchDispatcher {
     }
   }
 
-  /** After a broken stream: waits a little, then asks whether the agent still has the batch. */
-  private async stillOnAgent(node: EdgeNode, batchId: string, attach: number): Promise<boolean> {
-    const { clock, agents } = this.options;
-    await sleep(clock, DISPATCH_DEFAULTS.reattachBaseDelayMs * 2 ** attach);
-    try {
-      const client = await agents.client(node);
-      await client.getBatch({ batchId }, DISPATCH_DEFAULTS.reattachCallSeconds);
-      return true;
-    } catch {
-      return false;
+  /**
+   * After a broken stream: whether the agent still has the batch. Asks until it answers, or says
+   * it does not have it, or the reattach window (longer than the agent's orphan grace) passed.
+   */
+  private async stillOnAgent(node: EdgeNode, batchId: string): Promise<boolean> {
+    const { clock, agents, log } = this.options;
+    const brokeAt = clock.now();
+    for (let i = 0; ; i++) {
+      await sleep(
+        clock,
+        Math.min(
+          DISPATCH_DEFAULTS.reattachBaseDelayMs * 2 ** i,
+          DISPATCH_DEFAULTS.reattachMaxDelayMs,
+        ),
+      );
+      try {
+        const client = await agents.client(node);
+        await client.getBatch({ batchId }, DISPATCH_DEFAULTS.reattachCallSeconds);
+        return true;
+      } catch (error) {
+        const failure = classifyAgentError(error);
+        if (failure.meaning === AGENT_ERROR_MEANING.notFound) return false;
+        if (clock.now() - brokeAt >= DISPATCH_DEFAULTS.reattachWindowMs) {
+          log.warn(
+            { batchId, node: node.metadata.name, err: failure.message },
+            'the agent stayed unreachable past its orphan grace; the batch goes back to the round',
+          );
+          return false;
+        }
+      }
     }
   }
 

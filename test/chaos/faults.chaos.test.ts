@@ -1,0 +1,452 @@
+// The chaos suite (`make chaos`): a few hundred requests across two agents and two operator
+// replicas (real processes, the chart's RBAC, the real control plane), one fault per scenario while
+// batches run: the leader or the standby killed with SIGKILL, an agent killed mid-batch, an agent
+// frozen with SIGSTOP past the heartbeat and keepalive, the link between the operators and one agent
+// cut, the API server unreachable for the operators, Running requests deleted. After each: every
+// request terminal exactly once (executions counted on the agent side from its own log, not from
+// status), none stuck past its deadline plus a round, and how long recovery took. The table goes to
+// stdout and .cache/chaos/results.json, the operators' logs to .cache/chaos/operators.log.
+//
+// Not here: a full disk where outputs spill, and faults of the real node (agent pods deleted, the
+// kubelet restarted): test/e2e/ has those that need a kubelet.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import * as k8s from '@kubernetes/client-node';
+import { InferenceRequestResource } from '../../src/operator/api/constants.js';
+import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
+import { markdownTable } from '../../src/report/markdown.js';
+import { repoRoot } from '../../src/runtime/models/catalog.js';
+import { Identity } from '../harness/cluster.js';
+import { executionsByRequest, type AgentProcess } from '../support/agent-process.js';
+import {
+  killOperator,
+  startOperatorProcess,
+  type OperatorProcess,
+} from '../support/operator-process.js';
+import { finished, OperatorEnv, ready, unique } from '../support/operator-env.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { waitFor } from '../support/wait.js';
+
+/** Requests per scenario (EDGELLM_CHAOS_REQUESTS; CI runs the default). */
+const REQUESTS = Number(process.env['EDGELLM_CHAOS_REQUESTS'] ?? 50);
+const BUDGET_SECONDS = 120;
+/** A round plus the time a finished batch takes to be written. */
+const GRACE_SECONDS = 15;
+/** The operators' JSON logs, kept after the run for a look at what they did. */
+const OPERATOR_LOG = join(repoRoot(), '.cache', 'chaos', 'operators.log');
+const SCENARIO_TIMEOUT_MS = (BUDGET_SECONDS + GRACE_SECONDS + 60) * 1000;
+
+/** What a fault did that the accounting must know: requests it deleted, agents it killed. */
+interface FaultOutcome {
+  readonly deleted?: readonly string[];
+  readonly killedAgents?: readonly AgentProcess[];
+}
+
+interface Row {
+  readonly scenario: string;
+  readonly requests: number;
+  readonly inFlightAtFault: number;
+  readonly succeeded: number;
+  readonly failed: Readonly<Record<string, number>>;
+  readonly deleted: number;
+  readonly stuck: number;
+  readonly ranTwice: number;
+  /** Of ranTwice: requests whose first run died with its agent (SIGKILL), re-run elsewhere. */
+  readonly rerunAfterAgentDeath: number;
+  /** From the fault's start to the first request succeeding after it. */
+  readonly firstSuccessSeconds: number | null;
+  /** From the fault's start to every request of the scenario terminal. */
+  readonly drainedSeconds: number | null;
+}
+
+let env: OperatorEnv;
+let model: string;
+let apiProxy: TcpProxy;
+let kubeconfigPath: string;
+const agents: { name: string; agent: AgentProcess; proxy: TcpProxy }[] = [];
+const deadAgents: AgentProcess[] = [];
+let operators: OperatorProcess[] = [];
+let operatorSerial = 0;
+const rows: Row[] = [];
+
+function startOperator(): OperatorProcess {
+  const op = startOperatorProcess({
+    identity: `chaos-operator-${++operatorSerial}`,
+    kubeconfig: kubeconfigPath,
+    namespace: env.ns,
+    logFile: OPERATOR_LOG,
+  });
+  operators.push(op);
+  return op;
+}
+
+async function leaseHolder(): Promise<string | undefined> {
+  const lease = await env.cluster
+    .api(k8s.CoordinationV1Api)
+    .readNamespacedLease({ name: 'edgellm-operator', namespace: env.ns })
+    .catch(() => undefined);
+  return lease?.spec?.holderIdentity ?? undefined;
+}
+
+async function leader(): Promise<OperatorProcess> {
+  return waitFor(
+    'a leading operator',
+    async () => {
+      const holder = await leaseHolder();
+      return operators.find((o) => o.identity === holder);
+    },
+    (o) => o !== undefined,
+    { timeoutMs: 60_000 },
+  ) as Promise<OperatorProcess>;
+}
+
+async function startAgent(name: string): Promise<AgentProcess> {
+  return env.startAgent(
+    `${name}-${Date.now()}`,
+    { [model]: env.tinyModelPath },
+    { maxSequences: 8, contextTokens: 8 * 512 },
+  );
+}
+
+async function list(scenario: string): Promise<InferenceRequest[]> {
+  const r = (await env.custom.listNamespacedCustomObject({
+    group: InferenceRequestResource.group,
+    version: InferenceRequestResource.version,
+    plural: InferenceRequestResource.plural,
+    namespace: env.ns,
+    labelSelector: `chaos=${scenario}`,
+  })) as { items: InferenceRequest[] };
+  return r.items;
+}
+
+async function createRequests(scenario: string): Promise<string[]> {
+  const names: string[] = [];
+  await Promise.all(
+    Array.from({ length: REQUESTS }, async (_, i) => {
+      const name = `${scenario}-${i}`;
+      names.push(name);
+      const body: InferenceRequest = {
+        apiVersion: InferenceRequestResource.apiVersion,
+        kind: InferenceRequestResource.kind,
+        metadata: { name, namespace: env.ns, labels: { chaos: scenario } },
+        spec: {
+          model,
+          prompt: `Request ${i}: tell a story about the edge`,
+          maxTokens: 48 + (i % 4) * 32,
+          latencyBudget: `${BUDGET_SECONDS}s`,
+        },
+      };
+      await env.custom.createNamespacedCustomObject({
+        group: InferenceRequestResource.group,
+        version: InferenceRequestResource.version,
+        plural: InferenceRequestResource.plural,
+        namespace: env.ns,
+        body,
+      });
+    }),
+  );
+  return names;
+}
+
+/**
+ * Creates the scenario's requests, injects `fault` once some run, follows them to the end and
+ * records the row. `fault` returns the names it deleted (if any) and the agents it killed.
+ */
+async function scenario(
+  name: string,
+  fault: (running: InferenceRequest[]) => Promise<FaultOutcome>,
+): Promise<Row> {
+  const id = unique(name);
+  const started = Date.now();
+  await createRequests(id);
+  const running = await waitFor(
+    `${name}: requests running`,
+    () => list(id),
+    (items) => items.filter((r) => r.status?.phase === 'Running').length >= 4,
+    { timeoutMs: 90_000, intervalMs: 200 },
+  );
+  const inFlight = running.filter((r) =>
+    ['Scheduled', 'Running'].includes(r.status?.phase ?? ''),
+  ).length;
+  const faultAt = Date.now();
+  const succeededAtFault = new Set(
+    running.filter((r) => r.status?.phase === 'Succeeded').map((r) => r.metadata.name),
+  );
+  // The fault runs (a freeze lasts 25 s) while the requests are followed.
+  const progress = { faultDone: false };
+  const faulted = fault(running.filter((r) => r.status?.phase === 'Running')).finally(() => {
+    progress.faultDone = true;
+  });
+  let firstSuccess: number | null = null;
+  let drained: number | null = null;
+  let items: InferenceRequest[];
+  const deadline = started + (BUDGET_SECONDS + GRACE_SECONDS) * 1000;
+  for (;;) {
+    items = await list(id);
+    if (
+      firstSuccess === null &&
+      items.some((r) => r.status?.phase === 'Succeeded' && !succeededAtFault.has(r.metadata.name))
+    )
+      firstSuccess = (Date.now() - faultAt) / 1000;
+    if (progress.faultDone && items.every(finished)) {
+      drained = (Date.now() - faultAt) / 1000;
+      break;
+    }
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  const outcome = await faulted;
+  const deleted = new Set(outcome.deleted ?? []);
+  const failed: Record<string, number> = {};
+  for (const r of items)
+    if (r.status?.phase === 'Failed') {
+      const reason = r.status.reason ?? 'none';
+      failed[reason] = (failed[reason] ?? 0) + 1;
+    }
+  const liveAgents = agents.map((a) => a.agent);
+  const executions = executionsByRequest([...liveAgents, ...deadAgents]);
+  const killed = executionsByRequest(outcome.killedAgents ?? []);
+  let ranTwice = 0;
+  let rerun = 0;
+  for (let i = 0; i < REQUESTS; i++) {
+    const key = `${env.ns}/${id}-${i}`;
+    if ((executions.get(key) ?? 0) > 1) {
+      ranTwice++;
+      if ((killed.get(key) ?? 0) > 0) rerun++;
+    }
+  }
+  const row: Row = {
+    scenario: name,
+    requests: REQUESTS,
+    inFlightAtFault: inFlight,
+    succeeded: items.filter((r) => r.status?.phase === 'Succeeded').length,
+    failed,
+    deleted: deleted.size,
+    stuck: items.filter((r) => !finished(r)).length,
+    ranTwice,
+    rerunAfterAgentDeath: rerun,
+    firstSuccessSeconds: firstSuccess,
+    drainedSeconds: drained,
+  };
+  rows.push(row);
+  return row;
+}
+
+function expectExactlyOnce(row: Row): void {
+  expect({ scenario: row.scenario, stuck: row.stuck }).toEqual({
+    scenario: row.scenario,
+    stuck: 0,
+  });
+  expect({ scenario: row.scenario, ranTwice: row.ranTwice - row.rerunAfterAgentDeath }).toEqual({
+    scenario: row.scenario,
+    ranTwice: 0,
+  });
+  // Every request ends, and with budgets this wide, ends well.
+  expect({ scenario: row.scenario, ended: row.succeeded + row.deleted }).toEqual({
+    scenario: row.scenario,
+    ended: row.requests,
+  });
+}
+
+beforeAll(async () => {
+  await mkdir(dirname(OPERATOR_LOG), { recursive: true });
+  await writeFile(OPERATOR_LOG, '');
+  env = await OperatorEnv.create('chaos');
+  model = unique('tiny');
+  // The operators reach the API server through a proxy, so a scenario can take it away.
+  const direct = env.cluster.kubeConfig(Identity.operator);
+  const server = new URL(direct.getCurrentCluster()?.server ?? '');
+  apiProxy = await TcpProxy.start(`${server.hostname}:${server.port}`);
+  const viaProxy = new k8s.KubeConfig();
+  viaProxy.loadFromOptions({
+    clusters: direct.clusters.map((c) => ({ ...c, server: `https://127.0.0.1:${apiProxy.port}` })),
+    users: direct.users,
+    contexts: direct.contexts,
+    currentContext: direct.currentContext,
+  });
+  kubeconfigPath = join(env.dir, 'operator.kubeconfig');
+  await writeFile(kubeconfigPath, viaProxy.exportConfig());
+  for (const name of ['edge-a', 'edge-b']) {
+    const agent = await startAgent(name);
+    // The operators reach each agent through a proxy with a fixed port: the link can be cut,
+    // and a restarted agent is reached at the same address.
+    const proxy = await TcpProxy.start(agent.address);
+    const node = unique(`chaos-${name}`);
+    await env.createNode(node, env.nodeSpec(proxy.address, model));
+    agents.push({ name: node, agent, proxy });
+  }
+  startOperator();
+  startOperator();
+  await leader();
+  for (const a of agents) await env.waitForNode(a.name, ready, 120_000);
+}, 300_000);
+
+afterAll(async () => {
+  for (const op of operators) op.proc.kill('SIGKILL');
+  for (const a of agents) await a.proxy.close();
+  await apiProxy.close();
+  if (rows.length > 0) {
+    const table = markdownTable(
+      [
+        'scenario',
+        'requests',
+        'in flight at fault',
+        'Succeeded',
+        'Failed (by reason)',
+        'deleted',
+        'stuck',
+        'run twice',
+        'first success after fault s',
+        'all ended after fault s',
+      ],
+      rows.map((r) => [
+        r.scenario,
+        String(r.requests),
+        String(r.inFlightAtFault),
+        String(r.succeeded),
+        Object.entries(r.failed)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ') || '0',
+        String(r.deleted),
+        String(r.stuck),
+        r.rerunAfterAgentDeath > 0
+          ? `${r.ranTwice} (${r.rerunAfterAgentDeath} re-run after their agent died)`
+          : String(r.ranTwice),
+        r.firstSuccessSeconds?.toFixed(1) ?? '-',
+        r.drainedSeconds?.toFixed(1) ?? '-',
+      ]),
+    );
+    process.stdout.write(`\nchaos: ${REQUESTS} requests per scenario\n${table}\n`);
+    const dir = join(repoRoot(), '.cache', 'chaos');
+    await mkdir(dir, { recursive: true });
+    await writeFile(
+      join(dir, 'results.json'),
+      JSON.stringify({ date: new Date().toISOString(), rows }, null, 2),
+    );
+  }
+  await env.teardown();
+}, 120_000);
+
+describe('chaos: every request ends exactly once under faults', () => {
+  it(
+    'no fault (the baseline)',
+    async () => {
+      expectExactlyOnce(await scenario('baseline', () => Promise.resolve({})));
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'the leader killed with SIGKILL mid-batch',
+    async () => {
+      const row = await scenario('leader-sigkill', async () => {
+        await killOperator(await leader());
+        operators = operators.filter((o) => o.proc.exitCode === null);
+        startOperator();
+        return {};
+      });
+      expectExactlyOnce(row);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'the standby killed with SIGKILL',
+    async () => {
+      const row = await scenario('standby-sigkill', async () => {
+        const holder = await leaseHolder();
+        const standby = operators.find((o) => o.identity !== holder);
+        if (standby !== undefined) await killOperator(standby);
+        operators = operators.filter((o) => o.proc.exitCode === null);
+        startOperator();
+        return {};
+      });
+      expectExactlyOnce(row);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'an agent killed with SIGKILL mid-batch, restarted at the same address',
+    async () => {
+      const row = await scenario('agent-sigkill', async (running) => {
+        const busy =
+          agents.find((a) => running.some((r) => r.status?.assignment?.node === a.name)) ??
+          agents[0];
+        if (busy === undefined) throw new Error('no agent');
+        busy.agent.proc.kill('SIGKILL');
+        await busy.agent.exited;
+        deadAgents.push(busy.agent);
+        const killed = busy.agent;
+        busy.agent = await startAgent(busy.name);
+        await busy.proxy.close();
+        busy.proxy = await TcpProxy.start(busy.agent.address, busy.proxy.port);
+        return { killedAgents: [killed] };
+      });
+      expectExactlyOnce(row);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'an agent frozen with SIGSTOP for 25 s (past the heartbeat and keepalive), then resumed',
+    async () => {
+      const row = await scenario('agent-sigstop', async (running) => {
+        const busy =
+          agents.find((a) => running.some((r) => r.status?.assignment?.node === a.name)) ??
+          agents[0];
+        busy?.agent.proc.kill('SIGSTOP');
+        await new Promise((r) => setTimeout(r, 25_000));
+        busy?.agent.proc.kill('SIGCONT');
+        return {};
+      });
+      expectExactlyOnce(row);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'the link between the operators and one agent cut for 10 s',
+    async () => {
+      const row = await scenario('link-cut', async (running) => {
+        const busy =
+          agents.find((a) => running.some((r) => r.status?.assignment?.node === a.name)) ??
+          agents[0];
+        await busy?.proxy.cut();
+        await new Promise((r) => setTimeout(r, 10_000));
+        await busy?.proxy.restore();
+        return {};
+      });
+      expectExactlyOnce(row);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'the API server unreachable for the operators for 20 s',
+    async () => {
+      const row = await scenario('apiserver-away', async () => {
+        await apiProxy.cut();
+        await new Promise((r) => setTimeout(r, 20_000));
+        await apiProxy.restore();
+        return {};
+      });
+      expectExactlyOnce(row);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'Running requests deleted: they stop, their batch-mates run once',
+    async () => {
+      const row = await scenario('running-deleted', async (running) => {
+        const victims = running.slice(0, 4).map((r) => r.metadata.name ?? '');
+        await Promise.all(victims.map((n) => env.deleteRequest(n)));
+        return { deleted: victims };
+      });
+      expectExactlyOnce(row);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+});
