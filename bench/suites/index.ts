@@ -1,6 +1,7 @@
 // Every benchmark suite `make bench` runs, in order.
 import type { BenchSuite } from '../suite.js';
 import { agentSuite } from './agent.js';
+import { openaiSuite } from './openai.js';
 import { operatorSuite } from './operator.js';
 import { plannerSuite } from './planner.js';
 import { runtimeSuite } from './runtime.js';
@@ -12,4 +13,5 @@ export const SUITES: readonly BenchSuite[] = [
   runtimeSuite,
   agentSuite,
   operatorSuite,
+  openaiSuite,
 ];

@@ -5,50 +5,24 @@
 // memory, then runs a smaller identical load per scheduling policy (DFTSP, FCFS, no batching)
 // for throughput and SLA attainment. First it times the API client itself: the stock KubeConfig
 // (a new connection and TLS handshake per call) against PooledKubeConfig (src/operator/kube/config.ts).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { get, type RequestOptions } from 'node:https';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
-import { pino } from 'pino';
-import { Registry } from 'prom-client';
-import { Agent } from '../../src/agent/agent.js';
-import { agentConfigSchema } from '../../src/agent/config.js';
-import type { EdgeNode, EdgeNodeSpec } from '../../src/gen/crds/edgenode.js';
 import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
-import {
-  EdgeNodeResource,
-  InferenceRequestResource,
-  PHASE,
-} from '../../src/operator/api/constants.js';
+import { InferenceRequestResource, PHASE } from '../../src/operator/api/constants.js';
 import { PooledKubeConfig } from '../../src/operator/kube/config.js';
-import { SimulatedRuntime } from '../../src/runtime/simulated.js';
 import {
   Identity,
   installCrds,
   kubeConfigFor,
-  repoRoot,
   startControlPlane,
   stopControlPlane,
 } from '../../test/harness/controlplane.js';
+import { waitUntil } from '../../test/support/wait.js';
 import { markdownTable, quantile, type BenchSuite } from '../suite.js';
-import { freePort } from '../../test/support/net.js';
-import { createRng } from '../../src/core/random.js';
-import { localNodeSpec } from '../../test/support/edge-node.js';
-
-const MODEL = {
-  name: 'sim-135m',
-  quantization: 'Q4_0',
-  layers: 30,
-  hiddenSize: 576,
-  ffnSize: 1536,
-  kvWidth: 192,
-  parameters: 134_515_008,
-  weightBits: 4,
-  perplexity: 18,
-} as const;
+import { makeLoad, type Load } from '../support/load.js';
+import { SIM_MODEL, SimulatedFleet } from '../support/simulated-fleet.js';
 
 interface ApiClientResult {
   readonly client: 'stock' | 'pooled';
@@ -145,17 +119,6 @@ interface RunResult {
   readonly operatorPeakRssMiB: number;
 }
 
-function readProcBytes(pid: number, field: string): number {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(
-      readFileSync(`/proc/${pid}/status`, 'utf8'),
-    );
-    return m?.[1] ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
-}
-
 async function httpsGet(kc: k8s.KubeConfig, path: string): Promise<string> {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('kubeconfig has no cluster');
@@ -185,51 +148,6 @@ async function apiWrites(kc: k8s.KubeConfig): Promise<number> {
   return total;
 }
 
-async function waitFor(
-  what: string,
-  timeoutSeconds: number,
-  check: () => Promise<boolean>,
-): Promise<void> {
-  const deadline = performance.now() + timeoutSeconds * 1000;
-  while (!(await check().catch(() => false))) {
-    if (performance.now() > deadline)
-      throw new Error(`timed out after ${timeoutSeconds}s: ${what}`);
-    await sleep(250);
-  }
-}
-
-function nodeSpec(endpoint: string, policy: string): EdgeNodeSpec {
-  return localNodeSpec(endpoint, [{ ...MODEL }], {
-    scheduling: { policy: policy as 'dftsp', maxBatchSize: 16 },
-  });
-}
-
-interface Load {
-  readonly name: string;
-  readonly prompt: string;
-  readonly maxTokens: number;
-  readonly budgetSeconds: number;
-}
-
-/** The same seeded load for every policy: prompt 20-400 chars, 8-48 tokens, budget 5-30 s. */
-function makeLoad(count: number, seed: number): Load[] {
-  const random = createRng(seed);
-  const words = 'edge nodes serve small models close to the users who ask them questions'.split(
-    ' ',
-  );
-  return Array.from({ length: count }, (_, i) => {
-    const chars = 20 + Math.floor(random() * 380);
-    let prompt = '';
-    while (prompt.length < chars) prompt += `${words[Math.floor(random() * words.length)] ?? ''} `;
-    return {
-      name: `r${String(i).padStart(5, '0')}`,
-      prompt: prompt.trim(),
-      maxTokens: 8 + Math.floor(random() * 41),
-      budgetSeconds: 5 + Math.floor(random() * 26),
-    };
-  });
-}
-
 async function runLoad(
   kc: k8s.KubeConfig,
   kubeconfigPath: string,
@@ -244,90 +162,11 @@ async function runLoad(
   const namespace = `bench-${tag}`;
   await core.createNamespace({ body: { metadata: { name: namespace } } });
 
-  const agents: Agent[] = [];
-  const nodeNames: string[] = [];
-  let operator: ChildProcess | undefined;
+  let fleet: SimulatedFleet | undefined;
   const times = new Map<string, RequestTimes>();
   let watchRequest: { abort: () => void } | undefined;
   try {
-    for (let i = 0; i < nodeCount; i++) {
-      const runtime = new SimulatedRuntime();
-      const config = agentConfigSchema.parse({
-        listen: '127.0.0.1:0',
-        metricsListen: false,
-        tls: { insecure: true },
-        models: [
-          {
-            name: MODEL.name,
-            quantization: MODEL.quantization,
-            path: 'simulated',
-            contextTokens: 16 * 512,
-            maxSequences: 16,
-          },
-        ],
-        calibrateOnStart: true,
-        logLevel: 'warn',
-      });
-      const agent = await Agent.start({
-        config,
-        runtime,
-        logger: pino({ level: 'warn' }),
-        registry: new Registry(),
-        version: 'bench',
-        calibrate: (_runtime, model) => Promise.resolve(runtime.profile(model.name)),
-      });
-      agents.push(agent);
-      const name = `bench-${tag}-${i}`;
-      nodeNames.push(name);
-      const node: EdgeNode = {
-        apiVersion: EdgeNodeResource.apiVersion,
-        kind: EdgeNodeResource.kind,
-        metadata: { name },
-        spec: nodeSpec(agent.address, policy),
-      };
-      await custom.createClusterCustomObject({
-        group: EdgeNodeResource.group,
-        version: EdgeNodeResource.version,
-        plural: EdgeNodeResource.plural,
-        body: node,
-      });
-    }
-
-    const port = await freePort();
-    operator = spawn(
-      process.execPath,
-      [
-        join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
-        'operator',
-        '--kubeconfig',
-        kubeconfigPath,
-        '--metrics-listen',
-        `127.0.0.1:${port}`,
-        '--lease-namespace',
-        namespace,
-        '--log-level',
-        'warn',
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    const pid = operator.pid ?? 0;
-    await waitFor('operator /readyz', 60, async () => {
-      const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-      return res.ok;
-    });
-    await waitFor(`${nodeCount} EdgeNodes Ready`, 120, async () => {
-      const list = (await custom.listClusterCustomObject({
-        group: EdgeNodeResource.group,
-        version: EdgeNodeResource.version,
-        plural: EdgeNodeResource.plural,
-      })) as { items: EdgeNode[] };
-      const ready = list.items.filter(
-        (n) =>
-          nodeNames.includes(n.metadata.name ?? '') &&
-          n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-      );
-      return ready.length === nodeCount;
-    });
+    fleet = await SimulatedFleet.start({ kc, kubeconfigPath, namespace, nodes: nodeCount, policy });
 
     const watch = new k8s.Watch(kc);
     watchRequest = await watch.watch(
@@ -367,7 +206,7 @@ async function runLoad(
           kind: InferenceRequestResource.kind,
           metadata: { name: item.name, namespace },
           spec: {
-            model: MODEL.name,
+            model: SIM_MODEL.name,
             prompt: item.prompt,
             maxTokens: item.maxTokens,
             latencyBudget: `${item.budgetSeconds}s`,
@@ -383,14 +222,16 @@ async function runLoad(
       }
     };
     await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, creator));
-    await waitFor('every request finished', DRAIN_TIMEOUT_SECONDS, () =>
-      Promise.resolve([...times.values()].every((t) => t.finished !== undefined)),
+    await waitUntil(
+      'every request finished',
+      () => [...times.values()].every((t) => t.finished !== undefined),
+      { timeoutMs: DRAIN_TIMEOUT_SECONDS * 1000, intervalMs: 250 },
     ).catch(() => undefined);
     const all = [...times.values()];
     const lastFinish = Math.max(started, ...all.map((t) => t.finished ?? 0));
     const wallSeconds = (lastFinish - started) / 1000;
     const writes = (await apiWrites(kc)) - writesBefore - load.length;
-    const peakRss = readProcBytes(pid, 'VmHWM');
+    const peakRss = fleet.operatorPeakRssBytes();
 
     const succeeded = all.filter((t) => t.phase === PHASE.succeeded);
     const failed: Record<string, number> = {};
@@ -424,23 +265,7 @@ async function runLoad(
     };
   } finally {
     watchRequest?.abort();
-    if (operator && operator.exitCode === null) {
-      const exited = new Promise((resolve) => operator?.once('exit', resolve));
-      operator.kill('SIGTERM');
-      await Promise.race([exited, sleep(20_000)]);
-      operator.kill('SIGKILL');
-    }
-    await Promise.all(agents.map((a) => a.shutdown()));
-    for (const name of nodeNames) {
-      await custom
-        .deleteClusterCustomObject({
-          group: EdgeNodeResource.group,
-          version: EdgeNodeResource.version,
-          plural: EdgeNodeResource.plural,
-          name,
-        })
-        .catch(() => undefined);
-    }
+    await fleet?.stop();
     await core.deleteNamespace({ name: namespace }).catch(() => undefined);
   }
 }

@@ -1,0 +1,206 @@
+// A fleet for the operator benchmarks: simulated agents (the real agent gRPC server over
+// SimulatedRuntime, in this process), one EdgeNode per agent, and the real `edgellm operator`
+// process against the local kube-apiserver; started together, ready when every EdgeNode is
+// Ready, and torn down together.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import * as k8s from '@kubernetes/client-node';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import { Agent } from '../../src/agent/agent.js';
+import { agentConfigSchema } from '../../src/agent/config.js';
+import type { EdgeNode } from '../../src/gen/crds/edgenode.js';
+import { EdgeNodeResource } from '../../src/operator/api/constants.js';
+import { SimulatedRuntime } from '../../src/runtime/simulated.js';
+import { repoRoot } from '../../test/harness/controlplane.js';
+import { localNodeSpec } from '../../test/support/edge-node.js';
+import { freePort } from '../../test/support/net.js';
+import { waitFor } from '../../test/support/wait.js';
+
+/** The model every simulated agent serves: SmolLM2-135M's shape, Q4_0. */
+export const SIM_MODEL = {
+  name: 'sim-135m',
+  quantization: 'Q4_0',
+  layers: 30,
+  hiddenSize: 576,
+  ffnSize: 1536,
+  kvWidth: 192,
+  parameters: 134_515_008,
+  weightBits: 4,
+  perplexity: 18,
+} as const;
+
+/** Sequences per agent, and the largest batch the EdgeNodes allow. */
+export const SIM_MAX_SEQUENCES = 16;
+
+export interface FleetOptions {
+  readonly kc: k8s.KubeConfig;
+  /** The admin kubeconfig file the operator process reads. */
+  readonly kubeconfigPath: string;
+  /** Holds the operator's Lease; the EdgeNodes are named after it. */
+  readonly namespace: string;
+  readonly nodes: number;
+  /** EdgeNode spec.scheduling.policy. */
+  readonly policy: string;
+  /** More `edgellm operator` flags (e.g. --openai-listen). */
+  readonly operatorArgs?: readonly string[];
+}
+
+export class SimulatedFleet {
+  private constructor(
+    private readonly kc: k8s.KubeConfig,
+    private readonly agents: readonly Agent[],
+    readonly nodeNames: readonly string[],
+    private readonly operator: ChildProcess | undefined,
+  ) {}
+
+  /** The operator's pid (0 when it did not start). */
+  get operatorPid(): number {
+    return this.operator?.pid ?? 0;
+  }
+
+  /** Peak resident memory of the operator process (VmHWM), bytes; 0 once it is gone. */
+  operatorPeakRssBytes(): number {
+    try {
+      const m = /^VmHWM:\s+(\d+) kB/m.exec(
+        readFileSync(`/proc/${this.operatorPid}/status`, 'utf8'),
+      );
+      return m?.[1] ? Number(m[1]) * 1024 : 0;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Starts the agents, creates their EdgeNodes, starts the operator and waits until it is ready
+   * and every EdgeNode is Ready. Whatever started is stopped again when a step fails.
+   */
+  static async start(options: FleetOptions): Promise<SimulatedFleet> {
+    const { kc, namespace } = options;
+    const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    const agents: Agent[] = [];
+    const nodeNames: string[] = [];
+    let operator: ChildProcess | undefined;
+    try {
+      for (let i = 0; i < options.nodes; i++) {
+        const runtime = new SimulatedRuntime();
+        const config = agentConfigSchema.parse({
+          listen: '127.0.0.1:0',
+          metricsListen: false,
+          tls: { insecure: true },
+          models: [
+            {
+              name: SIM_MODEL.name,
+              quantization: SIM_MODEL.quantization,
+              path: 'simulated',
+              contextTokens: SIM_MAX_SEQUENCES * 512,
+              maxSequences: SIM_MAX_SEQUENCES,
+            },
+          ],
+          calibrateOnStart: true,
+          logLevel: 'warn',
+        });
+        const agent = await Agent.start({
+          config,
+          runtime,
+          logger: pino({ level: 'warn' }),
+          registry: new Registry(),
+          version: 'bench',
+          calibrate: (_runtime, model) => Promise.resolve(runtime.profile(model.name)),
+        });
+        agents.push(agent);
+        const name = `${namespace}-${i}`;
+        nodeNames.push(name);
+        const node: EdgeNode = {
+          apiVersion: EdgeNodeResource.apiVersion,
+          kind: EdgeNodeResource.kind,
+          metadata: { name },
+          spec: localNodeSpec(agent.address, [{ ...SIM_MODEL }], {
+            scheduling: { policy: options.policy as 'dftsp', maxBatchSize: SIM_MAX_SEQUENCES },
+          }),
+        };
+        await custom.createClusterCustomObject({
+          group: EdgeNodeResource.group,
+          version: EdgeNodeResource.version,
+          plural: EdgeNodeResource.plural,
+          body: node,
+        });
+      }
+
+      const port = await freePort();
+      operator = spawn(
+        process.execPath,
+        [
+          join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
+          'operator',
+          '--kubeconfig',
+          options.kubeconfigPath,
+          '--metrics-listen',
+          `127.0.0.1:${port}`,
+          '--lease-namespace',
+          namespace,
+          '--log-level',
+          'warn',
+          ...(options.operatorArgs ?? []),
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+      await waitFor(
+        'operator /readyz',
+        () =>
+          fetch(`http://127.0.0.1:${port}/readyz`).then(
+            (r) => r.ok,
+            () => false,
+          ),
+        (ok) => ok,
+        { timeoutMs: 60_000, intervalMs: 250 },
+      );
+      await waitFor(
+        `${options.nodes} EdgeNodes Ready`,
+        async () => {
+          const list = (await custom.listClusterCustomObject({
+            group: EdgeNodeResource.group,
+            version: EdgeNodeResource.version,
+            plural: EdgeNodeResource.plural,
+          })) as { items: EdgeNode[] };
+          return list.items.filter(
+            (n) =>
+              nodeNames.includes(n.metadata.name ?? '') &&
+              n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          ).length;
+        },
+        (ready) => ready === options.nodes,
+        { timeoutMs: 120_000, intervalMs: 250 },
+      );
+      return new SimulatedFleet(kc, agents, nodeNames, operator);
+    } catch (error) {
+      await new SimulatedFleet(kc, agents, nodeNames, operator).stop();
+      throw error;
+    }
+  }
+
+  /** Stops the operator (SIGTERM, then SIGKILL after 20 s) and the agents; deletes the EdgeNodes. */
+  async stop(): Promise<void> {
+    const operator = this.operator;
+    if (operator && operator.exitCode === null) {
+      const exited = new Promise((resolve) => operator.once('exit', resolve));
+      operator.kill('SIGTERM');
+      await Promise.race([exited, sleep(20_000)]);
+      operator.kill('SIGKILL');
+    }
+    await Promise.all(this.agents.map((a) => a.shutdown()));
+    const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
+    for (const name of this.nodeNames) {
+      await custom
+        .deleteClusterCustomObject({
+          group: EdgeNodeResource.group,
+          version: EdgeNodeResource.version,
+          plural: EdgeNodeResource.plural,
+          name,
+        })
+        .catch(() => undefined);
+    }
+  }
+}
