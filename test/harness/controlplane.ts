@@ -414,8 +414,10 @@ export async function bindOperatorRules(
   name: string,
   namespace: string,
   watchNamespaces: readonly string[] = [],
+  /** Whom to bind (default: the operator identity); a fresh name keeps a test's RBAC its own. */
+  subjectUser?: string,
 ): Promise<void> {
-  const user = state.identities.find((i) => i.name === Identity.operator)?.user;
+  const user = subjectUser ?? state.identities.find((i) => i.name === Identity.operator)?.user;
   if (user === undefined) throw new ControlPlaneError('the control plane has no operator identity');
   const rbac = kubeConfigFor(state, Identity.admin).makeApiClient(k8s.RbacAuthorizationV1Api);
   const subjects = [{ apiGroup: 'rbac.authorization.k8s.io', kind: 'User', name: user }];
