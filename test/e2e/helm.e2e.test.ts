@@ -21,7 +21,9 @@ import type { EdgeNode } from '../../src/gen/crds/edgenode.js';
 import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
 import { registryModelPath } from '../../src/runtime/models/catalog.js';
 import { connectNodeCluster, waitForPods, type NodeCluster } from '../harness/node.js';
+import { chartAlerts, dashboardPanels, metricNames } from '../support/monitoring.js';
 import { parsePrometheusText, sumOf } from '../support/prometheus.js';
+import { TestPrometheus } from '../support/prometheus-server.js';
 import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -340,6 +342,45 @@ describe('helm install on a real node', () => {
         }
         expect(streamed.length).toBeGreaterThan(0);
         expect(usage).toBeGreaterThan(0);
+      }
+    },
+    E2E.testTimeoutMs,
+  );
+
+  it(
+    'a real Prometheus scrapes the pods: every dashboard query and every alert’s metrics return series',
+    async () => {
+      const operators = await readyPods('operator', 2);
+      const [agent] = await readyPods('agent', 1);
+      // One refused completion, so the panel of refusals has a series too.
+      const refused = await fetch(
+        `http://${operators[0]?.status?.podIP ?? ''}:8000/v1/completions`,
+        {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{',
+        },
+      );
+      expect(refused.status).toBe(400);
+      const prometheus = await TestPrometheus.start([
+        { job: 'edgellm-operator', targets: operators.map((p) => `${p.status?.podIP ?? ''}:8080`) },
+        { job: 'edgellm-agent', targets: [`${agent?.status?.podIP ?? ''}:9464`] },
+      ]);
+      try {
+        // Two scrapes at least, so that rate() has two samples.
+        await new Promise((r) => setTimeout(r, 5000));
+        const empty: string[] = [];
+        for (const panel of dashboardPanels())
+          for (const target of panel.targets)
+            if ((await prometheus.query(target.expr)).length === 0)
+              empty.push(`${panel.title}: ${target.expr}`);
+        for (const alert of chartAlerts())
+          for (const name of metricNames(alert.expr))
+            if ((await prometheus.query(`group(${name})`)).length === 0)
+              empty.push(`${alert.alert}: ${name}`);
+        expect(empty).toEqual([]);
+      } finally {
+        prometheus.stop();
       }
     },
     E2E.testTimeoutMs,

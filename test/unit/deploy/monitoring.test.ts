@@ -1,19 +1,9 @@
-import { readFileSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
-import { parser } from '@prometheus-io/lezer-promql';
 import { Registry } from 'prom-client';
-import { parse } from 'yaml';
 import { createOperatorMetrics } from '../../../src/operator/metrics.js';
+import { chartAlerts, dashboardPanels, metricNames } from '../../support/monitoring.js';
 
-interface AlertRule {
-  alert: string;
-  expr: string;
-  for: string;
-  labels: Record<string, string>;
-  annotations: { summary: string; description: string };
-}
-
-const alerts = parse(readFileSync('charts/edgellm/files/alerts.yaml', 'utf8')) as AlertRule[];
+const alerts = chartAlerts();
 
 /** Every series name the operator exports (histograms expand to _bucket/_sum/_count). */
 async function exportedSeries(): Promise<Set<string>> {
@@ -26,24 +16,6 @@ async function exportedSeries(): Promise<Set<string>> {
       for (const suffix of ['_bucket', '_sum', '_count']) names.add(metric.name + suffix);
     }
   }
-  return names;
-}
-
-/** Parses a PromQL expression; throws on a syntax error; returns the metric names it selects. */
-function metricNames(expr: string): string[] {
-  const tree = parser.parse(expr);
-  const names: string[] = [];
-  const errors: number[] = [];
-  tree.iterate({
-    enter: (node) => {
-      if (node.type.isError) errors.push(node.from);
-      if (node.name === 'Identifier' && node.node.parent?.name === 'VectorSelector') {
-        names.push(expr.slice(node.from, node.to));
-      }
-    },
-  });
-  if (errors.length > 0)
-    throw new Error(`PromQL syntax error at offset ${errors.join(', ')} in: ${expr}`);
   return names;
 }
 
@@ -80,13 +52,7 @@ describe('alert rules (charts/edgellm/files/alerts.yaml)', () => {
   );
 });
 
-interface DashboardPanel {
-  title: string;
-  targets: { expr: string }[];
-}
-const dashboard = JSON.parse(readFileSync('deploy/dashboards/edgellm.json', 'utf8')) as {
-  panels: DashboardPanel[];
-};
+const dashboard = { panels: dashboardPanels() };
 
 describe('Grafana dashboard (deploy/dashboards/edgellm.json)', () => {
   it('has the panels the chart documents', () => {
