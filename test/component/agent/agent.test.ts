@@ -23,6 +23,7 @@ import {
   FinishReason,
   type ExecuteBatchRequest,
   type ExecuteBatchResponse,
+  ProfilePhase,
   type PromptFormat,
   type RequestResult,
 } from '../../../src/gen/edgellm/agent/v1/agent.js';
@@ -403,6 +404,34 @@ describe('agent over gRPC with mTLS', () => {
     );
     expect(sumOf(after, 'edgellm_agent_model_load_seconds', { model: 'tiny' })).toBeGreaterThan(0);
     expect(sumOf(after, 'edgellm_agent_queue_length', { model: 'tiny' })).toBe(0);
+  });
+
+  it('serves the batches it ran as its latency profile (this agent skipped start-up calibration)', async () => {
+    // Greedy decoding repeats a batch exactly, so three runs fill each of its buckets.
+    const prompts = Array.from({ length: 5 }, () => 'the river runs past the mill');
+    let promptTokens = 0;
+    for (let i = 0; i < 3; i++) {
+      const events = await collectBatch(client.executeBatch(batch(`profile-${i}`, prompts, 6)));
+      promptTokens = results(events)[0]?.promptTokens ?? 0;
+    }
+    const { profiles } = await client.getProfile({ model: 'tiny' });
+    expect(profiles).toHaveLength(1);
+    const profile = profiles[0];
+    expect(profile).toMatchObject({ model: 'tiny', quantization: 'F32', threads: 2 });
+    expect(profile?.perplexity).toBeUndefined();
+    const ofFive = (phase: ProfilePhase) =>
+      (profile?.samples ?? []).filter((s) => s.phase === phase && s.batchSize === 5);
+    // The prompts of a batch of 5, evaluated together; then its decode steps.
+    expect(ofFive(ProfilePhase.PROFILE_PHASE_PREFILL)).toEqual([
+      expect.objectContaining({ contextTokens: promptTokens, seconds: expect.any(Number) }),
+    ]);
+    const decode = ofFive(ProfilePhase.PROFILE_PHASE_DECODE);
+    expect(decode.length).toBeGreaterThan(0);
+    for (const s of decode) {
+      expect(s.contextTokens).toBeGreaterThan(promptTokens);
+      expect(s.contextTokens).toBeLessThanOrEqual(promptTokens + 6);
+    }
+    expect(profile?.samples.every((s) => s.seconds > 0)).toBe(true);
   });
 
   it('refuses clients without a certificate signed by its CA', async () => {
