@@ -470,8 +470,19 @@ describe('agent over gRPC with mTLS', () => {
   });
 
   it('drains the running batch on shutdown, then refuses new work', async () => {
-    const stream = collectBatch(client.executeBatch(batch('drain-1', ['Finish me please'], 24)));
-    await new Promise((r) => setTimeout(r, 50));
+    let started = (): void => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const stream = (async () => {
+      const events: ExecuteBatchResponse[] = [];
+      for await (const event of client.executeBatch(batch('drain-1', ['Finish me please'], 24))) {
+        events.push(event);
+        if (event.event?.$case === 'token') started();
+      }
+      return events;
+    })();
+    // Shut down only once drain-1 runs: under load the call took longer than a fixed 50 ms to
+    // reach the agent, which then refused it as shutting down (UNAVAILABLE: Connection dropped).
+    await Promise.race([running, stream]);
     const queued = collectBatch(client.executeBatch(batch('drain-2', ['late'], 4))).catch(
       (err: unknown) => err as ServiceError,
     );
