@@ -1,198 +1,201 @@
-// `runtime`: aggregate tokens/s of batched generation on the real small model (SmolLM2-135M
-// Q4_1 from PyPI) through node-llama-cpp in process, for batch sizes 1..16; the batching gain
-// (batch 8 vs batch 1); calibration time; and the calibrated cost model's prediction error:
-// fit the measured profile (core fitLatencyProfile), predict each measured batch's latency.
-import { availableParallelism, loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
-import {
-  calibrate,
-  loadCalibrationText,
-  type CalibrationPlan,
-} from '../../src/agent/calibration.js';
-import { fitLatencyProfile, type LatencyCoefficients } from '../../src/core/model/calibration.js';
-import { createLlamaRuntime } from '../../src/runtime/llama.js';
+// `runtime`: the agent as a node runs it (`edgellm agent` in its own process, ExecuteBatch over
+// gRPC) on the real small model (SmolLM2-135M Q4_1 from PyPI), against llama.cpp's own
+// llama-batched-bench on the same file, threads and lengths (runtime-speed.ts), and the
+// calibrated cost model's error on the agent's batches (runtime-calibration.ts).
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentClient } from '../../src/agent-client/client.js';
+import { createLlamaRuntime, LLAMA_RUNTIME_DEFAULTS } from '../../src/runtime/llama.js';
 import { REGISTRY_MODEL, registryModelPath } from '../../src/runtime/models/catalog.js';
-import type { BatchOutput, GenerationRequest } from '../../src/runtime/types.js';
-import { markdownTable, median, type BenchSuite } from '../suite.js';
+import { startAgentProcess } from '../../test/support/agent-process.js';
+import { buildBatchedBench } from '../llama-cpp/batched-bench.js';
+import type { BenchSuite } from '../suite.js';
+import {
+  calibrationErrors,
+  calibrationTable,
+  measureCalibrationError,
+  type CalibrationWorkload,
+} from './runtime-calibration.js';
+import { findPrompts, measureSpeed, speedTable } from './runtime-speed.js';
 
+const MODEL = 'smollm2';
+const MAX_SEQUENCES = 16;
+const SEQUENCE_TOKENS = 256;
 const BATCH_SIZES = [1, 2, 4, 8, 16] as const;
-const PROMPTS = [
-  'The capital of France is',
-  'Once upon a time, in a small village by the sea, there lived',
-  'The best way to learn a new language is',
-  'Water boils at a temperature of',
-  'In the morning the baker lights the oven and',
-  'A short history of the bicycle:',
-  'The three primary colors are',
-  'To make a cup of tea, first',
-];
-const PLAN: CalibrationPlan = {
-  batchSizes: [1, 2, 4, 8, 16],
-  promptTokens: [8, 16, 32],
-  contextTokens: [16, 48],
-  decodeSteps: 4,
-  prefillRepeats: 2,
-  perplexityTokens: 256,
+const PROMPT_TOKENS = 8;
+const GENERATED_TOKENS = 32;
+/** node-llama-cpp's batch size for this context: min(contextTokens, 2048). */
+const BATCH_TOKENS = Math.min(MAX_SEQUENCES * SEQUENCE_TOKENS, 2048);
+/** The runtime's flash-attention setting, llama-batched-bench's -fa too. */
+const FLASH_ATTENTION = LLAMA_RUNTIME_DEFAULTS.flashAttention;
+
+/** Shapes the calibrated model is checked on: batch sizes, prompt lengths and output lengths. */
+const CALIBRATION_WORKLOAD: CalibrationWorkload = {
+  batchSizes: BATCH_SIZES,
+  promptChars: [40, 320],
+  maxTokens: [12, 40],
+  passes: 3,
+};
+const QUICK_CALIBRATION_WORKLOAD: CalibrationWorkload = {
+  batchSizes: [1, 4, 16],
+  promptChars: [40, 320],
+  maxTokens: [12],
+  passes: 2,
 };
 
-/** Calibrated prediction of a measured batch: ragged prefill, then one step per decode round. */
-function predictBatchSeconds(c: LatencyCoefficients, out: BatchOutput): number {
-  const prompts = out.results.map((r) => r.promptTokens);
-  let seconds =
-    c.prefill.fixedSeconds +
-    c.prefill.perTokenSeconds * prompts.reduce((a, s) => a + s, 0) +
-    c.prefill.perTokenSquaredSeconds * prompts.reduce((a, s) => a + s * s, 0);
-  for (let step = 1; step <= out.timings.decodeSteps; step++) {
-    const active = out.results.filter((r) => r.completionTokens > step);
-    if (active.length === 0) break;
-    const context = active.reduce((a, r) => a + r.promptTokens + step, 0);
-    seconds +=
-      c.decodeStep.fixedSeconds +
-      c.decodeStep.perSequenceSeconds * active.length +
-      c.decodeStep.perContextTokenSeconds * context;
+function uptime(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(', ');
+}
+
+/** Agent over gRPC vs llama-batched-bench (runtime-speed.ts), with the agent in its own process. */
+async function speedPart(threads: number, repeats: number) {
+  const batchedBench = await buildBatchedBench();
+  const dir = await mkdtemp(join(tmpdir(), 'edgellm-bench-runtime-'));
+  const config = join(dir, 'agent.yaml');
+  await writeFile(
+    config,
+    [
+      'listen: 127.0.0.1:0',
+      'metricsListen: false',
+      'tls: {insecure: true}',
+      'models:',
+      `  - {name: ${MODEL}, quantization: ${REGISTRY_MODEL.quantization}, path: ${registryModelPath()}, contextTokens: ${MAX_SEQUENCES * SEQUENCE_TOKENS}, maxSequences: ${MAX_SEQUENCES}}`,
+      `threads: ${threads}`,
+      'calibrateOnStart: false',
+      'logLevel: info', // startAgentProcess waits for the 'agent serving' line (info)
+      '',
+    ].join('\n'),
+  );
+  const agent = await startAgentProcess(['--config', config]);
+  const client = new AgentClient({ address: agent.address, tls: { insecure: true } });
+  try {
+    const prompts = await findPrompts(
+      client,
+      MODEL,
+      PROMPT_TOKENS,
+      GENERATED_TOKENS,
+      MAX_SEQUENCES,
+    );
+    const speed = await measureSpeed({
+      client,
+      model: MODEL,
+      modelPath: registryModelPath(),
+      agentPid: agent.proc.pid ?? 0,
+      batchedBench,
+      threads,
+      batchSizes: BATCH_SIZES,
+      prompts,
+      promptTokens: PROMPT_TOKENS,
+      generatedTokens: GENERATED_TOKENS,
+      contextTokens: MAX_SEQUENCES * SEQUENCE_TOKENS,
+      batchTokens: BATCH_TOKENS,
+      flashAttention: FLASH_ATTENTION,
+      repeats,
+    });
+    return { prompts, speed };
+  } finally {
+    client.close();
+    agent.proc.kill('SIGTERM');
+    await agent.exited;
+    await rm(dir, { recursive: true, force: true });
   }
-  return seconds;
+}
+
+/** The calibrated cost model's error on the real runtime, in this process (runtime-calibration.ts). */
+async function calibrationPart(threads: number, workload: CalibrationWorkload) {
+  const runtime = await createLlamaRuntime({ threads });
+  try {
+    const loaded = await runtime.loadModel({
+      name: MODEL,
+      quantization: REGISTRY_MODEL.quantization,
+      path: registryModelPath(),
+      maxSequences: MAX_SEQUENCES,
+      contextTokens: MAX_SEQUENCES * SEQUENCE_TOKENS,
+    });
+    return await measureCalibrationError(runtime, loaded.name, workload);
+  } finally {
+    await runtime.dispose();
+  }
 }
 
 export const runtimeSuite: BenchSuite = {
   name: 'runtime',
   description:
-    'batched generation tokens/s on SmolLM2-135M (node-llama-cpp), batching gain, calibration error',
+    'agent (gRPC, own process) vs llama.cpp llama-batched-bench at 1..16 sequences; calibrated latency error',
   async run({ quick }) {
-    const runs = quick ? 1 : 3;
-    const maxTokens = quick ? 12 : 32;
-    // BENCH_THREADS overrides the thread count (e.g. 1 on a machine shared with other work).
-    const threads = Number(process.env.BENCH_THREADS ?? availableParallelism());
-    const loadBefore = loadavg()[0] ?? 0;
-    const runtime = await createLlamaRuntime({ threads });
-    try {
-      const loaded = await runtime.loadModel({
-        name: REGISTRY_MODEL.name,
-        quantization: REGISTRY_MODEL.quantization,
-        path: registryModelPath(),
-        maxSequences: 16,
-        contextTokens: 16 * 256,
-      });
-      const text = await loadCalibrationText();
-      const calibrationStart = performance.now();
-      const profile = await calibrate(runtime, loaded.name, text, PLAN);
-      const calibrationSeconds = (performance.now() - calibrationStart) / 1000;
-      const coefficients = fitLatencyProfile(profile);
-
-      // Warm-up batch (allocations, page cache).
-      await runtime.generateBatch(
-        loaded.name,
-        [{ id: 'w', prompt: PROMPTS[0] ?? '', maxTokens: 4, sampling: { temperature: 0 } }],
-        {},
-      );
-      const rows: {
-        batchSize: number;
-        tokensPerSecond: number;
-        runsTokensPerSecond: number[];
-        prefillSeconds: number;
-        decodeStepSeconds: number;
-        predictionErrors: number[];
-      }[] = [];
-      for (const batchSize of BATCH_SIZES) {
-        const tps: number[] = [];
-        const prefill: number[] = [];
-        const step: number[] = [];
-        const errors: number[] = [];
-        for (let run = 0; run < runs; run++) {
-          const requests: GenerationRequest[] = Array.from({ length: batchSize }, (_, i) => ({
-            id: `r${i}`,
-            prompt: PROMPTS[(i + run) % PROMPTS.length] ?? '',
-            maxTokens,
-            sampling: { temperature: 0 },
-          }));
-          const start = performance.now();
-          const out = await runtime.generateBatch(loaded.name, requests, {});
-          const seconds = (performance.now() - start) / 1000;
-          const tokens = out.results.reduce((a, r) => a + r.completionTokens, 0);
-          tps.push(tokens / seconds);
-          prefill.push(out.timings.prefillSeconds);
-          step.push(out.timings.decodeSeconds / Math.max(1, out.timings.decodeSteps));
-          errors.push(Math.abs(predictBatchSeconds(coefficients, out) - seconds) / seconds);
-        }
-        rows.push({
-          batchSize,
-          tokensPerSecond: median(tps),
-          runsTokensPerSecond: tps,
-          prefillSeconds: median(prefill),
-          decodeStepSeconds: median(step),
-          predictionErrors: errors,
-        });
-      }
-      const base = rows[0]?.tokensPerSecond ?? Number.NaN;
-      const at8 = rows.find((r) => r.batchSize === 8)?.tokensPerSecond ?? Number.NaN;
-      const gain = at8 / base;
-      const allErrors = rows.flatMap((r) => r.predictionErrors);
-      const medianError = median(allErrors);
-      const table = markdownTable(
-        [
-          'batch',
-          'tokens/s (median)',
-          'vs batch 1',
-          'prefill s',
-          'decode step ms',
-          'calibrated error (median)',
-        ],
-        rows.map((r) => [
-          String(r.batchSize),
-          r.tokensPerSecond.toFixed(1),
-          `${(r.tokensPerSecond / base).toFixed(2)}x`,
-          r.prefillSeconds.toFixed(3),
-          (r.decodeStepSeconds * 1000).toFixed(1),
-          `${(median(r.predictionErrors) * 100).toFixed(1)}%`,
-        ]),
-      );
-      const loadAfter = loadavg()[0] ?? 0;
-      // Prefill cost per token alone vs in the largest batch: equal means the CPU is
-      // compute-bound (batching cannot amortize weight reads), lower means batching pays.
-      const prefillPerToken = (b: number): number => {
-        const s = profile.samples.filter((x) => x.phase === 'prefill' && x.batchSize === b);
-        const longest = s.reduce(
-          (m, x) => (x.contextTokens > (m?.contextTokens ?? 0) ? x : m),
-          s[0],
-        );
-        return longest ? longest.seconds / (b * longest.contextTokens) : Number.NaN;
-      };
-      const largest = Math.max(...PLAN.batchSizes);
-      const markdown = [
-        `SmolLM2-135M-Instruct Q4_1 (PyPI \`${REGISTRY_MODEL.pypiPackage}\` ${REGISTRY_MODEL.version}), ` +
-          `CPU, ${threads} threads, ${maxTokens} tokens per request, greedy, median of ${runs} run(s); ` +
-          'node-llama-cpp in process (one context, one sequence per request).',
-        '',
-        table,
-        '',
-        `Batching gain (batch 8 vs batch 1): **${gain.toFixed(2)}x** (goal >= 2.5x). ` +
-          `Calibrated prediction error, median over all batches: **${(medianError * 100).toFixed(1)}%** (goal < 15%). ` +
-          `Calibration (${profile.samples.length} samples + perplexity over ${PLAN.perplexityTokens} tokens) took ` +
-          `${calibrationSeconds.toFixed(1)} s; perplexity on data/calibration.txt: ${profile.perplexity?.toFixed(2) ?? 'n/a'}.`,
-        '',
-        `Machine load average (1 min) ${loadBefore.toFixed(1)} before, ${loadAfter.toFixed(1)} after. ` +
-          `Calibrated prefill cost per token: ${(prefillPerToken(1) * 1000).toFixed(1)} ms alone, ` +
-          `${(prefillPerToken(largest) * 1000).toFixed(1)} ms in a batch of ${largest} ` +
-          '(similar values mean the CPU is compute-bound, where batching cannot amortize weight reads).',
-      ].join('\n');
-      return {
-        name: 'runtime',
-        title: 'Runtime: batched generation on SmolLM2-135M',
-        markdown,
-        data: {
-          threads,
-          maxTokens,
-          runs,
-          rows,
-          gain,
-          medianError,
-          calibrationSeconds,
-          profile,
-          coefficients,
+    // BENCH_THREADS overrides the thread count of both sides (default 2: this machine's cores).
+    const threads = Number(process.env.BENCH_THREADS ?? 2);
+    const repeats = quick ? 1 : 5;
+    const workload = quick ? QUICK_CALIBRATION_WORKLOAD : CALIBRATION_WORKLOAD;
+    const loadBefore = uptime();
+    const { prompts, speed } = await speedPart(threads, repeats);
+    const loadMiddle = uptime();
+    const calibration = await calibrationPart(threads, workload);
+    const loadAfter = uptime();
+    const last = Math.max(...calibration.batches.map((b) => b.pass));
+    const refined = calibrationErrors(
+      calibration.batches.filter((b) => b.pass === last),
+      'refined',
+    );
+    const startup = calibrationErrors(calibration.batches, 'startup');
+    const markdown = [
+      `SmolLM2-135M-Instruct ${REGISTRY_MODEL.quantization} (PyPI \`${REGISTRY_MODEL.pypiPackage}\` ` +
+        `${REGISTRY_MODEL.version}), CPU, ${threads} threads on both sides, ${PROMPT_TOKENS}-token prompts, ` +
+        `${GENERATED_TOKENS} generated tokens per sequence (greedy), KV cache ${MAX_SEQUENCES * SEQUENCE_TOKENS} ` +
+        `cells, batch ${BATCH_TOKENS} tokens, flash attention ${FLASH_ATTENTION}; ` +
+        `median (min–max) of ${repeats} alternating runs. Agent: \`edgellm agent\` in its own process ` +
+        `(UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'unset'}), ` +
+        'ExecuteBatch over plain-text gRPC on 127.0.0.1, timed by the client from the call to the end of ' +
+        'the stream. llama.cpp: its `llama-batched-bench` built from the source node-llama-cpp ships ' +
+        '(bench/llama-cpp/), linked to the same prebuilt libllama/libggml the agent loads, run with ' +
+        `\`-ntg ${GENERATED_TOKENS - 1}\` (one prompt evaluation and ${GENERATED_TOKENS - 1} decode steps make ` +
+        `${GENERATED_TOKENS} tokens, as in the agent). CPU kernels: agent ${speed.agentCpuVariant ?? 'unknown'}, ` +
+        `llama.cpp ${speed.llamaCpuVariant ?? 'unknown'}. Gain: tokens/s over the same side's batch of 1. ` +
+        'Agent evaluations: llama_decode calls per batch (one for the prompts, one per decode step).',
+      '',
+      speedTable(speed),
+      '',
+      `Calibrated latency model (in process, ${threads} threads): the agent's start-up calibration ` +
+        `(CALIBRATION_PLANS.quick, ${calibration.startupProfile.samples.length} samples, ` +
+        `${calibration.calibrationSeconds.toFixed(1)} s) fitted as the operator fits it, predicting each batch's ` +
+        `prefill and decode phases from the batch's real shape; "refined" is the agent's ProfileStore fed every ` +
+        `batch run before (what GetProfile serves). ${workload.passes} passes over batch sizes ` +
+        `${workload.batchSizes.join(', ')} x prompts of about ${workload.promptChars.map((c) => Math.round(c / 4)).join(' and ')} ` +
+        `tokens (±25% within a batch) x max tokens ${workload.maxTokens.join(' and ')}. Error = |predicted − measured| / measured per batch.`,
+      '',
+      calibrationTable(calibration),
+      '',
+      `Calibrated error, refined, pass ${last}: median **${(refined.total.median * 100).toFixed(1)}%**, ` +
+        `p90 ${(refined.total.p90 * 100).toFixed(1)}% (goal: median < 10%, p90 < 25%); start-up calibration ` +
+        `alone: median ${(startup.total.median * 100).toFixed(1)}%, p90 ${(startup.total.p90 * 100).toFixed(1)}%.`,
+      '',
+      `Load average (1, 5, 15 min): ${loadBefore} before, ${loadMiddle} between the two parts, ${loadAfter} after.`,
+    ].join('\n');
+    return {
+      name: 'runtime',
+      title: 'Runtime: the agent against llama.cpp on SmolLM2-135M; calibrated latency error',
+      markdown,
+      data: {
+        threads,
+        repeats,
+        uvThreadpoolSize: process.env.UV_THREADPOOL_SIZE ?? null,
+        promptTokens: PROMPT_TOKENS,
+        generatedTokens: GENERATED_TOKENS,
+        prompts,
+        loadBefore,
+        loadMiddle,
+        loadAfter,
+        speed,
+        calibration: {
+          workload,
+          startup,
+          refinedLastPass: refined,
+          ...calibration,
         },
-      };
-    } finally {
-      await runtime.dispose();
-    }
+      },
+    };
   },
 };

@@ -13,7 +13,8 @@ import { BatchExecutor } from './executor.js';
 import { AgentMetrics } from './metrics.js';
 import { startMetricsServer, type MetricsServer } from '../telemetry/metrics-server.js';
 import { ModelCatalog } from './models.js';
-import { createAgentService, type ProfileStore } from './service.js';
+import { ProfileStore } from './profile-store.js';
+import { createAgentService } from './service.js';
 import { serverCredentials } from './tls.js';
 
 /** Server keepalive: ping an idle connection every 10 s, drop it when a ping is unanswered 5 s. */
@@ -61,6 +62,8 @@ export class Agent {
     const { config, runtime, logger, registry } = options;
     const metrics = new AgentMetrics(registry);
     const catalog = new ModelCatalog(runtime, config.models, metrics, logger);
+    // GetProfile serves each model's start-up calibration refined by the batches it runs.
+    const profiles = new ProfileStore(runtime);
     const executor = new BatchExecutor({
       runtime,
       catalog,
@@ -68,8 +71,10 @@ export class Agent {
       logger,
       cacheSize: config.batchCacheSize,
       orphanGraceSeconds: config.orphanGraceSeconds,
+      onBatchObserved: (model, observation) => {
+        profiles.observe(model, observation);
+      },
     });
-    const profiles: ProfileStore = new Map();
     for (const model of config.models) if (model.preload) await catalog.load(model.name);
     if (config.calibrateOnStart && options.calibrate) {
       for (const model of runtime.loadedModels()) {

@@ -8,7 +8,7 @@ import type { LatencyProfile, ProfileSample } from '../core/model/profile.js';
 import { PROFILE_PHASE } from '../core/model/profile.js';
 import type { LlamaRuntime } from '../runtime/llama.js';
 import {
-  measureDecodeStepSeconds,
+  measureDecodeSteps,
   measurePrefillSeconds,
   textLogProbabilities,
 } from '../runtime/measure.js';
@@ -19,7 +19,7 @@ export interface CalibrationPlan {
   readonly batchSizes: readonly number[];
   /** Prompt lengths (tokens per sequence) for prefill samples. */
   readonly promptTokens: readonly number[];
-  /** Context lengths (tokens already in each sequence) for decode samples. */
+  /** Context lengths (tokens each sequence attends to in the first timed step) for decode samples. */
   readonly contextTokens: readonly number[];
   /** Decode steps timed per (batch, context) point; the sample is their median. */
   readonly decodeSteps: number;
@@ -113,9 +113,9 @@ export async function calibrate(
       });
     }
     for (const contextTokens of plan.contextTokens.filter(
-      (c) => c + plan.decodeSteps + 1 <= perSequence,
+      (c) => c >= 2 && c + plan.decodeSteps <= perSequence,
     )) {
-      const steps = await measureDecodeStepSeconds(
+      const steps = await measureDecodeSteps(
         runtime,
         model,
         source,
@@ -123,11 +123,13 @@ export async function calibrate(
         contextTokens,
         plan.decodeSteps,
       );
+      // The steps attend to contextTokens, contextTokens + 1, ... tokens per sequence.
+      const attended = steps.reduce((a, step) => a + step.contextTokens / step.sequences, 0);
       samples.push({
         phase: PROFILE_PHASE.decode,
         batchSize,
-        contextTokens,
-        seconds: median(steps),
+        contextTokens: Math.round(attended / Math.max(1, steps.length)),
+        seconds: median(steps.map((step) => step.seconds)),
       });
     }
   }

@@ -17,6 +17,7 @@ import {
 } from '../gen/edgellm/agent/v1/agent.js';
 import {
   FINISH_REASON,
+  type BatchObservation,
   type BatchOutput,
   type FinishReason as RuntimeFinishReason,
   type InferenceRuntime,
@@ -183,6 +184,11 @@ export interface ExecutorOptions {
   readonly nowMs?: () => number;
   /** A batch no caller follows for this long is cancelled (0 or unset: never). */
   readonly orphanGraceSeconds?: number;
+  /**
+   * Called with the phase timings of every batch the runtime ran (cancelled ones included:
+   * their steps ran too), after its results went out; the online calibration observes them.
+   */
+  readonly onBatchObserved?: (model: string, observation: BatchObservation) => void;
 }
 
 export interface Submission {
@@ -510,6 +516,11 @@ export class BatchExecutor {
     metrics.promptTokens.inc({ model: record.model }, promptTokens);
     metrics.prefillSeconds.observe({ model: record.model }, output.timings.prefillSeconds);
     metrics.decodeSeconds.observe({ model: record.model }, output.timings.decodeSeconds);
+    try {
+      this.options.onBatchObserved?.(record.model, output.observation);
+    } catch (err) {
+      log.warn({ err }, 'observing the batch for calibration failed');
+    }
     this.complete(record, stateFor(record.abortReason), {
       queueSeconds,
       prefillSeconds: output.timings.prefillSeconds,

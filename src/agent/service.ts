@@ -23,9 +23,7 @@ import { codeName, failedPrecondition, invalidArgument, notFound, toStatus } fro
 import type { BatchExecutor } from './executor.js';
 import type { AgentMetrics } from './metrics.js';
 import type { ModelCatalog } from './models.js';
-
-/** Latency profiles measured by calibration, by model name. */
-export type ProfileStore = Map<string, LatencyProfile>;
+import type { ProfileStore } from './profile-store.js';
 
 export interface ServiceDeps {
   readonly runtime: InferenceRuntime;
@@ -97,7 +95,7 @@ export function createAgentService(deps: ServiceDeps): AgentServiceServer {
       const selected = [...profiles.values()].filter((p) => model === '' || p.model === model);
       if (model !== '' && selected.length === 0)
         throw failedPrecondition(
-          `model ${model} has no measured profile yet; start the agent with calibrateOnStart: true`,
+          `model ${model} has no measured profile yet; start the agent with calibrateOnStart: true or run batches on it first`,
         );
       return { profiles: selected.map(toProtoProfile) };
     }),

@@ -16,7 +16,8 @@ export interface BatchLimits {
 
 /**
  * Validates a batch and tokenizes its prompts: throws EmptyBatchError, BatchTooLargeError,
- * InvalidRequestError (duplicate id, maxTokens, temperature) or PromptTooLongError.
+ * InvalidRequestError (duplicate id, maxTokens, temperature, a prompt of no tokens) or
+ * PromptTooLongError.
  */
 export function checkBatch<Tokens extends { readonly length: number }>(
   model: string,
@@ -45,6 +46,12 @@ export function checkBatch<Tokens extends { readonly length: number }>(
       );
     }
     const tokens = tokenize(r);
+    if (tokens.length === 0) {
+      throw new InvalidRequestError(
+        r.id,
+        'the prompt is no tokens for this model (empty text, and the model adds no BOS); send some text',
+      );
+    }
     if (tokens.length + r.maxTokens > limits.sequenceContextTokens) {
       throw new PromptTooLongError(r.id, tokens.length, r.maxTokens, limits.sequenceContextTokens);
     }

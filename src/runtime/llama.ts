@@ -1,13 +1,14 @@
 // InferenceRuntime on node-llama-cpp: one LlamaContext per loaded model with `maxSequences`
-// sequences; a batch takes one sequence per request and evaluates them concurrently, so
-// node-llama-cpp's batching puts every sequence's prompt, then every decode step, into shared
-// llama_decode calls. Only the shipped prebuilt llama.cpp binaries are used: nothing is built
-// or downloaded at run time.
+// sequences; a batch takes one sequence per request and runs them through the runtime's decode
+// loop (decode-loop.ts): all prompts in one llama_decode call, then one llama_decode call per
+// decode step over every sequence still generating. Only the shipped prebuilt llama.cpp binaries
+// are used: nothing is built or downloaded at run time.
 
 import { stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { checkBatch } from './batch-checks.js';
+import { runDecodeLoop } from './decode-loop.js';
 import {
   getLlama,
   LlamaLogLevel,
@@ -27,12 +28,20 @@ import {
   ModelNotFoundError,
   RuntimeUnavailableError,
 } from './errors.js';
+import {
+  NATIVE_SAMPLER_DEFAULTS,
+  nativeContextOf,
+  nativeSamplerFactory,
+  nativeSequenceId,
+  type NativeContext,
+  type NativeSampler,
+  type NativeSamplerConfig,
+} from './native.js';
 import { TextStream } from './text-stream.js';
 import {
   FINISH_REASON,
   type BatchOutput,
   type ChatMessage,
-  type FinishReason,
   type GenerationRequest,
   type GenerationResult,
   type InferenceRuntime,
@@ -40,6 +49,7 @@ import {
   type ModelSpec,
   type PromptFormat,
   type RuntimeCapabilities,
+  type SamplingOptions,
   type TokenEvent,
 } from './types.js';
 
@@ -50,6 +60,12 @@ export const LLAMA_RUNTIME_DEFAULTS = {
   /** Context tokens per sequence when the ModelSpec gives no contextTokens. */
   sequenceContextTokens: 512,
   gpu: false,
+  /**
+   * llama.cpp's flash attention: `auto` (node-llama-cpp's default) lets llama.cpp enable it where
+   * the backend supports it, as the CPU does. The runtime bench runs llama-batched-bench with
+   * the same value.
+   */
+  flashAttention: 'auto',
 } as const;
 
 export type LlamaGpuOption = false | 'auto' | 'cuda' | 'vulkan' | 'metal';
@@ -70,6 +86,13 @@ interface ModelEntry {
   /** All of the context's sequences, created once and cleared before each batch. */
   readonly sequences: readonly LlamaContextSequence[];
   readonly sequenceContextTokens: number;
+  /** The context's native batch and decode calls, which the decode loop drives. */
+  readonly native: NativeContext;
+  /** llama.cpp sequence id of each of `sequences`. */
+  readonly sequenceIds: readonly number[];
+  readonly newSampler: () => NativeSampler;
+  /** Most tokens one llama_decode call takes. */
+  readonly batchTokens: number;
   /** The model's chat template (resolved on first use of `chat` prompts). */
   chat?: ReturnType<typeof resolveChatWrapper>;
   /** Serializes batches on this model's context. */
@@ -78,6 +101,28 @@ interface ModelEntry {
 
 function secondsSince(start: number): number {
   return (performance.now() - start) / 1000;
+}
+
+/** What the decode loop needs of a loaded model besides the native context. */
+export interface NativeEntry {
+  readonly batchTokens: number;
+  readonly newSampler: () => NativeSampler;
+  readonly isEndOfGeneration: (token: Token) => boolean;
+}
+
+/**
+ * A request's sampling as the native sampler takes it, with node-llama-cpp's defaults for what
+ * the request leaves unset (its LlamaContextSequence.evaluate does the same): temperature 0 is
+ * greedy; without a seed, the current second.
+ */
+function samplerConfig(sampling: SamplingOptions): NativeSamplerConfig {
+  return {
+    temperature: sampling.temperature,
+    minP: NATIVE_SAMPLER_DEFAULTS.minP,
+    topK: sampling.topK ?? NATIVE_SAMPLER_DEFAULTS.topK,
+    topP: sampling.topP ?? NATIVE_SAMPLER_DEFAULTS.topP,
+    seed: Math.max(0, Math.floor(sampling.seed ?? Date.now() / 1000)),
+  };
 }
 
 export class LlamaRuntime implements InferenceRuntime {
@@ -189,6 +234,7 @@ export class LlamaRuntime implements InferenceRuntime {
         threads: this.threads,
         // The whole batch's prompts fit one llama_decode call when they fit the context.
         batchSize: Math.min(sequenceContextTokens * maxSequences, 2048),
+        flashAttention: LLAMA_RUNTIME_DEFAULTS.flashAttention,
       });
     } catch (error) {
       await model.dispose();
@@ -211,6 +257,16 @@ export class LlamaRuntime implements InferenceRuntime {
       parameters,
       loadSeconds: secondsSince(started),
     };
+    let native: NativeContext;
+    let newSampler: () => NativeSampler;
+    try {
+      native = nativeContextOf(context);
+      newSampler = nativeSamplerFactory(this.llama, model);
+    } catch (error) {
+      await context.dispose();
+      await model.dispose();
+      throw error;
+    }
     const sequences = Array.from({ length: maxSequences }, () => context.getSequence());
     this.models.set(spec.name, {
       info,
@@ -218,6 +274,10 @@ export class LlamaRuntime implements InferenceRuntime {
       context,
       sequences,
       sequenceContextTokens: context.contextSize,
+      native,
+      sequenceIds: sequences.map(nativeSequenceId),
+      newSampler,
+      batchTokens: context.batchSize,
       tail: Promise.resolve(),
     });
     return info;
@@ -313,10 +373,39 @@ export class LlamaRuntime implements InferenceRuntime {
     try {
       const sequences = entry.sequences.slice(0, count);
       await Promise.all(sequences.map((s) => s.clearHistory()));
+      this.clearNative(entry, count);
       return await fn(sequences, entry.model);
     } finally {
       release();
     }
+  }
+
+  /**
+   * Runs `fn` with the native context and the llama.cpp ids of `count` empty sequences, one
+   * batch at a time per model; their KV cache is cleared before and after.
+   */
+  async withNativeSequences<T>(
+    model: string,
+    count: number,
+    fn: (native: NativeContext, sequenceIds: readonly number[], entry: NativeEntry) => Promise<T>,
+  ): Promise<T> {
+    return this.withSequences(model, count, async () => {
+      const entry = this.entry(model);
+      try {
+        return await fn(entry.native, entry.sequenceIds.slice(0, count), {
+          batchTokens: entry.batchTokens,
+          newSampler: entry.newSampler,
+          isEndOfGeneration: (token) => entry.model.isEogToken(token),
+        });
+      } finally {
+        this.clearNative(entry, count);
+      }
+    });
+  }
+
+  private clearNative(entry: ModelEntry, count: number): void {
+    for (const id of entry.sequenceIds.slice(0, count))
+      entry.native.removeTokenCellsFromSequence(id, 0, -1);
   }
 
   async generateBatch(
@@ -332,7 +421,7 @@ export class LlamaRuntime implements InferenceRuntime {
       (r) => this.promptTokens(model, r.prompt, r.promptFormat, r.messages),
     );
 
-    return this.withSequences(model, requests.length, async (sequences, llamaModel) => {
+    return this.withNativeSequences(model, requests.length, async (native, ids, handles) => {
       // One controller for the batch: the caller's signal, or a failing onToken callback.
       const internal = new AbortController();
       const onAbort = (): void => {
@@ -340,91 +429,90 @@ export class LlamaRuntime implements InferenceRuntime {
       };
       options.signal?.addEventListener('abort', onAbort, { once: true });
       if (options.signal?.aborted === true) internal.abort();
-      const start = performance.now();
       let callbackError: unknown;
-      const aborted = (): boolean => internal.signal.aborted;
-
-      const runOne = async (
-        index: number,
-      ): Promise<GenerationResult & { first: number | null }> => {
-        const request = requests[index] as GenerationRequest;
-        const sequence = sequences[index] as LlamaContextSequence;
-        const promptTokens = prompts[index] as Token[];
-        const generated: Token[] = [];
-        const text = new TextStream(() => llamaModel.detokenize(generated));
-        let finishReason: FinishReason = FINISH_REASON.stop;
-        let first: number | null = null;
-        const stopped = (): boolean => aborted() || request.signal?.aborted === true;
-        const emit = (delta: string): void => {
-          if (delta === '' || !options.onToken) return;
-          try {
-            options.onToken({ id: request.id, text: delta, completionTokens: generated.length });
-          } catch (error) {
-            callbackError ??= error;
-            internal.abort();
-          }
-        };
-        if (stopped()) finishReason = FINISH_REASON.cancelled;
-        else {
-          const { temperature, seed, topK, topP } = request.sampling;
-          const iterator = sequence.evaluate(promptTokens, {
-            temperature,
-            ...(seed !== undefined ? { seed } : {}),
-            ...(topK !== undefined ? { topK } : {}),
-            ...(topP !== undefined ? { topP } : {}),
+      const llamaModel = entry.model;
+      const generated = requests.map((): Token[] => []);
+      const streams = generated.map(
+        (tokens) => new TextStream(() => llamaModel.detokenize(tokens)),
+      );
+      const emit = (index: number, delta: string): void => {
+        const request = requests[index];
+        if (delta === '' || !options.onToken || !request) return;
+        try {
+          options.onToken({
+            id: request.id,
+            text: delta,
+            completionTokens: generated[index]?.length ?? 0,
           });
-          for await (const token of iterator) {
-            if (stopped()) {
-              finishReason = FINISH_REASON.cancelled;
-              break;
-            }
-            first ??= secondsSince(start);
-            generated.push(token);
-            emit(text.next());
-            if (generated.length >= request.maxTokens) {
-              finishReason = FINISH_REASON.length;
-              break;
-            }
-          }
-          // An abort that lands while the last step was running still counts as cancelled.
-          if (finishReason === FINISH_REASON.stop && stopped()) {
-            finishReason = FINISH_REASON.cancelled;
-          }
+        } catch (error) {
+          callbackError ??= error;
+          internal.abort();
         }
-        emit(text.flush());
-        const total = secondsSince(start);
-        return {
-          id: request.id,
-          text: llamaModel.detokenize(generated),
-          promptTokens: promptTokens.length,
-          completionTokens: generated.length,
-          finishReason,
-          firstTokenSeconds: first ?? total,
-          totalSeconds: total,
-          first,
-        };
       };
-
+      const samplers = requests.map((r) => {
+        const sampler = handles.newSampler();
+        sampler.applyConfig(samplerConfig(r.sampling));
+        return sampler;
+      });
       try {
-        const outcomes = await Promise.all(requests.map((_, i) => runOne(i)));
+        const loop = await runDecodeLoop(
+          native,
+          requests.map((r, i) => ({
+            sequenceId: ids[i] ?? 0,
+            prompt: prompts[i] ?? [],
+            maxTokens: r.maxTokens,
+            sampler: samplers[i] as NativeSampler,
+            ...(r.signal ? { signal: r.signal } : {}),
+          })),
+          {
+            batchTokens: handles.batchTokens,
+            isEndOfGeneration: handles.isEndOfGeneration,
+            signal: internal.signal,
+            onToken: (index, token) => {
+              generated[index]?.push(token);
+              emit(index, streams[index]?.next() ?? '');
+            },
+          },
+        );
+        streams.forEach((stream, i) => {
+          emit(i, stream.flush());
+        });
         if (callbackError !== undefined) {
           throw callbackError instanceof Error
             ? callbackError
             : new Error('onToken callback failed', { cause: callbackError });
         }
-        const elapsed = secondsSince(start);
-        const firsts = outcomes.map((o) => o.first).filter((f): f is number => f !== null);
-        const prefillSeconds = firsts.length > 0 ? Math.max(...firsts) : elapsed;
-        const results = outcomes.map(({ first: _first, ...result }) => result);
+        const results = requests.map((request, i): GenerationResult => {
+          const outcome = loop.sequences[i];
+          const tokens = generated[i] ?? [];
+          const total = outcome?.totalSeconds ?? 0;
+          return {
+            id: request.id,
+            text: llamaModel.detokenize(tokens),
+            promptTokens: prompts[i]?.length ?? 0,
+            completionTokens: tokens.length,
+            finishReason: FINISH_REASON[outcome?.finish ?? 'cancelled'],
+            firstTokenSeconds: outcome?.firstTokenSeconds ?? total,
+            totalSeconds: total,
+          };
+        });
+        const decodeSeconds = loop.steps.reduce((a, step) => a + step.seconds, 0);
         return {
           results,
           timings: {
-            prefillSeconds,
-            decodeSeconds: Math.max(0, elapsed - prefillSeconds),
-            decodeSteps: Math.max(0, ...results.map((r) => r.completionTokens - 1)),
+            prefillSeconds: loop.prefillSeconds,
+            decodeSeconds,
+            decodeSteps: loop.steps.length,
+            evaluations: loop.decodeCalls,
+          },
+          observation: {
+            promptTokens: prompts.map((p) => p.length),
+            prefillSeconds: loop.prefillSeconds,
+            decodeSteps: loop.steps,
           },
         };
       } finally {
+        for (const sampler of samplers) sampler.dispose();
         options.signal?.removeEventListener('abort', onAbort);
       }
     });

@@ -1,11 +1,13 @@
 // Low-level measurements on a loaded model for calibration: timed batched prefill, timed
-// batched decode steps at a given context length, and the token log-probabilities of a text.
-// They drive the model's context sequences directly (node-llama-cpp stays inside src/runtime).
+// batched decode steps at a given context length (both through the decode loop generation
+// uses), and the token log-probabilities of a text (node-llama-cpp stays inside src/runtime).
 
-import { performance } from 'node:perf_hooks';
 import type { ControlledEvaluateInputItem, LlamaContextSequence, Token } from 'node-llama-cpp';
+import { runDecodeLoop, type LoopResult } from './decode-loop.js';
 import { BatchTooLargeError, PromptTooLongError } from './errors.js';
 import type { LlamaRuntime } from './llama.js';
+import { NATIVE_SAMPLER_DEFAULTS, type NativeSampler } from './native.js';
+import type { DecodeStepObservation } from './types.js';
 
 /** `count` token lists of `length` tokens each, cut from `source` at different offsets. */
 function tokenWindows(source: readonly Token[], count: number, length: number): Token[][] {
@@ -23,7 +25,42 @@ function checkFits(runtime: LlamaRuntime, model: string, batchSize: number, toke
   if (tokens > perSequence) throw new PromptTooLongError(`calibration`, tokens, 0, perSequence);
 }
 
-/** Seconds to evaluate `batchSize` prompts of `promptTokens` tokens together (no sampling). */
+/** Runs `prompts` through the decode loop, greedy, exactly `maxTokens` tokens each. */
+function runGreedy(
+  runtime: LlamaRuntime,
+  model: string,
+  prompts: readonly (readonly Token[])[],
+  maxTokens: number,
+): Promise<LoopResult> {
+  return runtime.withNativeSequences(model, prompts.length, async (native, ids, handles) => {
+    const samplers = prompts.map(() => {
+      const sampler = handles.newSampler();
+      sampler.applyConfig({ ...GREEDY, seed: 0 });
+      return sampler;
+    });
+    try {
+      return await runDecodeLoop(
+        native,
+        prompts.map((prompt, i) => ({
+          sequenceId: ids[i] ?? 0,
+          prompt,
+          maxTokens,
+          sampler: samplers[i] as NativeSampler,
+        })),
+        { batchTokens: handles.batchTokens, isEndOfGeneration: () => false },
+      );
+    } finally {
+      for (const sampler of samplers) sampler.dispose();
+    }
+  });
+}
+
+const GREEDY = { temperature: 0, ...NATIVE_SAMPLER_DEFAULTS } as const;
+
+/**
+ * Seconds to evaluate `batchSize` prompts of `promptTokens` tokens together and sample each
+ * one's first token: the prefill phase of a batch, as generation runs it.
+ */
 export async function measurePrefillSeconds(
   runtime: LlamaRuntime,
   model: string,
@@ -31,54 +68,30 @@ export async function measurePrefillSeconds(
   batchSize: number,
   promptTokens: number,
 ): Promise<number> {
-  checkFits(runtime, model, batchSize, promptTokens);
-  const prompts = tokenWindows(source, batchSize, promptTokens);
-  return runtime.withSequences(model, batchSize, async (sequences) => {
-    const start = performance.now();
-    await Promise.all(
-      sequences.map((s, i) => s.evaluateWithoutGeneratingNewTokens(prompts[i] ?? [])),
-    );
-    return (performance.now() - start) / 1000;
-  });
+  checkFits(runtime, model, batchSize, promptTokens + 1);
+  const loop = await runGreedy(runtime, model, tokenWindows(source, batchSize, promptTokens), 1);
+  return loop.prefillSeconds;
 }
 
 /**
- * Seconds of each of `steps` decode steps for `batchSize` sequences whose context already
- * holds `contextTokens` tokens: per step, every sequence evaluates one token, computes logits
- * and samples the next token (greedy), all in one batch, as generation does.
+ * `steps` decode steps of `batchSize` sequences whose prompts hold `contextTokens - 1` tokens,
+ * so the first step attends to `contextTokens` tokens per sequence and each later one to one
+ * more: per step, one token per sequence in one evaluation, then every sequence samples its
+ * next token (greedy), as generation does.
  */
-export async function measureDecodeStepSeconds(
+export async function measureDecodeSteps(
   runtime: LlamaRuntime,
   model: string,
   source: readonly Token[],
   batchSize: number,
   contextTokens: number,
   steps: number,
-): Promise<number[]> {
-  checkFits(runtime, model, batchSize, contextTokens + steps + 1);
-  const prompts = tokenWindows(source, batchSize, contextTokens);
-  return runtime.withSequences(model, batchSize, async (sequences) => {
-    await Promise.all(
-      sequences.map((s, i) =>
-        s.evaluateWithoutGeneratingNewTokens((prompts[i] ?? []).slice(0, -1)),
-      ),
-    );
-    let next: Token[] = prompts.map((p) => p[p.length - 1] as Token);
-    const times: number[] = [];
-    for (let step = 0; step < steps; step++) {
-      const start = performance.now();
-      const outputs = await Promise.all(
-        sequences.map((s: LlamaContextSequence, i) =>
-          s.controlledEvaluate([
-            [next[i] as Token, { generateNext: { token: true, options: { temperature: 0 } } }],
-          ]),
-        ),
-      );
-      times.push((performance.now() - start) / 1000);
-      next = outputs.map((o, i) => o[0]?.next.token ?? (next[i] as Token));
-    }
-    return times;
-  });
+): Promise<readonly DecodeStepObservation[]> {
+  if (contextTokens < 2) throw new Error(`contextTokens must be at least 2, got ${contextTokens}`);
+  checkFits(runtime, model, batchSize, contextTokens + steps);
+  const prompts = tokenWindows(source, batchSize, contextTokens - 1);
+  const loop = await runGreedy(runtime, model, prompts, steps + 1);
+  return loop.steps;
 }
 
 export interface TextLogProbabilities {

@@ -12,6 +12,7 @@ import { ModelAlreadyLoadedError, ModelNotFoundError } from './errors.js';
 import {
   FINISH_REASON,
   type BatchOutput,
+  type DecodeStepObservation,
   type GenerationRequest,
   type GenerationResult,
   type InferenceRuntime,
@@ -154,21 +155,8 @@ export class SimulatedRuntime implements InferenceRuntime {
       firstToken: undefined as number | undefined,
       finished: undefined as number | undefined,
     }));
-    let steps = 0;
-    while (!aborted()) {
-      const active = sequences.filter(
-        (q) => q.generated < q.request.maxTokens && q.request.signal?.aborted !== true,
-      );
-      if (active.length === 0) break;
-      const context = active.reduce((a, q) => a + q.promptTokens + q.generated, 0);
-      await wait(
-        decodeStep.fixedSeconds +
-          decodeStep.perSequenceSeconds * active.length +
-          decodeStep.perContextTokenSeconds * context,
-        signal,
-      );
-      if (aborted()) break;
-      steps++;
+    /** Every active sequence's next token, as the step that just ended produced it. */
+    const produce = (active: typeof sequences): void => {
       const now = elapsed();
       for (const q of active) {
         const word = WORDS[q.generated % WORDS.length] ?? '';
@@ -179,6 +167,32 @@ export class SimulatedRuntime implements InferenceRuntime {
         if (q.generated === q.request.maxTokens) q.finished = now;
         options.onToken?.({ id: q.request.id, text, completionTokens: q.generated });
       }
+    };
+    /** Requests still generating: below maxTokens and not cancelled on their own. */
+    const unfinished = (): typeof sequences =>
+      sequences.filter(
+        (q) => q.generated < q.request.maxTokens && q.request.signal?.aborted !== true,
+      );
+    // As llama.cpp does, the prompt evaluation yields every sequence's first token.
+    if (!aborted()) produce(unfinished());
+    const steps: DecodeStepObservation[] = [];
+    let stepStart = elapsed();
+    while (!aborted()) {
+      const active = unfinished();
+      if (active.length === 0) break;
+      // Tokens each sequence attends to in this step: its prompt, what it generated, the new one.
+      const context = active.reduce((a, q) => a + q.promptTokens + q.generated, 0);
+      await wait(
+        decodeStep.fixedSeconds +
+          decodeStep.perSequenceSeconds * active.length +
+          decodeStep.perContextTokenSeconds * context,
+        signal,
+      );
+      if (aborted()) break;
+      produce(active);
+      const now = elapsed();
+      steps.push({ sequences: active.length, contextTokens: context, seconds: now - stepStart });
+      stepStart = now;
     }
     const end = elapsed();
     const results: GenerationResult[] = sequences.map((q) => ({
@@ -195,8 +209,10 @@ export class SimulatedRuntime implements InferenceRuntime {
       timings: {
         prefillSeconds: prefillDone,
         decodeSeconds: end - prefillDone,
-        decodeSteps: steps,
+        decodeSteps: steps.length,
+        evaluations: 1 + steps.length,
       },
+      observation: { promptTokens: prompts, prefillSeconds: prefillDone, decodeSteps: steps },
     };
   }
 

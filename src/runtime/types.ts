@@ -114,11 +114,33 @@ export interface BatchTimings {
   /** Wall time of all decode steps. */
   readonly decodeSeconds: number;
   readonly decodeSteps: number;
+  /** Model evaluations (llama_decode calls): prefill chunks plus one per decode step. */
+  readonly evaluations: number;
+}
+
+/** One decode step: one token for each of `sequences` sequences, in one evaluation. */
+export interface DecodeStepObservation {
+  readonly sequences: number;
+  /** Sum over the step's sequences of the tokens in their KV cache after the step. */
+  readonly contextTokens: number;
+  /** From the start of this step to the start of the next (sampling and callbacks included). */
+  readonly seconds: number;
+}
+
+/** How long a batch's phases took, as the online calibration observes them. */
+export interface BatchObservation {
+  /** Prompt tokens of each request, evaluated together in `prefillSeconds`. */
+  readonly promptTokens: readonly number[];
+  /** Start of the batch to the first decode step (prompts evaluated, first tokens sampled). */
+  readonly prefillSeconds: number;
+  /** Every decode step, in order. */
+  readonly decodeSteps: readonly DecodeStepObservation[];
 }
 
 export interface BatchOutput {
   readonly results: readonly GenerationResult[];
   readonly timings: BatchTimings;
+  readonly observation: BatchObservation;
 }
 
 export interface InferenceRuntime {

@@ -76,6 +76,44 @@ export function predictSample(c: LatencyCoefficients, sample: ProfileSample): nu
         c.decodeStep.perContextTokenSeconds * b * t;
 }
 
+/** The shape of a run batch the fitted model prices: its prompts, then its decode steps. */
+export interface BatchShape {
+  /** Prompt tokens of each sequence (evaluated together). */
+  readonly promptTokens: readonly number[];
+  /** Each decode step: sequences still generating, and their summed context after the step. */
+  readonly decodeSteps: readonly { readonly sequences: number; readonly contextTokens: number }[];
+}
+
+/**
+ * Predicted seconds of a batch's two phases: one prefill pass over all prompts, then every
+ * decode step (the fitted model of a ragged batch, step by step, as the runtime runs it).
+ */
+export function predictBatchPhases(
+  c: LatencyCoefficients,
+  batch: BatchShape,
+): { readonly prefillSeconds: number; readonly decodeSeconds: number } {
+  let sum = 0;
+  let squares = 0;
+  for (const s of batch.promptTokens) {
+    sum += s;
+    squares += s * s;
+  }
+  const prefillSeconds =
+    batch.promptTokens.length === 0
+      ? 0
+      : c.prefill.fixedSeconds +
+        c.prefill.perTokenSeconds * sum +
+        c.prefill.perTokenSquaredSeconds * squares;
+  let decodeSeconds = 0;
+  for (const step of batch.decodeSteps) {
+    decodeSeconds +=
+      c.decodeStep.fixedSeconds +
+      c.decodeStep.perSequenceSeconds * step.sequences +
+      c.decodeStep.perContextTokenSeconds * step.contextTokens;
+  }
+  return { prefillSeconds, decodeSeconds };
+}
+
 type Vec3 = readonly [number, number, number];
 
 /**

@@ -23,6 +23,7 @@ import {
   FinishReason,
   type ExecuteBatchRequest,
   type ExecuteBatchResponse,
+  ProfilePhase,
   type PromptFormat,
   type RequestResult,
 } from '../../../src/gen/edgellm/agent/v1/agent.js';
@@ -405,6 +406,34 @@ describe('agent over gRPC with mTLS', () => {
     expect(sumOf(after, 'edgellm_agent_queue_length', { model: 'tiny' })).toBe(0);
   });
 
+  it('serves the batches it ran as its latency profile (this agent skipped start-up calibration)', async () => {
+    // Greedy decoding repeats a batch exactly, so three runs fill each of its buckets.
+    const prompts = Array.from({ length: 5 }, () => 'the river runs past the mill');
+    let promptTokens = 0;
+    for (let i = 0; i < 3; i++) {
+      const events = await collectBatch(client.executeBatch(batch(`profile-${i}`, prompts, 6)));
+      promptTokens = results(events)[0]?.promptTokens ?? 0;
+    }
+    const { profiles } = await client.getProfile({ model: 'tiny' });
+    expect(profiles).toHaveLength(1);
+    const profile = profiles[0];
+    expect(profile).toMatchObject({ model: 'tiny', quantization: 'F32', threads: 2 });
+    expect(profile?.perplexity).toBeUndefined();
+    const ofFive = (phase: ProfilePhase) =>
+      (profile?.samples ?? []).filter((s) => s.phase === phase && s.batchSize === 5);
+    // The prompts of a batch of 5, evaluated together; then its decode steps.
+    expect(ofFive(ProfilePhase.PROFILE_PHASE_PREFILL)).toEqual([
+      expect.objectContaining({ contextTokens: promptTokens, seconds: expect.any(Number) }),
+    ]);
+    const decode = ofFive(ProfilePhase.PROFILE_PHASE_DECODE);
+    expect(decode.length).toBeGreaterThan(0);
+    for (const s of decode) {
+      expect(s.contextTokens).toBeGreaterThan(promptTokens);
+      expect(s.contextTokens).toBeLessThanOrEqual(promptTokens + 6);
+    }
+    expect(profile?.samples.every((s) => s.seconds > 0)).toBe(true);
+  });
+
   it('refuses clients without a certificate signed by its CA', async () => {
     const refused = async (tls: ConstructorParameters<typeof AgentClient>[0]['tls']) => {
       const c = new AgentClient({ address: agent.address, tls, unarySeconds: 5 });
@@ -441,8 +470,19 @@ describe('agent over gRPC with mTLS', () => {
   });
 
   it('drains the running batch on shutdown, then refuses new work', async () => {
-    const stream = collectBatch(client.executeBatch(batch('drain-1', ['Finish me please'], 24)));
-    await new Promise((r) => setTimeout(r, 50));
+    let started = (): void => undefined;
+    const running = new Promise<void>((resolve) => (started = resolve));
+    const stream = (async () => {
+      const events: ExecuteBatchResponse[] = [];
+      for await (const event of client.executeBatch(batch('drain-1', ['Finish me please'], 24))) {
+        events.push(event);
+        if (event.event?.$case === 'token') started();
+      }
+      return events;
+    })();
+    // Shut down only once drain-1 runs: under load the call took longer than a fixed 50 ms to
+    // reach the agent, which then refused it as shutting down (UNAVAILABLE: Connection dropped).
+    await Promise.race([running, stream]);
     const queued = collectBatch(client.executeBatch(batch('drain-2', ['late'], 4))).catch(
       (err: unknown) => err as ServiceError,
     );

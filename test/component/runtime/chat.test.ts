@@ -52,4 +52,15 @@ describe('prompt formats', () => {
     expect(chat?.text.trim().length).toBeGreaterThan(10);
     expect(chat?.promptTokens).toBeGreaterThan(text?.promptTokens ?? Infinity);
   });
+
+  it('rejects a text prompt that is no tokens (SmolLM2 adds no BOS)', async () => {
+    expect(runtime.promptTokens(REGISTRY_MODEL.name, '')).toEqual([]);
+    await expect(
+      runtime.generateBatch(
+        REGISTRY_MODEL.name,
+        [{ id: 'empty', prompt: '', maxTokens: 4, sampling: { temperature: 0 } }],
+        {},
+      ),
+    ).rejects.toThrow(/request empty: the prompt is no tokens/);
+  });
 });

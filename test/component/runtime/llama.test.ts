@@ -79,10 +79,29 @@ describe('LlamaRuntime', () => {
     const full = out.results.filter((r) => r.finishReason === 'length');
     expect(full.length).toBeGreaterThan(0);
     for (const r of full) expect(r.totalSeconds).toBeGreaterThan(lastFirstToken);
-    expect(out.timings.prefillSeconds).toBeCloseTo(lastFirstToken, 6);
-    expect(out.timings.decodeSteps).toBe(
-      Math.max(...out.results.map((r) => r.completionTokens)) - 1,
+    // The prefill phase ends when the first decode step starts, after the first tokens.
+    expect(out.timings.prefillSeconds).toBeGreaterThanOrEqual(lastFirstToken);
+    expect(out.timings.prefillSeconds).toBeLessThan(lastFirstToken + 0.05);
+    // A sequence that reached maxTokens made one step per token after its first; one that
+    // stopped also made the step that sampled its end-of-generation token.
+    const steps = Math.max(
+      ...out.results.map((r) => r.completionTokens - (r.finishReason === 'length' ? 1 : 0)),
     );
+    expect(out.timings.decodeSteps).toBe(steps);
+    // One evaluation for all prompts, then one per decode step over every active sequence.
+    expect(out.timings.evaluations).toBe(1 + steps);
+    expect(out.observation.promptTokens).toEqual(out.results.map((r) => r.promptTokens));
+    expect(out.observation.decodeSteps).toHaveLength(steps);
+    for (const [i, step] of out.observation.decodeSteps.entries()) {
+      // Step k feeds each unfinished sequence its k-th token (one that stops samples its end
+      // of generation token in the step after its last token).
+      const k = i + 1;
+      const active = out.results.filter(
+        (r) => r.completionTokens > k || (r.completionTokens === k && r.finishReason === 'stop'),
+      );
+      expect(step.sequences).toBe(active.length);
+      expect(step.contextTokens).toBe(active.reduce((a, r) => a + r.promptTokens + k, 0));
+    }
     expect(out.timings.decodeSeconds).toBeGreaterThan(0);
   });
 

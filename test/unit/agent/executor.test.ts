@@ -17,6 +17,7 @@ import {
   type ExecuteBatchResponse,
 } from '../../../src/gen/edgellm/agent/v1/agent.js';
 import type {
+  BatchObservation,
   BatchOutput,
   GenerationRequest,
   InferenceRuntime,
@@ -99,7 +100,12 @@ class ScriptedRuntime implements InferenceRuntime {
           totalSeconds: 0,
         };
       }),
-      timings: { prefillSeconds: 0, decodeSeconds: 0, decodeSteps: max },
+      timings: { prefillSeconds: 0, decodeSeconds: 0, decodeSteps: max, evaluations: max },
+      observation: {
+        promptTokens: requests.map((r) => r.prompt.split(' ').length),
+        prefillSeconds: 0,
+        decodeSteps: [],
+      },
     };
   }
   dispose(): Promise<void> {
@@ -107,7 +113,11 @@ class ScriptedRuntime implements InferenceRuntime {
   }
 }
 
-async function setup(gated = false, cacheSize = 8) {
+async function setup(
+  gated = false,
+  cacheSize = 8,
+  onBatchObserved?: (model: string, observation: BatchObservation) => void,
+) {
   const runtime = new ScriptedRuntime(gated);
   const logger = pino({ level: 'silent' });
   const metrics = new AgentMetrics(new Registry());
@@ -142,6 +152,7 @@ async function setup(gated = false, cacheSize = 8) {
     logger,
     cacheSize,
     orphanGraceSeconds: ORPHAN_GRACE_SECONDS,
+    ...(onBatchObserved ? { onBatchObserved } : {}),
   });
   return { runtime, executor, metrics };
 }
@@ -445,5 +456,28 @@ describe('BatchExecutor idempotency and queueing', () => {
     expect(executor.get('a')).toBeUndefined();
     expect(executor.get('b')?.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
     expect(executor.get('c')?.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
+  });
+
+  it('hands every batch the runtime ran to the observer; a failing observer fails nothing', async () => {
+    const seen: [string, BatchObservation][] = [];
+    const { executor } = await setup(false, 8, (model, observation) => {
+      seen.push([model, observation]);
+      throw new Error('observer broke');
+    });
+    const { record } = await executor.submit(batch('obs', 2, 2));
+    await follow(record);
+    expect(record.state).toBe(BatchState.BATCH_STATE_SUCCEEDED);
+    expect(seen).toEqual([['m', { promptTokens: [3, 3], prefillSeconds: 0, decodeSteps: [] }]]);
+    // A batch cancelled while queued never ran: nothing to observe.
+    const { executor: gatedExecutor, runtime } = await setup(true, 8, (model, observation) => {
+      seen.push([model, observation]);
+    });
+    const running = await gatedExecutor.submit(batch('run', 1, 1));
+    const queued = await gatedExecutor.submit(batch('queued', 1, 1));
+    gatedExecutor.cancel('queued');
+    runtime.release();
+    await follow(running.record);
+    await follow(queued.record);
+    expect(seen.map(([, o]) => o.promptTokens)).toEqual([[3, 3], [3]]);
   });
 });

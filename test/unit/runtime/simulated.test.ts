@@ -42,7 +42,18 @@ describe('SimulatedRuntime', () => {
       ['a', 3, 'length'],
       ['b', 5, 'length'],
     ]);
-    expect(out.timings.decodeSteps).toBe(5);
+    // As llama.cpp does, the prompt evaluation yields each first token; 4 steps make the rest.
+    expect(out.timings.decodeSteps).toBe(4);
+    const s = simulatedTokenCount('hello there');
+    expect(out.observation.promptTokens).toEqual([s, s]);
+    expect(out.observation.decodeSteps.map((step) => [step.sequences, step.contextTokens])).toEqual(
+      [
+        [2, 2 * (s + 1)],
+        [2, 2 * (s + 2)],
+        [1, s + 3],
+        [1, s + 4],
+      ],
+    );
     expect(events.filter((e) => e.id === 'b').map((e) => e.completionTokens)).toEqual([
       1, 2, 3, 4, 5,
     ]);
