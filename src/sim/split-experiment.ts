@@ -44,10 +44,8 @@ export interface SplitExperimentConfig {
   readonly links: readonly ExperimentLink[];
   /** Effective FLOP/s of the one server. */
   readonly serverComputeFlops: number;
-  /** DP steps K (time step = SLA / K). */
+  /** K of `dp-steps`, the spec's discretised DP (time step = SLA / K). */
   readonly steps: number;
-  /** K of the `dp-fine` variant. */
-  readonly fineSteps: number;
   readonly queueing: {
     /** Arrivals simulated per (algorithm, rate). */
     readonly arrivals: number;
@@ -84,7 +82,6 @@ export const SPLIT_EXPERIMENT_DEFAULTS: SplitExperimentConfig = {
   ],
   serverComputeFlops: 1e14,
   steps: 1000,
-  fineSteps: 10_000,
   queueing: {
     arrivals: 20_000,
     loadFactors: Array.from({ length: 150 }, (_, i) => Math.round((i + 1) * 2) / 100),
@@ -96,16 +93,16 @@ export const SPLIT_EXPERIMENT_DEFAULTS: SplitExperimentConfig = {
 const RELATIVE_TIE = 1e-9;
 
 /**
- * The algorithms compared, in table order. `dp` uses K = config.steps, `dp-fine` K = 10 times
- * that (the gap between them is what rounding up to whole steps costs), `dp-sublayer` the DP
- * with K = config.steps on attention and FFN as separate units.
+ * The algorithms compared, in table order. `dp` is the exact DP on whole layers, `dp-sublayer`
+ * the exact DP on attention and FFN as separate units, `dp-steps` the spec's discretised DP with
+ * K = config.steps (the gap to `dp` is what rounding up to whole steps costs).
  */
 export const EXPERIMENT_ALGORITHMS = [
   'server-only',
   'prefix-greedy',
   'ratio-greedy',
+  'dp-steps',
   'dp',
-  'dp-fine',
   'dp-sublayer',
 ] as const;
 export type ExperimentAlgorithm = (typeof EXPERIMENT_ALGORITHMS)[number];
@@ -161,15 +158,14 @@ export interface SplitExperimentResult {
   /** 1 - W(dp) / W(greedy), over the whole mix. */
   readonly dpOverPrefixGreedy: number;
   readonly dpOverRatioGreedy: number;
-  /** The same for `dp-fine`. */
-  readonly dpFineOverPrefixGreedy: number;
-  readonly dpFineOverRatioGreedy: number;
-  /** Per type, `dp-fine` against each greedy baseline: how often better or worse, and the most. */
-  readonly perTypeVsGreedy: readonly {
-    readonly baseline: 'prefix-greedy' | 'ratio-greedy';
+  /** 1 - W(dp) / W(dp-steps): what rounding every cost up to a time step loses. */
+  readonly dpOverDpSteps: number;
+  /** Per type, `dp` against each other planner: how often better or worse, and the most. */
+  readonly perTypeVsOthers: readonly {
+    readonly baseline: 'prefix-greedy' | 'ratio-greedy' | 'dp-steps';
     readonly better: number;
     readonly worse: number;
-    /** Largest 1 - W(dp-fine) / W(baseline) over the types. */
+    /** Largest 1 - W(dp) / W(baseline) over the types. */
     readonly maxImprovement: number;
   }[];
   readonly byModel: readonly {
@@ -198,14 +194,17 @@ function planType(
   };
   const layerProfile = buildSplitProfile(base);
   const subProfile = buildSplitProfile({ ...base, granularity: GRANULARITY.sublayer });
-  const run = (algorithm: SplitAlgorithm, sub = false, steps = config.steps): SplitPlan =>
-    planSplit(sub ? subProfile : layerProfile, sla, { algorithm, timeStepSeconds: sla / steps });
+  const run = (algorithm: SplitAlgorithm, sub = false): SplitPlan =>
+    planSplit(sub ? subProfile : layerProfile, sla, { algorithm });
   const plans: Record<ExperimentAlgorithm, SplitPlan> = {
     'server-only': run(SPLIT_ALGORITHM.serverOnly),
     'prefix-greedy': run(SPLIT_ALGORITHM.prefixGreedy),
     'ratio-greedy': run(SPLIT_ALGORITHM.ratioGreedy),
+    'dp-steps': planSplit(layerProfile, sla, {
+      algorithm: SPLIT_ALGORITHM.dpSteps,
+      timeStepSeconds: sla / config.steps,
+    }),
     dp: run(SPLIT_ALGORITHM.dp),
-    'dp-fine': run(SPLIT_ALGORITHM.dp, false, config.fineSteps),
     'dp-sublayer': run(SPLIT_ALGORITHM.dp, true),
   };
   const serverFlops = {} as Record<ExperimentAlgorithm, number>;
@@ -348,11 +347,10 @@ export function runSplitExperiment(
     summary,
     dpOverPrefixGreedy: 1 - total('dp') / total('prefix-greedy'),
     dpOverRatioGreedy: 1 - total('dp') / total('ratio-greedy'),
-    dpFineOverPrefixGreedy: 1 - total('dp-fine') / total('prefix-greedy'),
-    dpFineOverRatioGreedy: 1 - total('dp-fine') / total('ratio-greedy'),
-    perTypeVsGreedy: (['prefix-greedy', 'ratio-greedy'] as const).map((baseline) => {
+    dpOverDpSteps: 1 - total('dp') / total('dp-steps'),
+    perTypeVsOthers: (['prefix-greedy', 'ratio-greedy', 'dp-steps'] as const).map((baseline) => {
       const gains = types.map((t) =>
-        t.serverFlops[baseline] > 0 ? 1 - t.serverFlops['dp-fine'] / t.serverFlops[baseline] : 0,
+        t.serverFlops[baseline] > 0 ? 1 - t.serverFlops.dp / t.serverFlops[baseline] : 0,
       );
       return {
         baseline,

@@ -67,18 +67,17 @@ export function splitExperimentMarkdown(result: SplitExperimentResult): string {
     ]),
   );
   return [
-    `Split experiment: ${result.types.length} request types (${c.models.length} models x ${c.prompts.reduce((n, p) => n + p.slaSeconds.length, 0)} prompt/SLA kinds x ${c.clients.length} clients x ${c.links.length} links), server ${(c.serverComputeFlops / 1e12).toFixed(0)} TFLOP/s, DP with K = ${c.steps}, seed ${result.seed}.`,
+    `Split experiment: ${result.types.length} request types (${c.models.length} models x ${c.prompts.reduce((n, p) => n + p.slaSeconds.length, 0)} prompt/SLA kinds x ${c.clients.length} clients x ${c.links.length} links), server ${(c.serverComputeFlops / 1e12).toFixed(0)} TFLOP/s, exact DP (dp, dp-sublayer) and the spec's discretised DP with K = ${c.steps} (dp-steps), seed ${result.seed}.`,
     '',
     '### Server workload',
     '',
     workload,
     '',
-    `DP vs prefix greedy (ours): ${pct(result.dpOverPrefixGreedy)} less server workload; vs ratio greedy (ours): ${pct(result.dpOverRatioGreedy)}. ` +
-      `With K = ${c.fineSteps} (dp-fine): ${pct(result.dpFineOverPrefixGreedy)} and ${pct(result.dpFineOverRatioGreedy)}. ` +
-      result.perTypeVsGreedy
+    `Exact DP vs prefix greedy (ours): ${pct(result.dpOverPrefixGreedy)} less server workload; vs ratio greedy (ours): ${pct(result.dpOverRatioGreedy)}; vs dp-steps (K = ${c.steps}): ${pct(result.dpOverDpSteps)}. ` +
+      result.perTypeVsOthers
         .map(
           (g) =>
-            `Per type, dp-fine beats ${g.baseline} in ${g.better} of ${result.types.length} types (by up to ${pct(g.maxImprovement)}) and loses in ${g.worse}.`,
+            `Per type, dp beats ${g.baseline} in ${g.better} of ${result.types.length} types (by up to ${pct(g.maxImprovement)}) and loses in ${g.worse}.`,
         )
         .join(' '),
     '',

@@ -1,5 +1,7 @@
-// The split DP of spec/split.md. Time is discretised in steps of `delta`; every cost is rounded
-// UP to whole steps, so any plan the DP accepts has a real latency within K*delta <= SLA.
+// The split DP of spec/split.md as the spec writes it (algorithm `dp-steps`, kept for reference;
+// the planner's `dp` is the exact frontier DP of frontier.ts). Time is discretised in steps of
+// `delta`; every cost is rounded UP to whole steps, so any plan the DP accepts has a real latency
+// within K*delta <= SLA, but a plan that fits only by less than the rounding is missed.
 //
 //   V[u][loc][k] = least server workload of units 1..u, unit u at loc, using at most k steps
 //   V[0][input][k] = 0, V[0][other][k] = +inf

@@ -31,7 +31,12 @@ export interface PlacementCost {
   readonly switches: number;
 }
 
-/** Real (undiscretised) cost of a placement. */
+/**
+ * Real (undiscretised) cost of a placement. The total latency is accumulated in execution order,
+ * one term per unit (its compute plus the transfer into it, when the location changes) and then
+ * the final transfer; the workload in unit order. The exact DP (frontier.ts) adds the same
+ * operands in the same order, so its numbers and these agree bit for bit.
+ */
 export function evaluatePlacement(
   profile: SplitProfile,
   codes: PlacementCodes,
@@ -41,6 +46,7 @@ export function evaluatePlacement(
   let serverCompute = 0;
   let uplink = 0;
   let downlink = 0;
+  let total = 0;
   let workload = 0;
   let serverFlops = 0;
   let clientFlops = 0;
@@ -49,37 +55,47 @@ export function evaluatePlacement(
   const units = profile.clientSeconds.length;
   for (let u = 0; u < units; u++) {
     const loc = codes[u] === LOC_SERVER ? LOC_SERVER : LOC_CLIENT;
-    if (loc !== prev) {
-      switches++;
-      if (loc === LOC_SERVER) uplink += profile.uploadSeconds[u] ?? 0;
-      else downlink += profile.downloadSeconds[u] ?? 0;
-    }
+    let step: number;
     if (loc === LOC_SERVER) {
-      serverCompute += profile.serverSeconds[u] ?? 0;
+      step = profile.serverSeconds[u] ?? 0;
+      serverCompute += step;
       workload += profile.serverWorkload[u] ?? 0;
       serverFlops += profile.flops[u] ?? 0;
     } else {
-      clientCompute += profile.clientSeconds[u] ?? 0;
+      step = profile.clientSeconds[u] ?? 0;
+      clientCompute += step;
       clientFlops += profile.flops[u] ?? 0;
     }
+    if (loc !== prev) {
+      switches++;
+      const transfer =
+        loc === LOC_SERVER ? (profile.uploadSeconds[u] ?? 0) : (profile.downloadSeconds[u] ?? 0);
+      if (loc === LOC_SERVER) uplink += transfer;
+      else downlink += transfer;
+      step += transfer;
+    }
+    total += step;
     prev = loc;
   }
   if (ends.outputAt === OUTPUT_AT.client && prev === LOC_SERVER) {
     switches++;
-    downlink += profile.downloadSeconds[units] ?? 0;
+    const transfer = profile.downloadSeconds[units] ?? 0;
+    downlink += transfer;
+    total += transfer;
   } else if (ends.outputAt === OUTPUT_AT.server && prev === LOC_CLIENT) {
     switches++;
-    uplink += profile.uploadSeconds[units] ?? 0;
+    const transfer = profile.uploadSeconds[units] ?? 0;
+    uplink += transfer;
+    total += transfer;
   }
-  const transfer = uplink + downlink;
   return {
     latency: {
       clientComputeSeconds: clientCompute,
       serverComputeSeconds: serverCompute,
       uplinkSeconds: uplink,
       downlinkSeconds: downlink,
-      transferSeconds: transfer,
-      totalSeconds: clientCompute + serverCompute + transfer,
+      transferSeconds: uplink + downlink,
+      totalSeconds: total,
     },
     serverWorkload: workload,
     serverFlops,

@@ -3,5 +3,6 @@ export * from './types.js';
 export * from './profile.js';
 export * from './evaluate.js';
 export * from './dp.js';
+export * from './frontier.js';
 export * from './baselines.js';
-export { planSplit, resolveSplitOptions, serverFlopsFraction } from './plan.js';
+export { planSplit, resolveSplitOptions, serverFlopsFraction, SplitWorkspace } from './plan.js';

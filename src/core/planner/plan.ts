@@ -7,8 +7,9 @@ import {
   solveRatioGreedy,
   solveServerOnly,
 } from './baselines.js';
-import { solveSplitDp, type DpWorkspace } from './dp.js';
+import { DpWorkspace, solveSplitDp } from './dp.js';
 import { planFromCodes, type Endpoints } from './evaluate.js';
+import { FrontierWorkspace, solveSplitExact } from './frontier.js';
 import {
   DEFAULT_SPLIT_OPTIONS,
   LOC_SERVER,
@@ -21,6 +22,12 @@ import {
   type SplitPlan,
   type SplitProfile,
 } from './types.js';
+
+/** Scratch memory planSplit may reuse across calls (one caller at a time). */
+export class SplitWorkspace {
+  readonly frontier = new FrontierWorkspace();
+  readonly steps = new DpWorkspace();
+}
 
 export function resolveSplitOptions(options: Partial<SplitOptions> = {}): SplitOptions {
   const resolved: SplitOptions = {
@@ -81,13 +88,13 @@ function infeasiblePlan(
  * Plans the placement of one request. `slaSeconds` is the latency budget; the profile comes
  * from buildSplitProfile (or measured numbers). Never throws for an infeasible SLA: the
  * `onInfeasible` policy decides. Throws SplitPlanError for unusable options. A `workspace`
- * lets the DP reuse its scratch memory across calls.
+ * lets the DPs reuse their scratch memory across calls.
  */
 export function planSplit(
   profile: SplitProfile,
   slaSeconds: number,
   options: Partial<SplitOptions> = {},
-  workspace?: DpWorkspace,
+  workspace?: SplitWorkspace,
 ): SplitPlan {
   const o = resolveSplitOptions(options);
   if (!(slaSeconds >= 0 && Number.isFinite(slaSeconds))) {
@@ -95,11 +102,22 @@ export function planSplit(
   }
   if (profile.clientSeconds.length === 0) throw new SplitPlanError('the model has no layers');
   const ends: Endpoints = o;
+  if (o.algorithm !== SPLIT_ALGORITHM.dpSteps && o.timeStepSeconds !== undefined) {
+    throw new SplitPlanError(
+      `timeStepSeconds applies to algorithm ${SPLIT_ALGORITHM.dpSteps} only; ${o.algorithm} does not discretise time: drop the option or choose ${SPLIT_ALGORITHM.dpSteps}`,
+    );
+  }
   switch (o.algorithm) {
     case SPLIT_ALGORITHM.dp: {
+      const exact = solveSplitExact(profile, slaSeconds, ends, workspace?.frontier);
+      return exact.codes === null
+        ? infeasiblePlan(o.algorithm, profile, slaSeconds, o)
+        : planFromCodes(o.algorithm, profile, exact.codes, ends, slaSeconds);
+    }
+    case SPLIT_ALGORITHM.dpSteps: {
       const step = o.timeStepSeconds ?? slaSeconds / DEFAULT_SPLIT_OPTIONS.steps;
       if (!(step > 0)) return infeasiblePlan(o.algorithm, profile, slaSeconds, o);
-      const dp = solveSplitDp(profile, slaSeconds, step, ends, o.maxSteps, workspace);
+      const dp = solveSplitDp(profile, slaSeconds, step, ends, o.maxSteps, workspace?.steps);
       const extra = { timeStepSeconds: step, steps: dp.budgetSteps };
       if (dp.codes !== null)
         return planFromCodes(o.algorithm, profile, dp.codes, ends, slaSeconds, extra);

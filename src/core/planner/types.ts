@@ -26,10 +26,13 @@ export type Granularity = (typeof GRANULARITY)[keyof typeof GRANULARITY];
 export const BOUNDARY_TRANSFER = { tokens: 'tokens', hidden: 'hidden' } as const;
 export type BoundaryTransfer = (typeof BOUNDARY_TRANSFER)[keyof typeof BOUNDARY_TRANSFER];
 
-/** Which algorithm produces the placement. `dp` is the planner; the rest are the oracle and
+/** Which algorithm produces the placement. `dp` is the planner (exact: a Pareto frontier of
+ * workload and latency per state, frontier.ts); `dp-steps` is spec/split.md's recurrence over
+ * time steps, which rounds every cost up (dp.ts, kept for reference); the rest are the oracle and
  * baselines (the greedy ones are ours: the paper's greedy could not be read). */
 export const SPLIT_ALGORITHM = {
   dp: 'dp',
+  dpSteps: 'dp-steps',
   exhaustive: 'exhaustive',
   serverOnly: 'server-only',
   clientOnly: 'client-only',
@@ -119,19 +122,19 @@ export interface SplitProfile {
 
 export interface SplitOptions {
   readonly algorithm: SplitAlgorithm;
-  /** DP time step `delta` in seconds; default: SLA / `DEFAULT_SPLIT_OPTIONS.steps`. */
+  /** `dp-steps` only: time step `delta` in seconds; default SLA / `DEFAULT_SPLIT_OPTIONS.steps`. */
   readonly timeStepSeconds?: number;
   readonly inputAtClient: boolean;
   readonly outputAt: OutputAt;
   readonly onInfeasible: OnInfeasible;
-  /** Largest K the DP accepts (memory: 1 byte per unit per step, plus 32 bytes per step). */
+  /** `dp-steps` only: largest K it accepts (memory: 1 byte per unit per step, plus 32 per step). */
   readonly maxSteps: number;
 }
 
 /** Defaults of every option; documented in docs/split-planner.md. */
 export const DEFAULT_SPLIT_OPTIONS = {
   algorithm: SPLIT_ALGORITHM.dp,
-  /** K when no time step is given: delta = SLA / 1000. */
+  /** dp-steps: K when no time step is given (delta = SLA / 1000). */
   steps: 1000,
   inputAtClient: true,
   outputAt: OUTPUT_AT.client,
@@ -155,7 +158,10 @@ export interface LatencyBreakdown {
   readonly downlinkSeconds: number;
   /** uplink + downlink */
   readonly transferSeconds: number;
-  /** compute + transfer: the real (undiscretised) latency. */
+  /**
+   * compute + transfer: the real (undiscretised) latency, accumulated in execution order (each
+   * unit's compute plus the transfer into it, then the final transfer).
+   */
   readonly totalSeconds: number;
 }
 
@@ -174,7 +180,7 @@ export interface SplitPlan {
   readonly latency: LatencyBreakdown;
   /** Location changes along input → units → output, each one a transfer. */
   readonly switches: number;
-  /** DP only: the time step used and K. */
+  /** dp-steps only: the time step used and K. */
   readonly timeStepSeconds?: number;
   readonly steps?: number;
   /** Why the plan is what it is, when it is not simply the algorithm's answer. */

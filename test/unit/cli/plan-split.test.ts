@@ -33,7 +33,7 @@ const good = {
   client: { computeFlops: 2e12, uplinkBytesPerSecond: 2.5e7, downlinkBytesPerSecond: 1e8 },
   server: { computeFlops: 1e14 },
   slaSeconds: 3,
-  options: { policy: 'dp', timeStepSeconds: 0.001 },
+  options: { policy: 'dp' },
   comment: 'extra fields are allowed',
 };
 
@@ -80,7 +80,7 @@ describe('edgellm plan-split', () => {
     expect(out.placement).toContain('server');
   });
 
-  test('exhaustive on a small model agrees with dp up to the time step', () => {
+  test('exhaustive on a small model agrees with dp exactly, and dp-steps is no better', () => {
     const small = {
       ...good,
       model: { layers: 8, hiddenSize: 768, ffnSize: 3072, bytesPerElement: 2 },
@@ -89,14 +89,16 @@ describe('edgellm plan-split', () => {
       options: { policy: 'exhaustive' },
     };
     const ex = JSON.parse(run(small).stdout) as Output;
-    const fine = JSON.parse(
-      run({ ...small, options: { policy: 'dp', timeStepSeconds: 1e-6 } }).stdout,
+    const dp = JSON.parse(run({ ...small, options: { policy: 'dp' } }).stdout) as Output;
+    const steps = JSON.parse(
+      run({ ...small, options: { policy: 'dp-steps', timeStepSeconds: 1e-4 } }).stdout,
     ) as Output;
     expect(ex.feasible).toBe(true);
     expect(ex.placement).toContain('client');
     expect(ex.placement).toContain('server');
-    expect(fine.serverFlops).toBeGreaterThanOrEqual(ex.serverFlops);
-    expect(fine.serverFlops).toBeLessThanOrEqual(ex.serverFlops * 1.5);
+    expect(dp.serverFlops).toBe(ex.serverFlops);
+    expect(dp.latencySeconds).toBe(ex.latencySeconds);
+    expect(steps.serverFlops).toBeGreaterThanOrEqual(dp.serverFlops);
   });
 
   test('an impossible SLA is reported, and rejected when asked', () => {
@@ -116,6 +118,10 @@ describe('edgellm plan-split', () => {
     [{ ...good, slaSeconds: 'soon' }, 'slaSeconds'],
     ['{ not json', 'not valid JSON'],
     [{ ...good, options: { policy: 'exhaustive' } }, 'exhaustive search over 32 units'],
+    [
+      { ...good, options: { timeStepSeconds: 0.001 } },
+      'timeStepSeconds applies to algorithm dp-steps only',
+    ],
   ])('bad input exits non-zero naming the problem (%#)', (input, field) => {
     const r = run(input);
     expect(r.status).not.toBe(0);

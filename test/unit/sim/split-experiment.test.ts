@@ -18,7 +18,6 @@ import {
 
 const config: SplitExperimentConfig = {
   ...SPLIT_EXPERIMENT_DEFAULTS,
-  fineSteps: 4000,
   queueing: {
     ...SPLIT_EXPERIMENT_DEFAULTS.queueing,
     arrivals: 3000,
@@ -58,8 +57,9 @@ describe('split experiment', () => {
       1 - (dp?.totalServerFlops ?? 0) / (so?.totalServerFlops ?? 1),
       12,
     );
-    for (const g of result.perTypeVsGreedy) {
-      expect(g.better + g.worse).toBeLessThanOrEqual(result.types.length);
+    for (const g of result.perTypeVsOthers) {
+      // the exact DP is never worse than a planner that meets the SLA
+      expect(g.worse).toBe(0);
       expect(g.maxImprovement).toBeGreaterThanOrEqual(0);
     }
     // long prompts on a slow phone with a tight SLA leave everything on the 7B server

@@ -1,11 +1,12 @@
-// Property tests of the split DP against the exhaustive oracle and the baselines, over
-// thousands of random instances. What exactly holds (and is checked here):
+// Property tests of the discretised split DP (`dp-steps`, spec/split.md's recurrence) against the
+// exhaustive oracle and the baselines, over thousands of random instances. (The planner's `dp`,
+// the exact frontier DP, is tested in frontier.property.test.ts.) What exactly holds here:
 //  1. DP = oracle over the same rounded-up step costs (exact optimality of the DP).
 //  2. The DP plan's real latency <= SLA (rounding up is conservative).
 //  3. Real-time oracle <= DP (the oracle may use slack that rounding hides); with integer costs
 //     and a step of 1 nothing is rounded, and DP = real-time oracle.
 //  4. DP <= every baseline whose plan fits in K rounded steps; with integer costs, DP <= every
-//     baseline that meets the SLA in real time. planSplit('dp') never exceeds server-only.
+//     baseline that meets the SLA in real time. planSplit('dp-steps') never exceeds server-only.
 //  5. For a fixed step, DP's workload does not rise as the SLA loosens.
 //  6. Halving the step (any step that divides the coarse one) never makes the DP worse. This
 //     does NOT hold for an arbitrary finer step (e.g. 1 -> 0.9 can lose a plan), so the test
@@ -144,9 +145,10 @@ describe('split DP properties', () => {
           expect(result.codes).not.toBeNull();
           expect(atMost(result.serverWorkload, workloadOf(inst.profile, base.codes))).toBe(true);
         }
-        // planSplit's DP (with its server-only fallback) never exceeds server-only
+        // planSplit's dp-steps (with its server-only fallback) never exceeds server-only
         const plan = planSplit(inst.profile, inst.slaSeconds, {
           ...inst.ends,
+          algorithm: SPLIT_ALGORITHM.dpSteps,
           timeStepSeconds: step,
         });
         const serverOnly = solveServerOnly(inst.profile, inst.slaSeconds, inst.ends);
@@ -205,7 +207,9 @@ describe('split DP properties', () => {
           const plan = planSplit(inst.profile, inst.slaSeconds, {
             ...inst.ends,
             algorithm,
-            timeStepSeconds: 2 ** inst.stepExponent,
+            ...(algorithm === SPLIT_ALGORITHM.dpSteps
+              ? { timeStepSeconds: 2 ** inst.stepExponent }
+              : {}),
           });
           expect(plan.placement).not.toBeNull();
           const l = plan.latency;
@@ -220,6 +224,24 @@ describe('split DP properties', () => {
         }
       }),
       { numRuns: 300 },
+    );
+  });
+
+  test('a time step is refused for every algorithm but dp-steps, saying which one takes it', () => {
+    fc.assert(
+      fc.property(realInstance(4), (inst) => {
+        for (const algorithm of Object.values(SPLIT_ALGORITHM)) {
+          const plan = (): unknown =>
+            planSplit(inst.profile, inst.slaSeconds, {
+              ...inst.ends,
+              algorithm,
+              timeStepSeconds: 1,
+            });
+          if (algorithm === SPLIT_ALGORITHM.dpSteps) expect(plan).not.toThrow();
+          else expect(plan).toThrow(/timeStepSeconds applies to algorithm dp-steps only/);
+        }
+      }),
+      { numRuns: 20 },
     );
   });
 });
