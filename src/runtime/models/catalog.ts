@@ -2,7 +2,7 @@
 // and checksum) and the tiny generated ones, all under the gitignored `.cache/models/`.
 
 import { createHash } from 'node:crypto';
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { GgmlType } from '../gguf/quantize.js';
@@ -73,13 +73,27 @@ export function registryModelPath(root = repoRoot()): string {
   );
 }
 
+/**
+ * The generator's source files: tiny-model.ts and the files of src/runtime/gguf/ it imports,
+ * directly or not (so the GGUF reader living in the same folder does not change the cache key).
+ */
+function tinyGeneratorSources(dir: string): string[] {
+  const found = new Set<string>();
+  const pending = ['tiny-model.ts'];
+  for (let file = pending.pop(); file !== undefined; file = pending.pop()) {
+    if (found.has(file)) continue;
+    found.add(file);
+    const source = readFileSync(join(dir, file), 'utf8');
+    for (const m of source.matchAll(/from '\.\/([\w.-]+)\.js'/g)) pending.push(`${m[1] ?? ''}.ts`);
+  }
+  return [...found].sort();
+}
+
 /** sha256 (12 hex digits) of the tiny-model generator's sources: the cache key. */
 export function tinyGeneratorHash(root = repoRoot()): string {
   const dir = join(root, 'src', 'runtime', 'gguf');
   const hash = createHash('sha256');
-  for (const file of readdirSync(dir)
-    .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts'))
-    .sort()) {
+  for (const file of tinyGeneratorSources(dir)) {
     hash.update(file);
     hash.update(readFileSync(join(dir, file)));
   }
