@@ -3,6 +3,7 @@ import type { BenchSuite } from '../suite.js';
 import { agentSuite } from './agent.js';
 import { openaiSuite } from './openai.js';
 import { operatorSuite } from './operator.js';
+import { placementSuite } from './placement.js';
 import { plannerSuite } from './planner.js';
 import { runtimeSuite } from './runtime.js';
 import { solverSuite } from './solver.js';
@@ -10,6 +11,7 @@ import { solverSuite } from './solver.js';
 export const SUITES: readonly BenchSuite[] = [
   solverSuite,
   plannerSuite,
+  placementSuite,
   runtimeSuite,
   agentSuite,
   operatorSuite,
