@@ -489,6 +489,7 @@ describe('helm install on a real node', () => {
       expect(crds.items.map((c) => c.metadata?.name).sort()).toEqual([
         'edgenodes.edgellm.io',
         'inferencerequests.edgellm.io',
+        'models.edgellm.io',
       ]);
       // The operator's leader-election Lease is its own, not the chart's: it stays (helm deletes the
       // RBAC while the leader stops, so its release may be denied; the Lease then just expires).
