@@ -65,6 +65,8 @@ export interface ManagerOptions {
   readonly registry?: Registry;
   /** Longest output kept inline in an InferenceRequest's status; longer goes to a ConfigMap/Secret. */
   readonly maxStatusOutputChars?: number;
+  /** Admission control: requests allowed to wait per node serving their model. */
+  readonly maxPendingPerNode?: number;
   /** Time of leader election and the controllers (the system clock unless a test drives it). */
   readonly clock?: Clock;
   /**
@@ -281,6 +283,9 @@ export class Manager {
       ...(this.options.maxStatusOutputChars === undefined
         ? {}
         : { maxStatusOutputChars: this.options.maxStatusOutputChars }),
+      ...(this.options.maxPendingPerNode === undefined
+        ? {}
+        : { maxPendingPerNode: this.options.maxPendingPerNode }),
       ...(this.options.clock === undefined ? {} : { clock: this.options.clock }),
       ...(this.completions === undefined ? {} : { sources: [this.completions] }),
     });

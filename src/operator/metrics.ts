@@ -45,6 +45,7 @@ export interface OperatorMetrics {
   readonly requestsCompletedTotal: Counter<'node' | 'phase' | 'reason'>;
   readonly requestLatencySeconds: Histogram<'node' | 'kind'>;
   readonly requestSlaTotal: Counter<'node' | 'result'>;
+  readonly requestsShedTotal: Counter<'reason'>;
   readonly nodeTokensPerSecond: Gauge<'node'>;
   readonly nodeQueueLength: Gauge<'node'>;
   readonly nodeReady: Gauge<'node'>;
@@ -180,6 +181,12 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       name: 'edgellm_request_sla_total',
       help: 'Finished requests by whether they met their latency budget (met, missed); attainment = met / (met + missed).',
       labelNames: ['node', 'result'],
+      registers,
+    }),
+    requestsShedTotal: new Counter({
+      name: 'edgellm_requests_shed_total',
+      help: 'Requests admission control failed before they ran, by reason (QueueFull: more wait than --max-pending-per-node allows; Overloaded: the queue ahead outlasts their latency budget).',
+      labelNames: ['reason'],
       registers,
     }),
     nodeTokensPerSecond: new Gauge({

@@ -21,6 +21,7 @@ interface OperatorFlags {
   readonly leaseDurationSeconds: string;
   readonly logLevel: string;
   readonly maxStatusOutputChars: string;
+  readonly maxPendingPerNode: string;
   readonly watchNamespaces?: string;
   readonly agentNamespace?: string;
   readonly agentServerName?: string;
@@ -178,6 +179,11 @@ export function register(program: Command): void {
       'outputs longer than this go to a ConfigMap (a Secret when the prompt came from one) that the request owns',
       String(REQUEST_DEFAULTS.maxStatusOutputChars),
     )
+    .option(
+      '--max-pending-per-node <n>',
+      'admission control: requests of a model that may wait per node serving it; more fail QueueFull',
+      String(REQUEST_DEFAULTS.maxPendingPerNode),
+    )
     .addOption(
       new Option('--log-level <level>', 'pino log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
@@ -198,6 +204,11 @@ export function register(program: Command): void {
       )
         throw new UserInputError(
           `--max-status-output-chars must be an integer from 1 to ${REQUEST_DEFAULTS.maxStatusOutputChars} (the CRD's bound on status.output), got ${flags.maxStatusOutputChars}`,
+        );
+      const maxPending = Number(flags.maxPendingPerNode);
+      if (!Number.isInteger(maxPending) || maxPending < 1)
+        throw new UserInputError(
+          `--max-pending-per-node must be an integer >= 1, got ${flags.maxPendingPerNode}`,
         );
       if (!/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/.test(flags.metricsListen))
         throw new UserInputError(`--metrics-listen must be host:port, got ${flags.metricsListen}`);
@@ -223,6 +234,7 @@ export function register(program: Command): void {
         leaseName: flags.leaseName,
         leaseDurationSeconds: duration,
         maxStatusOutputChars: maxOutput,
+        maxPendingPerNode: maxPending,
         ...(watchNamespaces.length > 0 ? { watchNamespaces } : {}),
         ...(flags.agentNamespace === undefined ? {} : { agentNamespace: flags.agentNamespace }),
         ...(flags.agentServerName === undefined ? {} : { agentServerName: flags.agentServerName }),

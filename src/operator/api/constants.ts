@@ -47,6 +47,10 @@ export const REQUEST_REASON = {
   invalidSpec: 'InvalidSpec',
   /** promptFrom names a ConfigMap/Secret key that does not exist. */
   invalidPrompt: 'InvalidPrompt',
+  /** Admission control: more requests of its model wait than its nodes may queue. */
+  queueFull: 'QueueFull',
+  /** Admission control: the queue ahead cannot drain before its latency budget runs out. */
+  overloaded: 'Overloaded',
 } as const;
 export type RequestReason = (typeof REQUEST_REASON)[keyof typeof REQUEST_REASON];
 

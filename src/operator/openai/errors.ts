@@ -72,6 +72,10 @@ export function errorForReason(reason: string, message: string): OpenAiError {
       return new OpenAiError(504, 'server_error', 'deadline_exceeded', message);
     case REQUEST_REASON.agentLost:
       return unavailable('agent_lost', message);
+    case REQUEST_REASON.queueFull:
+      return unavailable('queue_full', message);
+    case REQUEST_REASON.overloaded:
+      return unavailable('overloaded', message);
     default:
       return new OpenAiError(502, 'server_error', 'agent_error', message);
   }

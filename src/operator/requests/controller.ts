@@ -39,6 +39,11 @@ export const REQUEST_DEFAULTS = {
   /** status.output holds at most this many characters (the CRD's maxLength of status.output);
    *  longer output goes to a ConfigMap/Secret. */
   maxStatusOutputChars: 16_384,
+  /**
+   * Admission control: requests allowed to wait per node serving their model; beyond it they
+   * fail QueueFull (src/operator/scheduling/admission.ts).
+   */
+  maxPendingPerNode: 1000,
 } as const;
 
 /** The work queue's only key. */
@@ -56,6 +61,8 @@ export interface RequestControllerOptions {
   readonly maxAttempts?: number;
   /** Longest output kept inline in status.output (REQUEST_DEFAULTS.maxStatusOutputChars). */
   readonly maxStatusOutputChars?: number;
+  /** Waiting requests allowed per node serving their model (REQUEST_DEFAULTS.maxPendingPerNode). */
+  readonly maxPendingPerNode?: number;
   readonly clock?: Clock;
   /** Candidate sources besides the InferenceRequest informer (the OpenAI endpoint's requests). */
   readonly sources?: readonly CandidateSource[];
@@ -117,6 +124,7 @@ export class RequestController {
       clock,
       onBatchDone,
       sources: options.sources ?? [],
+      maxPendingPerNode: options.maxPendingPerNode ?? REQUEST_DEFAULTS.maxPendingPerNode,
     });
     this.recovery = new BatchRecovery({
       nodes,

@@ -10,12 +10,16 @@ export interface InFlightBatch {
   readonly keys: readonly string[];
   /** When it was dispatched (or recovered), epoch ms. */
   readonly sinceMs: number;
+  /** Its predicted latency (the cost model's), seconds; unknown for a recovered batch. */
+  readonly predictedSeconds?: number;
 }
 
 export class NodeOccupancy {
   private readonly inflight = new Map<string, InFlightBatch>();
   /** Nodes whose agent was lost mid-batch, and when. */
   private readonly lost = new Map<string, number>();
+  /** The predicted seconds of each node's last dispatched batch. */
+  private readonly lastPredicted = new Map<string, number>();
 
   constructor(private readonly nodes: Informer<EdgeNode>) {}
 
@@ -26,6 +30,26 @@ export class NodeOccupancy {
 
   begin(node: string, batch: InFlightBatch): void {
     this.inflight.set(node, batch);
+    if (batch.predictedSeconds !== undefined) this.lastPredicted.set(node, batch.predictedSeconds);
+  }
+
+  /**
+   * Per node that has run a batch: seconds until its batch in flight is predicted to end (0 when
+   * idle or overdue) and its last batch's predicted seconds, for admission control.
+   */
+  predictedTimes(
+    nowMs: number,
+  ): Map<string, { freeInSeconds: number; batchSeconds: number | undefined }> {
+    const out = new Map<string, { freeInSeconds: number; batchSeconds: number | undefined }>();
+    for (const [node, seconds] of this.lastPredicted) {
+      const batch = this.inflight.get(node);
+      const endsMs =
+        batch?.predictedSeconds === undefined
+          ? nowMs
+          : batch.sinceMs + batch.predictedSeconds * 1000;
+      out.set(node, { freeInSeconds: Math.max(0, endsMs - nowMs) / 1000, batchSeconds: seconds });
+    }
+    return out;
   }
 
   end(node: string): void {

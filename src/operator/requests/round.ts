@@ -41,6 +41,8 @@ export interface SchedulingRoundOptions {
   readonly firstSeen: FirstSeen;
   /** Candidate sources besides the InferenceRequest informer (the OpenAI endpoint). */
   readonly sources: readonly CandidateSource[];
+  /** Admission control: waiting requests allowed per node serving their model. */
+  readonly maxPendingPerNode: number;
 }
 
 /** A batch id: the node, the time, and random bits (unique across operator restarts). */
@@ -80,11 +82,17 @@ export class SchedulingRound {
       promptBytes: prompts.bytes,
       firstSeenMs: new Map(candidates.map((c) => [requestKey(c.view), c.firstSeenMs])),
       clock: () => performance.now() / 1000,
+      admission: {
+        maxPendingPerNode: this.options.maxPendingPerNode,
+        nodeTimes: occupancy.predictedTimes(clock.now()),
+      },
     });
     for (const note of decision.notes) log.debug({ note }, 'round note');
+    for (const s of decision.shed) this.options.metrics.requestsShedTotal.inc({ reason: s.reason });
     const failures = [
       ...decision.failed,
       ...decision.expired,
+      ...decision.shed,
       ...decision.invalid.map((i) => ({ ...i, reason: REQUEST_REASON.invalidSpec })),
     ];
     await eachLimited(failures, WRITE_CONCURRENCY, async (f) => {
@@ -101,7 +109,12 @@ export class SchedulingRound {
           return c === undefined ? [] : [[m.key, c.member()] as const];
         }),
       );
-      occupancy.begin(batch.node, { batchId, keys: [...members.keys()], sinceMs: clock.now() });
+      occupancy.begin(batch.node, {
+        batchId,
+        keys: [...members.keys()],
+        sinceMs: clock.now(),
+        predictedSeconds: batch.predicted.totalSeconds,
+      });
       void this.options.dispatcher
         .dispatch({ node, batch, batchId, members })
         .catch((error: unknown) => {

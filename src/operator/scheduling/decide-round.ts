@@ -4,9 +4,15 @@
 // and no clock of its own (`now` and the solver clock are parameters), so it is tested with plain
 // objects and the request controller only writes what it returns. The CRD -> core translation is
 // in translate.ts; docs/operator.md lists the defaults.
-import { assignAcrossNodes, whyUnservable, type FailureReason } from '../../core/scheduler/gah.js';
+import {
+  assignAcrossNodes,
+  whyUnservable,
+  type ClusterNode,
+  type FailureReason,
+} from '../../core/scheduler/gah.js';
 import type { Policy, PredictedTimes } from '../../core/scheduler/types.js';
 import { REQUEST_REASON } from '../api/constants.js';
+import { decideAdmission, type AdmissionNode, type Shed } from './admission.js';
 import { DurationError } from './duration.js';
 import {
   requestKey,
@@ -17,6 +23,7 @@ import {
 import {
   isNodeReady,
   nodeName,
+  SCHEDULING_DEFAULTS,
   splitSummary,
   translateNode,
   translateRequest,
@@ -48,6 +55,18 @@ export interface RoundInput {
    * then. Requests not in it count from creationTimestamp (whole seconds).
    */
   readonly firstSeenMs?: ReadonlyMap<string, number>;
+  /**
+   * Admission control of the requests left waiting (admission.ts): per node, seconds until its
+   * batch in flight is predicted to end and its last batch's predicted seconds; without it no
+   * request is shed.
+   */
+  readonly admission?: {
+    readonly maxPendingPerNode: number;
+    readonly nodeTimes: ReadonlyMap<
+      string,
+      { readonly freeInSeconds: number; readonly batchSeconds: number | undefined }
+    >;
+  };
 }
 
 export interface BatchMember {
@@ -101,6 +120,8 @@ export interface RoundDecision {
   readonly expired: readonly RoundFailure[];
   /** Pending requests left for a later round. */
   readonly waiting: readonly string[];
+  /** Waiting requests admission control fails now (QueueFull, Overloaded); not in `waiting`. */
+  readonly shed: readonly Shed[];
   /** Pending requests skipped because their spec cannot be read (with what to fix). */
   readonly invalid: readonly { readonly key: string; readonly message: string }[];
   /** Nodes that took part (Ready and idle). */
@@ -229,14 +250,46 @@ export function decideRound(input: RoundInput): RoundDecision {
   });
   // Requests the round's nodes could not take (their nodes are busy or not Ready) wait.
   const assigned = new Set(batches.flatMap((b) => b.members.map((m) => m.key)));
-  const waiting = servable.map((t) => t.request.id).filter((id) => !assigned.has(id));
+  const left = servable.filter((t) => !assigned.has(t.request.id));
+  const shed =
+    input.admission === undefined
+      ? []
+      : decideAdmission({
+          waiting: left.map((t) => ({
+            key: t.request.id,
+            model: t.request.model,
+            remainingBudgetSeconds: t.request.latencyBudgetSeconds,
+            allowedNodes: t.request.allowedNodes,
+          })),
+          nodes: translated
+            .filter((t) => isNodeReady(t.view))
+            .map((t) => admissionNode(t.all, input.admission?.nodeTimes.get(t.all.name))),
+          maxPendingPerNode: input.admission.maxPendingPerNode,
+        });
+  const shedKeys = new Set(shed.map((s) => s.key));
+  const waiting = left.map((t) => t.request.id).filter((id) => !shedKeys.has(id));
   return {
     batches,
     failed,
     expired,
     waiting,
+    shed,
     invalid,
     participants: participants.map((p) => p.all.name),
     notes,
+  };
+}
+
+/** A node as admission control sees it: its models, batch cap and predicted batch times. */
+function admissionNode(
+  node: ClusterNode,
+  times: { readonly freeInSeconds: number; readonly batchSeconds: number | undefined } | undefined,
+): AdmissionNode {
+  return {
+    name: node.name,
+    models: new Set(node.variants.map((v) => v.name)),
+    batchCap: node.maxBatchSize ?? SCHEDULING_DEFAULTS.maxBatchSize,
+    freeInSeconds: times?.freeInSeconds ?? 0,
+    batchSeconds: times?.batchSeconds,
   };
 }

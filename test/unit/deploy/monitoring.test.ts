@@ -20,11 +20,12 @@ async function exportedSeries(): Promise<Set<string>> {
 }
 
 describe('alert rules (charts/edgellm/files/alerts.yaml)', () => {
-  it('has the six alerts the chart documents', () => {
+  it('has the seven alerts the chart documents', () => {
     expect(alerts.map((a) => a.alert).sort()).toEqual([
       'EdgellmAgentDown',
       'EdgellmOpenAiShedding',
       'EdgellmOpenAiSlowFirstToken',
+      'EdgellmRequestsShed',
       'EdgellmRequestsStuckPending',
       'EdgellmSchedulerSlow',
       'EdgellmSlaAttainmentLow',
@@ -70,6 +71,7 @@ describe('Grafana dashboard (deploy/dashboards/edgellm.json)', () => {
       'OpenAI time per output token',
       'OpenAI requests in flight',
       'OpenAI requests shed',
+      'Requests shed by admission control',
     ])
       expect(titles).toContain(topic);
   });

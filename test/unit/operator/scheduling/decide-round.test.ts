@@ -451,4 +451,32 @@ describe('decideRound', () => {
     expect(d.batches[0]?.members[0]?.uplinkHz).toBeCloseTo(10e6);
     expect(SCHEDULING_DEFAULTS.uplinkSpectralEfficiency).toBe(2);
   });
+
+  it('sheds what admission control refuses among the requests left waiting, not the batched ones', () => {
+    const names = ['r0', 'r1', 'r2', 'r3'];
+    const requests = names.map((name, i) => request(name, {}, { createdAgoMs: 1000 * (10 - i) }));
+    const keys = names.map((name) => `default/${name}`);
+    const decide = (b: EdgeNodeView) =>
+      decideRound({
+        nodes: [edgeNode('a', 100e12, { maxBatchSize: 2 }), b],
+        requests,
+        busyNodes: new Set(['b']),
+        nowMs: NOW,
+        admission: { maxPendingPerNode: 1, nodeTimes: new Map() },
+      });
+    // a (idle) takes two; two nodes serve llama-7b, so one each may wait: nothing is shed.
+    const d = decide(edgeNode('b', 100e12));
+    const batched = d.batches.flatMap((b) => b.members.map((m) => m.key));
+    expect(batched).toHaveLength(2);
+    const left = keys.filter((k) => !batched.includes(k));
+    expect(d.waiting).toEqual(left);
+    expect(d.shed).toEqual([]);
+
+    // With b not Ready only a counts: the older of the two left waits, the other is QueueFull.
+    const tight = decide(edgeNode('b', 100e12, { ready: false }));
+    const tightBatched = tight.batches.flatMap((b) => b.members.map((m) => m.key));
+    const tightLeft = keys.filter((k) => !tightBatched.includes(k));
+    expect(tight.waiting).toEqual(tightLeft.slice(0, 1));
+    expect(tight.shed.map((x) => [x.key, x.reason])).toEqual([[tightLeft[1], 'QueueFull']]);
+  });
 });
