@@ -1,14 +1,21 @@
 // The operator at scale: the real `edgellm operator` process against the local kube-apiserver,
 // with simulated agents (the real agent gRPC server over SimulatedRuntime: each batch takes the
-// time its calibrated latency model predicts). Measures requests completed per second, time
-// from create to Scheduled and to Succeeded (p50/p99), API writes per request and the operator's
-// memory, then runs a smaller identical load per scheduling policy (DFTSP, FCFS, no batching)
-// for throughput and SLA attainment. First it times the API client itself: the stock KubeConfig
-// (a new connection and TLS handshake per call) against PooledKubeConfig (src/operator/kube/config.ts).
+// time its calibrated latency model predicts). Ramps the offered rate, one fresh operator per
+// rate, and follows every request with the project's informer and a final list
+// (bench/support/request-tracker.ts), so a request counts as unfinished only when it is. Per rate
+// it reports requests completed per second, time from create to Scheduled and to Succeeded
+// (p50/p99), SLA attainment, failures by reason, API writes per request (the API server's own
+// apiserver_request_total), operator and API server CPU seconds and the operator's peak RSS; the
+// knee is the highest rate with create→Scheduled p99 under 1 s and nothing unfinished. Then it
+// runs a smaller identical load per scheduling policy (DFTSP, FCFS, no batching) for throughput
+// and SLA attainment. First it times the API client itself: the stock KubeConfig (a new
+// connection and TLS handshake per call) against PooledKubeConfig (src/operator/kube/config.ts).
+import { readdirSync, readFileSync } from 'node:fs';
 import { get, type RequestOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
+import { pino } from 'pino';
 import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
 import { InferenceRequestResource, PHASE } from '../../src/operator/api/constants.js';
 import { PooledKubeConfig } from '../../src/operator/kube/config.js';
@@ -22,7 +29,8 @@ import {
 import { waitUntil } from '../../test/support/wait.js';
 import { markdownTable, quantile, type BenchSuite } from '../suite.js';
 import { makeLoad, type Load } from '../support/load.js';
-import { SIM_MODEL, SimulatedFleet } from '../support/simulated-fleet.js';
+import { RequestTracker, type TrackedRequest } from '../support/request-tracker.js';
+import { SIM_MAX_SEQUENCES, SIM_MODEL, SimulatedFleet } from '../support/simulated-fleet.js';
 
 interface ApiClientResult {
   readonly client: 'stock' | 'pooled';
@@ -70,16 +78,16 @@ const API_CONCURRENCY = 8;
 const SIZES = {
   full: {
     nodes: 20,
-    requests: 2000,
-    ratePerSecond: 25,
+    rates: [25, 50, 100, 200, 400],
+    secondsPerRate: 8,
     policyNodes: 4,
     policyRequests: 300,
     apiCalls: 1000,
   },
   quick: {
     nodes: 4,
-    requests: 200,
-    ratePerSecond: 25,
+    rates: [25, 100],
+    secondsPerRate: 3,
     policyNodes: 2,
     policyRequests: 60,
     apiCalls: 200,
@@ -88,24 +96,20 @@ const SIZES = {
 
 /** The policy comparison creates requests at this rate (per second): more than 4 nodes serve. */
 const POLICY_RATE_PER_SECOND = 100;
-const CREATE_CONCURRENCY = 16;
+/** Creates in flight at once: enough for 400/s at the API server's create latency. */
+const CREATE_CONCURRENCY = 32;
 /** A run stops waiting for requests this long after the last create. */
-const DRAIN_TIMEOUT_SECONDS = 300;
+const DRAIN_TIMEOUT_SECONDS = 120;
 const POLICIES = ['dftsp', 'fcfs', 'single'] as const;
-
-interface RequestTimes {
-  created: number;
-  scheduled?: number;
-  finished?: number;
-  phase?: string;
-  reason?: string;
-  budgetSeconds: number;
-  measuredSeconds?: number;
-}
+/** The knee: the highest rate whose create→Scheduled p99 is under this, with nothing unfinished. */
+const KNEE_SCHEDULED_P99_SECONDS = 1;
 
 interface RunResult {
   readonly policy: string;
   readonly nodes: number;
+  readonly offeredPerSecond: number;
+  /** Requests created per second of creating: below the offered rate when creates fall behind. */
+  readonly createdPerSecond: number;
   readonly requests: number;
   readonly succeeded: number;
   readonly failed: Readonly<Record<string, number>>;
@@ -115,7 +119,11 @@ interface RunResult {
   readonly toScheduledSeconds: { p50: number; p99: number };
   readonly toSucceededSeconds: { p50: number; p99: number };
   readonly slaAttainment: number;
+  /** API server writes per request besides its create, all verbs, and by verb. */
   readonly apiWritesPerRequest: number;
+  readonly apiWritesPerRequestByVerb: Readonly<Record<string, number>>;
+  readonly operatorCpuSeconds: number;
+  readonly apiServerCpuSeconds: number;
   readonly operatorPeakRssMiB: number;
 }
 
@@ -137,13 +145,44 @@ async function httpsGet(kc: k8s.KubeConfig, path: string): Promise<string> {
   });
 }
 
-/** Sum of apiserver_request_total over mutating verbs, from the apiserver's /metrics. */
-async function apiWrites(kc: k8s.KubeConfig): Promise<number> {
-  let total = 0;
+/** apiserver_request_total over mutating verbs, by verb, from the apiserver's /metrics. */
+async function apiWrites(kc: k8s.KubeConfig): Promise<Map<string, number>> {
+  const byVerb = new Map<string, number>();
   for (const line of (await httpsGet(kc, '/metrics')).split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
-    if (!/verb="(POST|PUT|PATCH|DELETE|APPLY)"/.test(line)) continue;
-    total += Number(line.slice(line.lastIndexOf(' ') + 1));
+    const verb = /verb="(POST|PUT|PATCH|DELETE|APPLY)"/.exec(line)?.[1];
+    if (verb === undefined) continue;
+    byVerb.set(verb, (byVerb.get(verb) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+  }
+  return byVerb;
+}
+
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** User + system CPU seconds of one process (/proc/<pid>/stat), 0 once it is gone. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+  } catch {
+    return 0;
+  }
+}
+
+/** CPU seconds of every process in a process group (the control plane: API server and etcd). */
+function groupCpuSeconds(pgid: number): number {
+  let total = 0;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[2]) === pgid) total += cpuSeconds(Number(entry));
+    } catch {
+      // gone meanwhile
+    }
   }
   return total;
 }
@@ -151,6 +190,7 @@ async function apiWrites(kc: k8s.KubeConfig): Promise<number> {
 async function runLoad(
   kc: k8s.KubeConfig,
   kubeconfigPath: string,
+  controlPlanePid: number,
   policy: string,
   nodeCount: number,
   load: readonly Load[],
@@ -158,49 +198,31 @@ async function runLoad(
 ): Promise<RunResult> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const custom = kc.makeApiClient(k8s.CustomObjectsApi);
-  const tag = `${policy}-${Date.now().toString(36)}`;
+  const tag = `${policy}-${ratePerSecond}-${Date.now().toString(36)}`;
   const namespace = `bench-${tag}`;
   await core.createNamespace({ body: { metadata: { name: namespace } } });
 
   let fleet: SimulatedFleet | undefined;
-  const times = new Map<string, RequestTimes>();
-  let watchRequest: { abort: () => void } | undefined;
+  const tracker = new RequestTracker(kc, namespace, pino({ level: 'warn' }));
   try {
     fleet = await SimulatedFleet.start({ kc, kubeconfigPath, namespace, nodes: nodeCount, policy });
-
-    const watch = new k8s.Watch(kc);
-    watchRequest = await watch.watch(
-      `/apis/${InferenceRequestResource.group}/${InferenceRequestResource.version}/namespaces/${namespace}/${InferenceRequestResource.plural}`,
-      {},
-      (_type: string, object: InferenceRequest) => {
-        const t = times.get(object.metadata.name ?? '');
-        const status = object.status;
-        if (!t || !status?.phase) return;
-        const now = performance.now();
-        if (status.phase !== PHASE.pending) t.scheduled ??= now;
-        if (status.phase === PHASE.succeeded || status.phase === PHASE.failed) {
-          t.finished ??= now;
-          t.phase = status.phase;
-          if (status.reason !== undefined) t.reason = status.reason;
-          if (status.measured?.latencySeconds !== undefined)
-            t.measuredSeconds = status.measured.latencySeconds;
-        }
-      },
-      () => undefined,
-    );
+    await tracker.start();
 
     const writesBefore = await apiWrites(kc);
-    const started = performance.now();
+    const operatorCpuBefore = cpuSeconds(fleet.operatorPid);
+    const apiServerCpuBefore = groupCpuSeconds(controlPlanePid);
+    const started = Date.now();
     let next = 0;
+    let createErrors = 0;
     const creator = async (): Promise<void> => {
       for (;;) {
         const i = next++;
         const item = load[i];
         if (!item) return;
         const due = started + (i * 1000) / ratePerSecond;
-        const wait = due - performance.now();
+        const wait = due - Date.now();
         if (wait > 0) await sleep(wait);
-        times.set(item.name, { created: performance.now(), budgetSeconds: item.budgetSeconds });
+        tracker.created(item.name, Date.now());
         const body: InferenceRequest = {
           apiVersion: InferenceRequestResource.apiVersion,
           kind: InferenceRequestResource.kind,
@@ -212,65 +234,106 @@ async function runLoad(
             latencyBudget: `${item.budgetSeconds}s`,
           },
         };
-        await custom.createNamespacedCustomObject({
-          group: InferenceRequestResource.group,
-          version: InferenceRequestResource.version,
-          plural: InferenceRequestResource.plural,
-          namespace,
-          body,
-        });
+        await custom
+          .createNamespacedCustomObject({
+            group: InferenceRequestResource.group,
+            version: InferenceRequestResource.version,
+            plural: InferenceRequestResource.plural,
+            namespace,
+            body,
+          })
+          .catch((error: unknown) => {
+            // A create the API server refused is no request: it is counted as a failure below.
+            tracker.requests.delete(item.name);
+            createErrors += 1;
+            process.stderr.write(`operator bench: create ${item.name}: ${String(error)}\n`);
+          });
       }
     };
     await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, creator));
-    await waitUntil(
-      'every request finished',
-      () => [...times.values()].every((t) => t.finished !== undefined),
-      { timeoutMs: DRAIN_TIMEOUT_SECONDS * 1000, intervalMs: 250 },
-    ).catch(() => undefined);
-    const all = [...times.values()];
-    const lastFinish = Math.max(started, ...all.map((t) => t.finished ?? 0));
+    const createdPerSecond = load.length / Math.max(1e-3, (Date.now() - started) / 1000);
+    await waitUntil('every request finished', () => tracker.allFinished(), {
+      timeoutMs: DRAIN_TIMEOUT_SECONDS * 1000,
+      intervalMs: 250,
+    }).catch(() => undefined);
+    await tracker.finalList();
+    const operatorCpu = cpuSeconds(fleet.operatorPid) - operatorCpuBefore;
+    const apiServerCpu = groupCpuSeconds(controlPlanePid) - apiServerCpuBefore;
+    const all = [...tracker.requests.values()];
+    const lastFinish = Math.max(started, ...all.map((t) => t.seenFinishedMs ?? 0));
     const wallSeconds = (lastFinish - started) / 1000;
-    const writes = (await apiWrites(kc)) - writesBefore - load.length;
+    const writesAfter = await apiWrites(kc);
+    const byVerb: Record<string, number> = {};
+    let writes = 0;
+    for (const [verb, after] of writesAfter) {
+      const n = after - (writesBefore.get(verb) ?? 0) - (verb === 'POST' ? all.length : 0);
+      byVerb[verb] = n / load.length;
+      writes += n;
+    }
     const peakRss = fleet.operatorPeakRssBytes();
 
+    const finished = (t: TrackedRequest): boolean =>
+      t.phase === PHASE.succeeded || t.phase === PHASE.failed;
     const succeeded = all.filter((t) => t.phase === PHASE.succeeded);
     const failed: Record<string, number> = {};
+    if (createErrors > 0) failed.CreateRefused = createErrors;
     for (const t of all)
       if (t.phase === PHASE.failed)
         failed[t.reason ?? 'Unknown'] = (failed[t.reason ?? 'Unknown'] ?? 0) + 1;
-    const met = succeeded.filter(
-      (t) => t.measuredSeconds !== undefined && t.measuredSeconds <= t.budgetSeconds,
+    const budgets = new Map(load.map((item) => [item.name, item.budgetSeconds]));
+    const met = [...tracker.requests].filter(
+      ([name, t]) =>
+        t.phase === PHASE.succeeded &&
+        t.latencySeconds !== undefined &&
+        t.latencySeconds <= (budgets.get(name) ?? 0),
     ).length;
     const toScheduled = all.flatMap((t) =>
-      t.scheduled === undefined ? [] : [(t.scheduled - t.created) / 1000],
+      t.seenScheduledMs === undefined ? [] : [(t.seenScheduledMs - t.createdMs) / 1000],
     );
     const toSucceeded = succeeded.flatMap((t) =>
-      t.finished === undefined ? [] : [(t.finished - t.created) / 1000],
+      t.seenFinishedMs === undefined ? [] : [(t.seenFinishedMs - t.createdMs) / 1000],
     );
     const q = (values: number[], p: number): number => (values.length ? quantile(values, p) : NaN);
     return {
       policy,
       nodes: nodeCount,
+      offeredPerSecond: ratePerSecond,
+      createdPerSecond,
       requests: load.length,
       succeeded: succeeded.length,
       failed,
-      unfinished: all.filter((t) => t.finished === undefined).length,
+      unfinished: all.filter((t) => !finished(t)).length,
       wallSeconds,
       completedPerSecond: succeeded.length / wallSeconds,
       toScheduledSeconds: { p50: q(toScheduled, 0.5), p99: q(toScheduled, 0.99) },
       toSucceededSeconds: { p50: q(toSucceeded, 0.5), p99: q(toSucceeded, 0.99) },
       slaAttainment: met / load.length,
       apiWritesPerRequest: writes / load.length,
+      apiWritesPerRequestByVerb: byVerb,
+      operatorCpuSeconds: operatorCpu,
+      apiServerCpuSeconds: apiServerCpu,
       operatorPeakRssMiB: peakRss / 1024 ** 2,
     };
   } finally {
-    watchRequest?.abort();
+    await tracker.stop();
     await fleet?.stop();
     await core.deleteNamespace({ name: namespace }).catch(() => undefined);
   }
 }
 
 const fmt = (x: number, digits = 2): string => (Number.isFinite(x) ? x.toFixed(digits) : '—');
+
+/** The highest rate whose create→Scheduled p99 is under a second with nothing unfinished. */
+function kneeOf(ramp: readonly RunResult[]): RunResult | undefined {
+  return ramp
+    .filter(
+      (r) =>
+        r.unfinished === 0 &&
+        !Object.hasOwn(r.failed, 'CreateRefused') &&
+        r.toScheduledSeconds.p99 < KNEE_SCHEDULED_P99_SECONDS,
+    )
+    .sort((a, b) => b.offeredPerSecond - a.offeredPerSecond)[0];
+}
 
 export const operatorSuite: BenchSuite = {
   name: 'operator',
@@ -286,20 +349,30 @@ export const operatorSuite: BenchSuite = {
       const apiClient: ApiClientResult[] = [];
       for (const client of ['stock', 'pooled'] as const)
         apiClient.push(await timeApiClient(client, kc, size.apiCalls));
-      const scale = await runLoad(
-        kc,
-        kubeconfigPath,
-        'dftsp',
-        size.nodes,
-        makeLoad(size.requests, 1),
-        size.ratePerSecond,
-      );
+      const ramp: RunResult[] = [];
+      for (const rate of size.rates) {
+        const result = await runLoad(
+          kc,
+          kubeconfigPath,
+          cp.state.pid,
+          'dftsp',
+          size.nodes,
+          makeLoad(rate * size.secondsPerRate, 1),
+          rate,
+        );
+        process.stdout.write(
+          `operator bench: ${rate}/s: ${result.succeeded}/${result.requests} succeeded, ${result.unfinished} unfinished, create→Scheduled p99 ${fmt(result.toScheduledSeconds.p99)} s\n`,
+        );
+        ramp.push(result);
+      }
+      const knee = kneeOf(ramp);
       const policies: RunResult[] = [];
       for (const policy of POLICIES) {
         policies.push(
           await runLoad(
             kc,
             kubeconfigPath,
+            cp.state.pid,
             policy,
             size.policyNodes,
             makeLoad(size.policyRequests, 2),
@@ -324,10 +397,12 @@ export const operatorSuite: BenchSuite = {
           ]),
         ),
         '',
-        `${size.requests} requests over ${size.nodes} simulated agents (created at ${size.ratePerSecond}/s; prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), one operator process, DFTSP:`,
+        `Ramp: DFTSP on ${size.nodes} simulated agents (${SIM_MAX_SEQUENCES} sequences each), one operator process per rate, requests created for ${size.secondsPerRate} s at each offered rate (prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), followed with the operator's informer and a final list. Writes/request: the API server's apiserver_request_total over POST/PUT/PATCH/DELETE, less the creates. CPU: user + system seconds over the run (/proc/<pid>/stat); API server: the control plane's process group (kube-apiserver and etcd).`,
         '',
         markdownTable(
           [
+            'offered/s',
+            'created/s',
             'requests',
             'succeeded',
             'failed',
@@ -337,25 +412,35 @@ export const operatorSuite: BenchSuite = {
             'p99 s',
             'create→Succeeded p50 s',
             'p99 s',
+            'SLA attainment',
             'API writes/request',
+            'operator CPU s',
+            'API server CPU s',
             'operator peak RSS MiB',
           ],
-          [
-            [
-              String(scale.requests),
-              String(scale.succeeded),
-              failures(scale),
-              String(scale.unfinished),
-              fmt(scale.completedPerSecond, 1),
-              fmt(scale.toScheduledSeconds.p50),
-              fmt(scale.toScheduledSeconds.p99),
-              fmt(scale.toSucceededSeconds.p50),
-              fmt(scale.toSucceededSeconds.p99),
-              fmt(scale.apiWritesPerRequest, 1),
-              fmt(scale.operatorPeakRssMiB, 0),
-            ],
-          ],
+          ramp.map((r) => [
+            String(r.offeredPerSecond),
+            fmt(r.createdPerSecond, 1),
+            String(r.requests),
+            String(r.succeeded),
+            failures(r),
+            String(r.unfinished),
+            fmt(r.completedPerSecond, 1),
+            fmt(r.toScheduledSeconds.p50),
+            fmt(r.toScheduledSeconds.p99),
+            fmt(r.toSucceededSeconds.p50),
+            fmt(r.toSucceededSeconds.p99),
+            `${fmt(r.slaAttainment * 100, 1)}%`,
+            fmt(r.apiWritesPerRequest, 2),
+            fmt(r.operatorCpuSeconds, 1),
+            fmt(r.apiServerCpuSeconds, 1),
+            fmt(r.operatorPeakRssMiB, 0),
+          ]),
         ),
+        '',
+        knee === undefined
+          ? `**Knee: none** (no rate had create→Scheduled p99 < ${KNEE_SCHEDULED_P99_SECONDS} s with nothing unfinished).`
+          : `**Knee: ${knee.offeredPerSecond} requests/s** (the highest offered rate with create→Scheduled p99 < ${KNEE_SCHEDULED_P99_SECONDS} s and nothing unfinished: p99 ${fmt(knee.toScheduledSeconds.p99)} s, ${fmt(knee.completedPerSecond, 1)} completed/s).`,
         '',
         `The same ${size.policyRequests} requests on ${size.policyNodes} nodes per policy, created at ${POLICY_RATE_PER_SECOND}/s (overloaded on purpose, so who is chosen matters):`,
         '',
@@ -382,7 +467,7 @@ export const operatorSuite: BenchSuite = {
         name: 'operator',
         title: 'Operator at scale (simulated agents)',
         markdown,
-        data: { apiClient, scale, policies },
+        data: { apiClient, ramp, knee: knee?.offeredPerSecond ?? null, policies },
       };
     } finally {
       await stopControlPlane(cp);

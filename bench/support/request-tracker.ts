@@ -12,6 +12,8 @@ import { customResourceInformer, type Informer } from '../../src/operator/kube/i
 export interface TrackedRequest {
   /** Date.now() right before the create call. */
   readonly createdMs: number;
+  /** Date.now() when the informer first showed it out of Pending (Scheduled or later). */
+  seenScheduledMs?: number;
   /** Date.now() when the informer first showed it Running (or already finished). */
   seenRunningMs?: number;
   /** Date.now() when the informer first showed it Succeeded or Failed. */
@@ -24,6 +26,8 @@ export interface TrackedRequest {
   completionTimeMs?: number;
   /** status.measured.firstTokenSeconds: its batch's start on the agent to its first token. */
   firstTokenSeconds?: number;
+  /** status.measured.latencySeconds: what the agent measured against the latency budget. */
+  latencySeconds?: number;
 }
 
 const finished = (phase: string | undefined): boolean =>
@@ -92,6 +96,7 @@ export class RequestTracker {
     const now = Date.now();
     const ms = (time: string | undefined | null): number | undefined =>
       time === undefined || time === null ? undefined : Date.parse(time);
+    if (status.phase !== PHASE.pending) t.seenScheduledMs ??= now;
     if (status.phase === PHASE.running || finished(status.phase)) t.seenRunningMs ??= now;
     t.phase = status.phase;
     if (status.reason !== undefined) t.reason = status.reason;
@@ -103,5 +108,7 @@ export class RequestTracker {
     if (completionTime !== undefined) t.completionTimeMs = completionTime;
     const firstToken = status.measured?.firstTokenSeconds;
     if (firstToken !== undefined) t.firstTokenSeconds = firstToken;
+    const latency = status.measured?.latencySeconds;
+    if (latency !== undefined) t.latencySeconds = latency;
   }
 }
