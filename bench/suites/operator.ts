@@ -10,6 +10,9 @@
 // runs a smaller identical load per scheduling policy (DFTSP, FCFS, no batching) for throughput
 // and SLA attainment. First it times the API client itself: the stock KubeConfig (a new
 // connection and TLS handshake per call) against PooledKubeConfig (src/operator/kube/config.ts).
+// To profile the operator at one rate: EDGELLM_BENCH_OPERATOR_RATES=50 (the ramp's rates, comma
+// separated; the policy comparison is left out then) and EDGELLM_BENCH_OPERATOR_NODE_ARGS=
+// "--cpu-prof --cpu-prof-dir=/tmp/prof" (Node.js flags of the operator process).
 import { readdirSync, readFileSync } from 'node:fs';
 import { get, type RequestOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
@@ -101,6 +104,10 @@ const CREATE_CONCURRENCY = 32;
 /** A run stops waiting for requests this long after the last create. */
 const DRAIN_TIMEOUT_SECONDS = 120;
 const POLICIES = ['dftsp', 'fcfs', 'single'] as const;
+/** Environment: the ramp's rates instead of SIZES' (comma separated), for profiling one rate. */
+const RATES_ENV = 'EDGELLM_BENCH_OPERATOR_RATES';
+/** Environment: Node.js flags of the operator process, space separated. */
+const NODE_ARGS_ENV = 'EDGELLM_BENCH_OPERATOR_NODE_ARGS';
 /** The knee: the highest rate whose create→Scheduled p99 is under this, with nothing unfinished. */
 const KNEE_SCHEDULED_P99_SECONDS = 1;
 
@@ -205,7 +212,14 @@ async function runLoad(
   let fleet: SimulatedFleet | undefined;
   const tracker = new RequestTracker(kc, namespace, pino({ level: 'warn' }));
   try {
-    fleet = await SimulatedFleet.start({ kc, kubeconfigPath, namespace, nodes: nodeCount, policy });
+    fleet = await SimulatedFleet.start({
+      kc,
+      kubeconfigPath,
+      namespace,
+      nodes: nodeCount,
+      policy,
+      operatorNodeArgs: (process.env[NODE_ARGS_ENV] ?? '').split(' ').filter(Boolean),
+    });
     await tracker.start();
 
     const writesBefore = await apiWrites(kc);
@@ -349,8 +363,11 @@ export const operatorSuite: BenchSuite = {
       const apiClient: ApiClientResult[] = [];
       for (const client of ['stock', 'pooled'] as const)
         apiClient.push(await timeApiClient(client, kc, size.apiCalls));
+      const ratesOverride = process.env[RATES_ENV]?.split(',').map(Number);
+      if (ratesOverride?.some((r) => !(r > 0)))
+        throw new Error(`${RATES_ENV} must be positive numbers, comma separated`);
       const ramp: RunResult[] = [];
-      for (const rate of size.rates) {
+      for (const rate of ratesOverride ?? size.rates) {
         const result = await runLoad(
           kc,
           kubeconfigPath,
@@ -367,7 +384,7 @@ export const operatorSuite: BenchSuite = {
       }
       const knee = kneeOf(ramp);
       const policies: RunResult[] = [];
-      for (const policy of POLICIES) {
+      for (const policy of ratesOverride === undefined ? POLICIES : []) {
         policies.push(
           await runLoad(
             kc,

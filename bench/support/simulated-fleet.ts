@@ -46,6 +46,8 @@ export interface FleetOptions {
   readonly policy: string;
   /** More `edgellm operator` flags (e.g. --openai-listen). */
   readonly operatorArgs?: readonly string[];
+  /** Node.js flags of the operator process (e.g. --cpu-prof, --cpu-prof-dir=DIR). */
+  readonly operatorNodeArgs?: readonly string[];
 }
 
 export class SimulatedFleet {
@@ -133,6 +135,7 @@ export class SimulatedFleet {
       operator = spawn(
         process.execPath,
         [
+          ...(options.operatorNodeArgs ?? []),
           join(repoRoot, 'dist', 'src', 'cli', 'main.js'),
           'operator',
           '--kubeconfig',
