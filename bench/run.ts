@@ -46,7 +46,7 @@ async function run(): Promise<void> {
   };
   await mkdir(join(benchDir, 'results'), { recursive: true });
   for (const suite of SUITES) {
-    if (only && !only.has(suite.name)) continue;
+    if (only ? !only.has(suite.name) : suite.onlyWhenNamed === true) continue;
     process.stdout.write(`\n## ${suite.name}: ${suite.description}\n`);
     const result = await suite.run({ quick });
     process.stdout.write(`\n${result.markdown}\n`);

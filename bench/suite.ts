@@ -14,6 +14,8 @@ export interface BenchSuite {
   readonly name: string;
   /** One line for `make bench` listings. */
   readonly description: string;
+  /** Runs only when named (`--only soak`): too long for a plain `make bench`. */
+  readonly onlyWhenNamed?: boolean;
   run(options: { readonly quick: boolean }): Promise<BenchResult>;
 }
 

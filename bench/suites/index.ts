@@ -6,6 +6,7 @@ import { operatorSuite } from './operator.js';
 import { placementSuite } from './placement.js';
 import { plannerSuite } from './planner.js';
 import { runtimeSuite } from './runtime.js';
+import { soakSuite } from './soak.js';
 import { solverSuite } from './solver.js';
 
 export const SUITES: readonly BenchSuite[] = [
@@ -16,4 +17,5 @@ export const SUITES: readonly BenchSuite[] = [
   agentSuite,
   operatorSuite,
   openaiSuite,
+  soakSuite,
 ];

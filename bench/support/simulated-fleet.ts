@@ -50,12 +50,44 @@ export interface FleetOptions {
   readonly operatorNodeArgs?: readonly string[];
 }
 
+/** One simulated agent: the real agent gRPC server over SimulatedRuntime, in this process. */
+async function startSimulatedAgent(): Promise<Agent> {
+  const runtime = new SimulatedRuntime();
+  const config = agentConfigSchema.parse({
+    listen: '127.0.0.1:0',
+    metricsListen: false,
+    tls: { insecure: true },
+    models: [
+      {
+        name: SIM_MODEL.name,
+        quantization: SIM_MODEL.quantization,
+        path: 'simulated',
+        contextTokens: SIM_MAX_SEQUENCES * 512,
+        maxSequences: SIM_MAX_SEQUENCES,
+      },
+    ],
+    calibrateOnStart: true,
+    logLevel: 'warn',
+  });
+  const agent = await Agent.start({
+    config,
+    runtime,
+    logger: pino({ level: 'warn' }),
+    registry: new Registry(),
+    version: 'bench',
+    calibrate: (_runtime, model) => Promise.resolve(runtime.profile(model.name)),
+  });
+  return agent;
+}
+
 export class SimulatedFleet {
   private constructor(
     private readonly kc: k8s.KubeConfig,
-    private readonly agents: readonly Agent[],
+    private readonly agents: Agent[],
     readonly nodeNames: readonly string[],
     private readonly operator: ChildProcess | undefined,
+    /** host:port of the operator's /metrics. */
+    readonly operatorMetrics: string,
   ) {}
 
   /** The operator's pid (0 when it did not start). */
@@ -85,33 +117,10 @@ export class SimulatedFleet {
     const agents: Agent[] = [];
     const nodeNames: string[] = [];
     let operator: ChildProcess | undefined;
+    let port = 0;
     try {
       for (let i = 0; i < options.nodes; i++) {
-        const runtime = new SimulatedRuntime();
-        const config = agentConfigSchema.parse({
-          listen: '127.0.0.1:0',
-          metricsListen: false,
-          tls: { insecure: true },
-          models: [
-            {
-              name: SIM_MODEL.name,
-              quantization: SIM_MODEL.quantization,
-              path: 'simulated',
-              contextTokens: SIM_MAX_SEQUENCES * 512,
-              maxSequences: SIM_MAX_SEQUENCES,
-            },
-          ],
-          calibrateOnStart: true,
-          logLevel: 'warn',
-        });
-        const agent = await Agent.start({
-          config,
-          runtime,
-          logger: pino({ level: 'warn' }),
-          registry: new Registry(),
-          version: 'bench',
-          calibrate: (_runtime, model) => Promise.resolve(runtime.profile(model.name)),
-        });
+        const agent = await startSimulatedAgent();
         agents.push(agent);
         const name = `${namespace}-${i}`;
         nodeNames.push(name);
@@ -131,7 +140,7 @@ export class SimulatedFleet {
         });
       }
 
-      const port = await freePort();
+      port = await freePort();
       operator = spawn(
         process.execPath,
         [
@@ -177,11 +186,42 @@ export class SimulatedFleet {
         (ready) => ready === options.nodes,
         { timeoutMs: 120_000, intervalMs: 250 },
       );
-      return new SimulatedFleet(kc, agents, nodeNames, operator);
+      return new SimulatedFleet(kc, agents, nodeNames, operator, `127.0.0.1:${port}`);
     } catch (error) {
-      await new SimulatedFleet(kc, agents, nodeNames, operator).stop();
+      await new SimulatedFleet(kc, agents, nodeNames, operator, '').stop();
       throw error;
     }
+  }
+
+  /** Freezes the operator process (SIGSTOP) for `ms`, then lets it go on (SIGCONT). */
+  async freezeOperator(ms: number): Promise<void> {
+    this.operator?.kill('SIGSTOP');
+    await sleep(ms);
+    this.operator?.kill('SIGCONT');
+  }
+
+  /**
+   * Replaces agent `i` by a new one at a new address, as a rolled agent pod would be: the old
+   * one drains (SIGTERM's path: its running batch finishes, queued ones are refused), its
+   * EdgeNode's endpoint is patched to the new one.
+   */
+  async replaceAgent(i: number): Promise<void> {
+    const old = this.agents[i];
+    const name = this.nodeNames[i];
+    if (old === undefined || name === undefined) throw new Error(`no agent ${i}`);
+    await old.shutdown();
+    const agent = await startSimulatedAgent();
+    this.agents[i] = agent;
+    await this.kc.makeApiClient(k8s.CustomObjectsApi).patchClusterCustomObject(
+      {
+        group: EdgeNodeResource.group,
+        version: EdgeNodeResource.version,
+        plural: EdgeNodeResource.plural,
+        name,
+        body: { spec: { agent: { endpoint: agent.address } } },
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
   }
 
   /** Stops the operator (SIGTERM, then SIGKILL after 20 s) and the agents; deletes the EdgeNodes. */
