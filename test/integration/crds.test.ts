@@ -2,7 +2,6 @@
 // rely on when they `kubectl apply` an EdgeNode or InferenceRequest — defaults, rejection of bad
 // objects with a message that says what to fix, immutability, the status subresource and the
 // columns `kubectl get` prints.
-import https from 'node:https';
 import { beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import { EdgeNodeResource, InferenceRequestResource } from '../../src/operator/api/constants.js';
@@ -13,6 +12,7 @@ import type {
 } from '../../src/gen/crds/inferencerequest.js';
 import { connectControlPlane, serverMessage, type Cluster } from '../harness/cluster.js';
 import { REGISTRY_MODEL } from '../../src/runtime/models/catalog.js';
+import { serverTable } from '../support/server-table.js';
 
 let cluster: Cluster;
 let custom: k8s.CustomObjectsApi;
@@ -349,34 +349,10 @@ describe('InferenceRequest', () => {
   it('gives kubectl get its columns (server-side Table) and answers to the short name', async () => {
     const name = uniqueName('table');
     await createRequest(inferenceRequest(validRequestSpec, name));
-    const kc = cluster.kubeConfig();
-    const server = new URL(kc.getCurrentCluster()?.server ?? '');
-    const options: https.RequestOptions = {
-      hostname: server.hostname,
-      port: server.port,
-      path: `/apis/edgellm.io/v1alpha1/namespaces/${ns}/inferencerequests/${name}`,
-      headers: { Accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
-    };
-    await kc.applyToHTTPSOptions(options);
-    const table = await new Promise<{
-      columnDefinitions: { name: string }[];
-      rows: { cells: unknown[] }[];
-    }>((resolve, reject) => {
-      https
-        .get(options, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => {
-            try {
-              resolve(JSON.parse(body) as never);
-            } catch (error) {
-              reject(error instanceof Error ? error : new Error(String(error)));
-            }
-          });
-        })
-        .on('error', reject);
-    });
+    const table = await serverTable(
+      cluster.kubeConfig(),
+      `/apis/edgellm.io/v1alpha1/namespaces/${ns}/inferencerequests/${name}`,
+    );
     expect(table.columnDefinitions.map((c) => c.name)).toEqual([
       'Name',
       'Model',
