@@ -101,6 +101,14 @@ async function leader(): Promise<OperatorProcess> {
   ) as Promise<OperatorProcess>;
 }
 
+/** The agent running one of `running` (the first agent when none is known to). */
+function busyAgent(running: readonly InferenceRequest[]): (typeof agents)[number] {
+  const busy =
+    agents.find((a) => running.some((r) => r.status?.assignment?.node === a.name)) ?? agents[0];
+  if (busy === undefined) throw new Error('no agent');
+  return busy;
+}
+
 async function startAgent(name: string): Promise<AgentProcess> {
   return env.startAgent(
     `${name}-${Date.now()}`,
@@ -371,10 +379,7 @@ describe('chaos: every request ends exactly once under faults', () => {
     'an agent killed with SIGKILL mid-batch, restarted at the same address',
     async () => {
       const row = await scenario('agent-sigkill', async (running) => {
-        const busy =
-          agents.find((a) => running.some((r) => r.status?.assignment?.node === a.name)) ??
-          agents[0];
-        if (busy === undefined) throw new Error('no agent');
+        const busy = busyAgent(running);
         busy.agent.proc.kill('SIGKILL');
         await busy.agent.exited;
         deadAgents.push(busy.agent);
@@ -393,12 +398,10 @@ describe('chaos: every request ends exactly once under faults', () => {
     'an agent frozen with SIGSTOP for 25 s (past the heartbeat and keepalive), then resumed',
     async () => {
       const row = await scenario('agent-sigstop', async (running) => {
-        const busy =
-          agents.find((a) => running.some((r) => r.status?.assignment?.node === a.name)) ??
-          agents[0];
-        busy?.agent.proc.kill('SIGSTOP');
+        const busy = busyAgent(running);
+        busy.agent.proc.kill('SIGSTOP');
         await new Promise((r) => setTimeout(r, 25_000));
-        busy?.agent.proc.kill('SIGCONT');
+        busy.agent.proc.kill('SIGCONT');
         return {};
       });
       expectExactlyOnce(row);
@@ -410,12 +413,10 @@ describe('chaos: every request ends exactly once under faults', () => {
     'the link between the operators and one agent cut for 10 s',
     async () => {
       const row = await scenario('link-cut', async (running) => {
-        const busy =
-          agents.find((a) => running.some((r) => r.status?.assignment?.node === a.name)) ??
-          agents[0];
-        await busy?.proxy.cut();
+        const busy = busyAgent(running);
+        await busy.proxy.cut();
         await new Promise((r) => setTimeout(r, 10_000));
-        await busy?.proxy.restore();
+        await busy.proxy.restore();
         return {};
       });
       expectExactlyOnce(row);
