@@ -10,12 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
-import {
-  InferenceRequestResource,
-  PHASE,
-  REQUEST_REASON,
-} from '../../src/operator/api/constants.js';
+import { PHASE, REQUEST_REASON } from '../../src/operator/api/constants.js';
 import { PooledKubeConfig } from '../../src/operator/kube/config.js';
 import { errorForReason } from '../../src/operator/openai/errors.js';
 import { HEADERS } from '../../src/operator/openai/server.js';
@@ -30,7 +25,7 @@ import {
 import { freePort } from '../../test/support/net.js';
 import { waitFor, waitUntil } from '../../test/support/wait.js';
 import { markdownTable, quantile, type BenchSuite } from '../suite.js';
-import { makeLoad, type Load } from '../support/load.js';
+import { createLoadRequest, makeLoad, type Load } from '../support/load.js';
 import { RequestTracker } from '../support/request-tracker.js';
 import { SIM_MAX_SEQUENCES, SIM_MODEL, SimulatedFleet } from '../support/simulated-fleet.js';
 import { streamCompletion, type StreamOutcome } from '../support/streamed-completion.js';
@@ -217,25 +212,8 @@ async function requestPhase(
       const item = load[i];
       if (item === undefined) return;
       tracker.created(item.name, Date.now());
-      const body: InferenceRequest = {
-        apiVersion: InferenceRequestResource.apiVersion,
-        kind: InferenceRequestResource.kind,
-        metadata: { name: item.name, namespace },
-        spec: {
-          model: SIM_MODEL.name,
-          prompt: item.prompt,
-          maxTokens: item.maxTokens,
-          latencyBudget: `${item.budgetSeconds}s`,
-        },
-      };
       try {
-        await custom.createNamespacedCustomObject({
-          group: InferenceRequestResource.group,
-          version: InferenceRequestResource.version,
-          plural: InferenceRequestResource.plural,
-          namespace,
-          body,
-        });
+        await createLoadRequest(custom, namespace, item);
       } catch (error) {
         tracker.requests.delete(item.name);
         add(createErrors, String((error as { code?: number }).code ?? 0));

@@ -19,8 +19,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
-import { InferenceRequestResource, PHASE } from '../../src/operator/api/constants.js';
+import { PHASE } from '../../src/operator/api/constants.js';
 import { PooledKubeConfig } from '../../src/operator/kube/config.js';
 import {
   Identity,
@@ -31,9 +30,9 @@ import {
 } from '../../test/harness/controlplane.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { markdownTable, quantile, type BenchSuite } from '../suite.js';
-import { makeLoad, type Load } from '../support/load.js';
+import { createLoadRequest, makeLoad, type Load } from '../support/load.js';
 import { RequestTracker, type TrackedRequest } from '../support/request-tracker.js';
-import { SIM_MAX_SEQUENCES, SIM_MODEL, SimulatedFleet } from '../support/simulated-fleet.js';
+import { SIM_MAX_SEQUENCES, SimulatedFleet } from '../support/simulated-fleet.js';
 
 interface ApiClientResult {
   readonly client: 'stock' | 'pooled';
@@ -237,31 +236,12 @@ async function runLoad(
         const wait = due - Date.now();
         if (wait > 0) await sleep(wait);
         tracker.created(item.name, Date.now());
-        const body: InferenceRequest = {
-          apiVersion: InferenceRequestResource.apiVersion,
-          kind: InferenceRequestResource.kind,
-          metadata: { name: item.name, namespace },
-          spec: {
-            model: SIM_MODEL.name,
-            prompt: item.prompt,
-            maxTokens: item.maxTokens,
-            latencyBudget: `${item.budgetSeconds}s`,
-          },
-        };
-        await custom
-          .createNamespacedCustomObject({
-            group: InferenceRequestResource.group,
-            version: InferenceRequestResource.version,
-            plural: InferenceRequestResource.plural,
-            namespace,
-            body,
-          })
-          .catch((error: unknown) => {
-            // A create the API server refused is no request: it is counted as a failure below.
-            tracker.requests.delete(item.name);
-            createErrors += 1;
-            process.stderr.write(`operator bench: create ${item.name}: ${String(error)}\n`);
-          });
+        await createLoadRequest(custom, namespace, item).catch((error: unknown) => {
+          // A create the API server refused is no request: it is counted as a failure below.
+          tracker.requests.delete(item.name);
+          createErrors += 1;
+          process.stderr.write(`operator bench: create ${item.name}: ${String(error)}\n`);
+        });
       }
     };
     await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, creator));

@@ -1,6 +1,10 @@
 // The seeded request mix of the operator benchmarks: the same prompts, token counts and latency
-// budgets for every policy and every path that is compared.
+// budgets for every policy and every path that is compared, and how one becomes an InferenceRequest.
+import type * as k8s from '@kubernetes/client-node';
 import { createRng } from '../../src/core/random.js';
+import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
+import { InferenceRequestResource } from '../../src/operator/api/constants.js';
+import { SIM_MODEL } from './simulated-fleet.js';
 
 export interface Load {
   readonly name: string;
@@ -25,5 +29,31 @@ export function makeLoad(count: number, seed: number): Load[] {
       maxTokens: 8 + Math.floor(random() * 41),
       budgetSeconds: 5 + Math.floor(random() * 26),
     };
+  });
+}
+
+/** Creates one InferenceRequest of the simulated model for `item` in `namespace`. */
+export function createLoadRequest(
+  custom: k8s.CustomObjectsApi,
+  namespace: string,
+  item: Load,
+): Promise<unknown> {
+  const body: InferenceRequest = {
+    apiVersion: InferenceRequestResource.apiVersion,
+    kind: InferenceRequestResource.kind,
+    metadata: { name: item.name, namespace },
+    spec: {
+      model: SIM_MODEL.name,
+      prompt: item.prompt,
+      maxTokens: item.maxTokens,
+      latencyBudget: `${item.budgetSeconds}s`,
+    },
+  };
+  return custom.createNamespacedCustomObject({
+    group: InferenceRequestResource.group,
+    version: InferenceRequestResource.version,
+    plural: InferenceRequestResource.plural,
+    namespace,
+    body,
   });
 }
