@@ -3,26 +3,14 @@
 
 import { GGML_TYPE, type GgmlType, quantizedBytes } from './quantize.js';
 
-export const GGUF_MAGIC = 0x46554747; // "GGUF" read as a little-endian u32
-export const GGUF_VERSION = 3;
-export const GGUF_DEFAULT_ALIGNMENT = 32;
+import {
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_TYPE,
+  GGUF_VERSION,
+} from '../../gguf/format.js';
 
-/** GGUF metadata value types (gguf_type). */
-export const GGUF_VALUE_TYPE = {
-  uint8: 0,
-  int8: 1,
-  uint16: 2,
-  int16: 3,
-  uint32: 4,
-  int32: 5,
-  float32: 6,
-  bool: 7,
-  string: 8,
-  array: 9,
-  uint64: 10,
-  int64: 11,
-  float64: 12,
-} as const;
+export { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_TYPE, GGUF_VERSION };
 type ScalarKind = Exclude<keyof typeof GGUF_VALUE_TYPE, 'array'>;
 
 /** One metadata value, tagged with its GGUF type so integers and floats are written exactly. */

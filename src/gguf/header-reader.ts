@@ -10,7 +10,7 @@
 
 import { GGML_TYPE_SIZES } from './ggml-type-sizes.js';
 import { GgufHeaderError, GgufTruncatedError } from './header-errors.js';
-import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_TYPE } from './writer.js';
+import { GGUF_DEFAULT_ALIGNMENT, GGUF_MAGIC, GGUF_VALUE_TYPE } from './format.js';
 
 /** Bounds on what a header may declare. The defaults fit every public GGUF model we know (the
  * largest vocabularies, ~256k tokens with merges, take under 16 MiB of header). */

@@ -4,17 +4,17 @@
 import { createReadStream, statSync } from 'node:fs';
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { GgufHeaderError, GgufTruncatedError } from '../../../../src/runtime/gguf/header-errors.js';
-import { readGgufHeader, type GgufHeader } from '../../../../src/runtime/gguf/header-reader.js';
-import { modelShapeOf } from '../../../../src/runtime/gguf/model-shape.js';
+import { GgufHeaderError, GgufTruncatedError } from '../../../src/gguf/header-errors.js';
+import { readGgufHeader, type GgufHeader } from '../../../src/gguf/header-reader.js';
+import { modelShapeOf } from '../../../src/gguf/model-shape.js';
 import {
   TINY_MODEL_DEFAULTS,
   TINY_MODEL_TYPES,
   buildTinyModel,
-} from '../../../../src/runtime/gguf/tiny-model.js';
-import { GGUF_VALUE_TYPE, writeGguf, type GgufValue } from '../../../../src/runtime/gguf/writer.js';
-import { REGISTRY_MODEL, registryModelPath } from '../../../../src/runtime/models/catalog.js';
-import { readGgufHeaderFromStream } from '../../../../src/runtime/gguf/header-from-stream.js';
+} from '../../../src/runtime/gguf/tiny-model.js';
+import { GGUF_VALUE_TYPE, writeGguf, type GgufValue } from '../../../src/runtime/gguf/writer.js';
+import { REGISTRY_MODEL, registryModelPath } from '../../../src/runtime/models/catalog.js';
+import { readGgufHeaderFromStream } from '../../../src/gguf/header-from-stream.js';
 
 const TYPES = Object.keys(TINY_MODEL_TYPES) as (keyof typeof TINY_MODEL_TYPES)[];
 const tiny = new Map(TYPES.map((type) => [type, buildTinyModel({ type })]));

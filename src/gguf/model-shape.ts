@@ -1,7 +1,7 @@
 // The shape of a model as the cost model needs it (src/core/model/types.ts ModelVariant), derived
 // from a parsed GGUF header, plus what Model status shows: architecture, file type, context
 // length and whether a chat template is present.
-import type { ModelVariant } from '../../core/model/types.js';
+import type { ModelVariant } from '../core/model/types.js';
 import { GGUF_FILE_TYPE_NAMES } from './ggml-type-sizes.js';
 import { GgufShapeError } from './header-errors.js';
 import type { GgufHeader, GgufMetadataValue } from './header-reader.js';
