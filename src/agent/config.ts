@@ -95,8 +95,41 @@ export type AgentConfig = z.output<typeof agentConfigSchema>;
 export type AgentModelConfig = AgentConfig['models'][number];
 export type AgentConfigInput = z.input<typeof agentConfigSchema>;
 
-/** Reads, parses (YAML, which includes JSON) and validates an agent config file. */
-export async function loadAgentConfig(path: string): Promise<AgentConfig> {
+export type AgentModelConfigInput = z.input<typeof agentModelSchema>;
+
+/**
+ * One model from the agent's `--model` flag: comma-separated key=value pairs of a `models` entry,
+ * e.g. `name=smollm2-q4_1,quantization=Q4_1,path=/cache/abc.gguf,maxSequences=8`.
+ */
+export function parseModelFlag(flag: string): AgentModelConfigInput {
+  const entry: Record<string, string | number | boolean> = {};
+  for (const pair of flag.split(',')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) {
+      throw new UserInputError(
+        `--model ${flag}: expected key=value pairs separated by commas (name=...,quantization=...,path=...)`,
+      );
+    }
+    const key = pair.slice(0, eq);
+    const value = pair.slice(eq + 1);
+    entry[key] =
+      key === 'contextTokens' || key === 'maxSequences'
+        ? Number(value)
+        : key === 'preload'
+          ? value === 'true'
+          : value;
+  }
+  return entry as AgentModelConfigInput;
+}
+
+/**
+ * Reads, parses (YAML, which includes JSON) and validates an agent config file; `extraModels`
+ * (the `--model` flags) are appended to its `models`, which the file may then leave out.
+ */
+export async function loadAgentConfig(
+  path: string,
+  extraModels: readonly AgentModelConfigInput[] = [],
+): Promise<AgentConfig> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -108,6 +141,11 @@ export async function loadAgentConfig(path: string): Promise<AgentConfig> {
     value = parseYaml(text);
   } catch (err) {
     throw new UserInputError(`${path} is not valid YAML/JSON: ${(err as Error).message}`);
+  }
+  if (extraModels.length > 0) {
+    const base = (value ?? {}) as { models?: unknown };
+    const models = Array.isArray(base.models) ? (base.models as unknown[]) : [];
+    value = { ...base, models: [...models, ...extraModels] };
   }
   return resolvePaths(parseWith(agentConfigSchema, value, `agent config ${path}`), dirname(path));
 }

@@ -5,7 +5,8 @@
 # One `go build` builds them all, so they share every compiled package: edgellm-controlplane
 # (etcd + kube-apiserver, this folder's main package) and, from cmd/, kubelet,
 # kube-controller-manager, kube-scheduler, kube-proxy (the same k8s.io/kubernetes version) and
-# pause (the pod sandbox; static). They are cached under .cache/controlplane/<key>/, where <key>
+# pause (the pod sandbox; static), and registry (an in-memory OCI registry, go-containerregistry, for
+# Model sources oci://). They are cached under .cache/controlplane/<key>/, where <key>
 # hashes go.mod, go.sum, every Go source here and `go version`: a fresh clone builds them
 # (minutes: Kubernetes is large), a warm checkout reuses them at once. The Go module and build
 # caches live in .cache/go/ (see env.sh), so a rebuild after a source change is quick.
@@ -18,7 +19,7 @@ sources=$(find . -name '*.go' | LC_ALL=C sort)
 key=$( (go version; cat go.mod go.sum build.sh; for f in $sources; do echo "$f"; cat "$f"; done) | sha256sum | cut -c1-16)
 dir="$repo_root/.cache/controlplane/$key"
 out="$dir/edgellm-controlplane"
-binaries=(edgellm-controlplane kubelet kube-controller-manager kube-scheduler kube-proxy pause)
+binaries=(edgellm-controlplane kubelet kube-controller-manager kube-scheduler kube-proxy pause registry)
 complete=1
 for b in "${binaries[@]}"; do [[ -x "$dir/$b" ]] || complete=0; done
 if ((complete)); then
@@ -26,7 +27,7 @@ if ((complete)); then
   exit 0
 fi
 
-echo "edgellm: building the test cluster (etcd + kube-apiserver, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, pause) into ${dir#"$repo_root"/}; the first build takes several minutes" >&2
+echo "edgellm: building the test cluster (etcd + kube-apiserver, kubelet, kube-controller-manager, kube-scheduler, kube-proxy, pause, registry) into ${dir#"$repo_root"/}; the first build takes several minutes" >&2
 start=$(date +%s)
 tmp="$dir.tmp.$$"
 rm -rf "$tmp" && mkdir -p "$tmp"

@@ -3,6 +3,7 @@ module edgellm.io/test/controlplane
 go 1.26.0
 
 require (
+	github.com/google/go-containerregistry v0.21.4
 	go.etcd.io/etcd/server/v3 v3.7.0
 	k8s.io/component-base v0.37.1
 	k8s.io/kubernetes v1.37.1

@@ -3,7 +3,12 @@ import type { Command } from 'commander';
 import { pino } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { Agent, type Calibrate } from '../../agent/agent.js';
-import { loadAgentConfig, type AgentConfig } from '../../agent/config.js';
+import {
+  loadAgentConfig,
+  parseModelFlag,
+  type AgentConfig,
+  type AgentModelConfigInput,
+} from '../../agent/config.js';
 import { agentVersion } from '../../agent/version.js';
 import { CALIBRATION_PLANS, calibrate, loadCalibrationText } from '../../agent/calibration.js';
 import { SimulatedRuntime } from '../../runtime/simulated.js';
@@ -13,6 +18,7 @@ interface AgentFlags {
   readonly config: string;
   readonly insecureDev?: boolean;
   readonly simulate?: boolean;
+  readonly model: readonly AgentModelConfigInput[];
 }
 
 export function register(program: Command): void {
@@ -31,8 +37,15 @@ export function register(program: Command): void {
       'run the simulated runtime instead of llama.cpp: no model files are read, each batch takes ' +
         'the time of a small CPU model (benchmarks and demos of the operator at scale)',
     )
+    .option(
+      '--model <key=value,...>',
+      "serve one more model besides the config's: name=...,quantization=...,path=..." +
+        '[,contextTokens=N][,maxSequences=N] (repeatable; the LLM pods the operator makes use it)',
+      (value: string, previous: AgentModelConfigInput[]) => [...previous, parseModelFlag(value)],
+      [],
+    )
     .action(async (flags: AgentFlags) => {
-      const loaded = await loadAgentConfig(flags.config);
+      const loaded = await loadAgentConfig(flags.config, flags.model);
       const config: AgentConfig = flags.insecureDev
         ? { ...loaded, tls: { insecure: true } }
         : loaded;
