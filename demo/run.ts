@@ -51,7 +51,10 @@ async function cleanup(): Promise<void> {
   if (dir) await rm(dir, { recursive: true, force: true });
 }
 
-function nodeSpec(endpoint: string, model: EdgeNodeSpec['models'][number]): EdgeNodeSpec {
+function nodeSpec(
+  endpoint: string,
+  model: NonNullable<EdgeNodeSpec['models']>[number],
+): EdgeNodeSpec {
   return localNodeSpec(endpoint, [model], { scheduling: { policy: 'dftsp', maxBatchSize: 8 } });
 }
 

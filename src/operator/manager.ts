@@ -43,6 +43,11 @@ import {
   OpenAiServer,
 } from './openai/server.js';
 import { servedModels } from './openai/served-models.js';
+import { ModelResource, type Model } from '../gen/crds/model.js';
+import { ModelController } from './models/controller.js';
+import { LLM_POD, servingPod } from './models/llm-pods.js';
+import { isPlacedNode } from './models/placement-problem.js';
+import { ServedEdgeNodes } from './models/served-nodes.js';
 
 export const OPERATOR_DEFAULTS = {
   metricsListen: '0.0.0.0:8080',
@@ -80,6 +85,21 @@ export interface ManagerOptions {
   readonly agentServerName?: string;
   /** Serve the OpenAI-compatible API (undefined: no endpoint). */
   readonly openai?: OpenAiEndpointOptions;
+  /** Run Model variants as LLM pods on placed EdgeNodes (undefined: no LLM pods are made). */
+  readonly llmPods?: LlmPodOptions;
+}
+
+/** The LLM pods the operator makes for placed EdgeNodes (src/operator/models/). */
+export interface LlmPodOptions {
+  /** A Pod with an `agent` container and a `model-cache` volume (the chart renders it). */
+  readonly template: k8s.V1Pod;
+  /** Namespace of the pods (the agent namespace). */
+  readonly namespace: string;
+  readonly maxCacheBytes?: number;
+  readonly contextTokens?: number;
+  readonly maxSequences?: number;
+  readonly insecureRegistries?: readonly string[];
+  readonly placementIntervalSeconds?: number;
 }
 
 /** The OpenAI-compatible endpoint of the operator (src/operator/openai/). */
@@ -103,8 +123,11 @@ export interface OpenAiEndpointOptions {
 export class Manager {
   readonly registry: Registry;
   readonly metrics: OperatorMetrics;
+  /** EdgeNodes as scheduling sees them (placed nodes with their LLM pod's models). */
   readonly nodes: Informer<EdgeNode>;
   readonly requests: Informer<InferenceRequest>;
+  readonly models: Informer<Model>;
+  private readonly rawNodes: Informer<EdgeNode>;
   readonly identity: string;
   private readonly pods: Informer<k8s.V1Pod>;
   private readonly agents: AgentPool;
@@ -128,11 +151,12 @@ export class Manager {
     this.metrics = createOperatorMetrics(this.registry);
     this.identity = options.identity ?? `${hostname()}-${randomBytes(4).toString('hex')}`;
     const common = { log, metrics: this.metrics };
-    this.nodes = customResourceInformer<EdgeNode>(
+    this.rawNodes = customResourceInformer<EdgeNode>(
       kubeConfig,
       { ...EdgeNodeResource, namespaced: false },
       common,
     );
+    this.models = customResourceInformer<Model>(kubeConfig, ModelResource, common);
     this.requests = customResourceInformer<InferenceRequest>(
       kubeConfig,
       { ...InferenceRequestResource, namespaced: true },
@@ -140,12 +164,19 @@ export class Manager {
     );
     this.pods = podInformer(kubeConfig, {
       ...common,
-      labelSelector: `${LABELS.name}=${APP_NAME},${LABELS.component}=${COMPONENT.agent}`,
+      labelSelector: `${LABELS.name}=${APP_NAME},${LABELS.component} in (${COMPONENT.agent},${COMPONENT.llm})`,
       ...(options.agentNamespace === undefined ? {} : { namespace: options.agentNamespace }),
     });
+    this.nodes = new ServedEdgeNodes(this.rawNodes, this.pods, this.models);
     this.agents = new AgentPool({
       kubeConfig,
       agentPods: () => this.pods.list(),
+      placedNodePod: (name) => {
+        const node = this.rawNodes.get(name);
+        if (node === undefined || !isPlacedNode(node)) return { placed: false };
+        const pod = servingPod(name, this.pods.list());
+        return pod === undefined ? { placed: true } : { placed: true, pod };
+      },
       ...(options.agentServerName === undefined
         ? {}
         : { agentServerName: options.agentServerName }),
@@ -233,14 +264,15 @@ export class Manager {
         {
           '/healthz': () => undefined,
           '/readyz': () =>
-            this.nodes.hasSynced && this.requests.hasSynced && this.pods.hasSynced
+            this.nodes.hasSynced && this.requests.hasSynced
               ? undefined
               : 'informers not synced yet',
         },
       );
       log.info({ address: this.server.address }, 'serving /metrics, /healthz, /readyz');
     }
-    for (const informer of [this.nodes, this.requests, this.pods] as const) informer.start();
+    for (const informer of [this.rawNodes, this.models, this.requests, this.pods] as const)
+      informer.start();
     await this.apiKeys?.start();
     if (this.openai !== undefined && this.options.openai !== undefined)
       await this.openai.start(this.options.openai.listen);
@@ -331,9 +363,54 @@ export class Manager {
       },
     });
     for (const n of this.nodes.list()) nodeController.enqueue(objectKey(n));
+    // A placed node's models change with its serving LLM pod: its status and the rounds follow.
+    const offPods = this.pods.on({
+      update: (_old, pod) => {
+        const node = pod.metadata?.labels?.[LLM_POD.edgeNodeLabel];
+        if (node === undefined) return;
+        nodeController.enqueue(node);
+        requestController.trigger();
+      },
+      delete: (pod) => {
+        const node = pod.metadata?.labels?.[LLM_POD.edgeNodeLabel];
+        if (node !== undefined) nodeController.enqueue(node);
+      },
+    });
+    const llm = this.options.llmPods;
+    const models =
+      llm === undefined
+        ? undefined
+        : new ModelController({
+            kubeConfig,
+            models: this.models,
+            nodes: this.rawNodes,
+            requests: this.requests,
+            pods: this.pods,
+            template: llm.template,
+            namespace: llm.namespace,
+            status,
+            events,
+            metrics: this.metrics,
+            log,
+            clock: this.options.clock ?? systemClock,
+            ...(llm.maxCacheBytes === undefined ? {} : { maxCacheBytes: llm.maxCacheBytes }),
+            ...(llm.contextTokens === undefined ? {} : { contextTokens: llm.contextTokens }),
+            ...(llm.maxSequences === undefined ? {} : { maxSequences: llm.maxSequences }),
+            ...(llm.insecureRegistries === undefined
+              ? {}
+              : { insecureRegistries: llm.insecureRegistries }),
+            ...(llm.placementIntervalSeconds === undefined
+              ? {}
+              : { intervalSeconds: llm.placementIntervalSeconds }),
+          });
     try {
-      await Promise.all([nodeController.run(term), requestController.run(term)]);
+      await Promise.all([
+        nodeController.run(term),
+        requestController.run(term),
+        ...(models === undefined ? [] : [models.run(term)]),
+      ]);
     } finally {
+      offPods();
       offNodes();
       this.completions?.setCanceller(undefined);
       this.completions?.failAll(
@@ -347,7 +424,12 @@ export class Manager {
   async stop(): Promise<void> {
     this.stopController.abort();
     await this.running?.catch(() => undefined);
-    await Promise.all([this.nodes.stop(), this.requests.stop(), this.pods.stop()]);
+    await Promise.all([
+      this.rawNodes.stop(),
+      this.models.stop(),
+      this.requests.stop(),
+      this.pods.stop(),
+    ]);
     this.agents.close();
     this.apiKeys?.stop();
     await this.openai?.stop();

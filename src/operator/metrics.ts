@@ -59,7 +59,17 @@ export interface OperatorMetrics {
   readonly openaiTimeToFirstTokenSeconds: Histogram<'model'>;
   readonly openaiTimePerOutputTokenSeconds: Histogram<'model'>;
   readonly openaiRejectedTotal: Counter<'reason'>;
+  // Model placement and LLM pods.
+  readonly placementDurationSeconds: Histogram;
+  readonly placementServedFraction: Gauge;
+  readonly placementVariants: Gauge<'model' | 'quantization'>;
+  readonly placementChangesTotal: Counter<'change'>;
+  readonly llmPods: Gauge<'state'>;
+  readonly modelFetchSeconds: Histogram<'result'>;
 }
+
+/** Seconds buckets for model fetches (0.1 s .. 1 h). */
+export const FETCH_BUCKETS = [0.1, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600] as const;
 
 /** Seconds buckets for time to first token (5 ms .. 60 s). */
 export const TTFT_BUCKETS = [
@@ -243,7 +253,44 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       labelNames: ['reason'],
       registers,
     }),
+    placementDurationSeconds: new Histogram({
+      name: 'edgellm_placement_duration_seconds',
+      help: 'Time of one model placement decision (the exact branch and bound, docs/placement.md).',
+      buckets: [...SOLVE_BUCKETS],
+      registers,
+    }),
+    placementServedFraction: new Gauge({
+      name: 'edgellm_placement_served_fraction',
+      help: 'Fraction of the demand (FLOP/s) the current placement can serve, 0..1.',
+      registers,
+    }),
+    placementVariants: new Gauge({
+      name: 'edgellm_placement_variants',
+      help: 'EdgeNodes the placement puts each model variant on.',
+      labelNames: ['model', 'quantization'],
+      registers,
+    }),
+    placementChangesTotal: new Counter({
+      name: 'edgellm_placement_changes_total',
+      help: 'Variants placement added to or removed from an EdgeNode (change: added, removed).',
+      labelNames: ['change'],
+      registers,
+    }),
+    llmPods: new Gauge({
+      name: 'edgellm_llm_pods',
+      help: 'LLM pods the operator made, by state (ready, starting, failing: a fetch failed).',
+      labelNames: ['state'],
+      registers,
+    }),
+    modelFetchSeconds: new Histogram({
+      name: 'edgellm_model_fetch_seconds',
+      help: "Time an LLM pod's init container took to put a model file in the node cache (result: downloaded, cached).",
+      labelNames: ['result'],
+      buckets: [...FETCH_BUCKETS],
+      registers,
+    }),
   };
+  for (const change of ['added', 'removed']) metrics.placementChangesTotal.inc({ change }, 0);
   // Series that exist from the start at 0, so "nothing shed" is a 0 on the dashboard and rate()
   // sees the first one (the e2e's Prometheus found the panel empty).
   for (const reason of SHED_REASONS) metrics.requestsShedTotal.inc({ reason }, 0);

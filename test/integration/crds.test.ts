@@ -129,10 +129,10 @@ describe('EdgeNode', () => {
     expect(created.spec.resources.utilization).toBe(0.5);
     expect(created.spec.agent.insecure).toBe(false);
     expect(created.spec.agent.port).toBe(50051);
-    expect(created.spec.models[0]).toMatchObject({ kvBits: 16, computeFactor: 1 });
+    expect(created.spec.models?.[0]).toMatchObject({ kvBits: 16, computeFactor: 1 });
   });
 
-  const model = validNodeSpec.models[0];
+  const model = validNodeSpec.models?.[0];
   const badNodes: [string, unknown, string][] = [
     [
       'both endpoint and nodeName',
@@ -180,7 +180,10 @@ describe('EdgeNode', () => {
       ],
     };
     const created = await createNode(edgeNode(spec));
-    expect(created.spec.models.map((m) => m.agentModel)).toEqual(['smollm2-q4', 'smollm2-q8']);
+    expect((created.spec.models ?? []).map((m) => m.agentModel)).toEqual([
+      'smollm2-q4',
+      'smollm2-q8',
+    ]);
   });
 });
 

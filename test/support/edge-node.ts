@@ -4,7 +4,7 @@ import type { EdgeNodeSpec } from '../../src/gen/crds/edgenode.js';
 /** A node whose agent listens on `endpoint` without TLS: 8 GiB, 200 GFLOP/s, 20 MHz each way. */
 export function localNodeSpec(
   endpoint: string,
-  models: EdgeNodeSpec['models'],
+  models: NonNullable<EdgeNodeSpec['models']>,
   extra: {
     readonly resources?: Partial<EdgeNodeSpec['resources']>;
     readonly scheduling?: EdgeNodeSpec['scheduling'];

@@ -11,8 +11,9 @@ import { Manager, OPERATOR_DEFAULTS, type OpenAiEndpointOptions } from '../../op
 import { openAiDefaultsSchema, type OpenAiDefaults } from '../../operator/openai/defaults.js';
 import { OPENAI_SERVER_DEFAULTS } from '../../operator/openai/server.js';
 import { parseWith } from '../../util/validation.js';
+import { addLlmPodFlags, llmPodOptions, type LlmPodFlags } from './operator-llm-pods.js';
 
-interface OperatorFlags {
+interface OperatorFlags extends LlmPodFlags {
   readonly kubeconfig?: string;
   readonly metricsListen: string;
   readonly leaderElect: boolean;
@@ -105,7 +106,7 @@ function parseBool(value: string): boolean {
 }
 
 export function register(program: Command): void {
-  program
+  const command = program
     .command('operator')
     .description(
       'Run the operator: EdgeNode and InferenceRequest controllers, DFTSP rounds per node, dispatch to agents',
@@ -183,7 +184,9 @@ export function register(program: Command): void {
       '--max-pending-per-node <n>',
       'admission control: requests of a model that may wait per node serving it; more fail QueueFull',
       String(REQUEST_DEFAULTS.maxPendingPerNode),
-    )
+    );
+  addLlmPodFlags(command);
+  command
     .addOption(
       new Option('--log-level <level>', 'pino log level')
         .choices(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
@@ -220,6 +223,7 @@ export function register(program: Command): void {
         if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(n) || n.length > 63)
           throw new UserInputError(`${n} is not a namespace name (RFC 1123 label)`);
       const openai = await openAiOptions(flags);
+      const llmPods = await llmPodOptions(flags);
       const kubeConfig = new k8s.KubeConfig();
       if (flags.kubeconfig !== undefined) kubeConfig.loadFromFile(flags.kubeconfig);
       else kubeConfig.loadFromDefault();
@@ -239,6 +243,7 @@ export function register(program: Command): void {
         ...(flags.agentNamespace === undefined ? {} : { agentNamespace: flags.agentNamespace }),
         ...(flags.agentServerName === undefined ? {} : { agentServerName: flags.agentServerName }),
         ...(openai === undefined ? {} : { openai }),
+        ...(llmPods === undefined ? {} : { llmPods }),
         ...(process.env['POD_NAME'] ? { identity: process.env['POD_NAME'] } : {}),
       });
       await manager.start();

@@ -88,12 +88,12 @@ export interface EdgeNodeSpec {
     downlinkBandwidthHz: number;
   };
   /**
-   * The model variants this node serves.
+   * The model variants this node's agent serves, for an agent you run (the chart's DaemonSet or an agent at spec.agent.endpoint). Leave it out and the operator decides what runs here: it places Model variants on the node and runs them as LLM pods on spec.agent.nodeName.
    *
    * @minItems 1
    * @maxItems 32
    */
-  models: {
+  models?: {
     /**
      * The model name requests ask for (spec.model).
      */

@@ -30,6 +30,14 @@ export interface AgentPoolOptions {
    * against the endpoint's host.
    */
   readonly agentServerName?: string;
+  /**
+   * For an EdgeNode whose models placement decides: the LLM pod its agent runs in now (the newest
+   * Ready one), or undefined while none is Ready. Absent: no node is placed.
+   */
+  readonly placedNodePod?: (edgeNode: string) => {
+    readonly placed: boolean;
+    readonly pod?: k8s.V1Pod;
+  };
 }
 
 interface Entry {
@@ -77,6 +85,15 @@ export class AgentPool implements AgentConnector {
     const nodeName = agent.nodeName;
     if (!nodeName)
       throw new AgentUnreachableError('spec.agent needs endpoint (host:port) or nodeName');
+    const placed = this.options.placedNodePod?.(node.metadata.name ?? '');
+    if (placed?.placed === true) {
+      if (!placed.pod?.status?.podIP) {
+        throw new AgentUnreachableError(
+          `no Ready LLM pod serves EdgeNode ${node.metadata.name ?? ''} yet: the operator makes one for the Model variants placed here (kubectl get models; kubectl get pods -l app.kubernetes.io/component=llm)`,
+        );
+      }
+      return this.podAddress(placed.pod, agent.port);
+    }
     const pod = this.options
       .agentPods()
       .find(
@@ -92,8 +109,13 @@ export class AgentPool implements AgentConnector {
         `no running agent pod (labels ${LABELS.name}=${APP_NAME}, ${LABELS.component}=${COMPONENT.agent}) on Kubernetes node ${nodeName}: is the agent DaemonSet scheduled there?`,
       );
     }
-    const host = pod.status.podIP.includes(':') ? `[${pod.status.podIP}]` : pod.status.podIP;
-    return `${host}:${agent.port ?? AGENT_DEFAULTS.port}`;
+    return this.podAddress(pod, agent.port);
+  }
+
+  private podAddress(pod: k8s.V1Pod, port: number | undefined): string {
+    const ip = pod.status?.podIP ?? '';
+    const host = ip.includes(':') ? `[${ip}]` : ip;
+    return `${host}:${port ?? AGENT_DEFAULTS.port}`;
   }
 
   private async tls(node: EdgeNode): Promise<AgentTls> {

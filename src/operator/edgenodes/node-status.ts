@@ -82,7 +82,7 @@ export function agentReport(
   profiles: readonly LatencyProfile[],
 ): AgentReport {
   const variants = new Map(info.models.map((m) => [m.name, m]));
-  const models = node.spec.models.map((m): NodeModel => {
+  const models = (node.spec.models ?? []).map((m): NodeModel => {
     const agentModel = m.agentModel ?? m.name;
     const variant = variants.get(agentModel);
     return {

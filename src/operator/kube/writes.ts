@@ -5,6 +5,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { EdgeNode, EdgeNodeStatus } from '../../gen/crds/edgenode.js';
 import type { InferenceRequest, InferenceRequestStatus } from '../../gen/crds/inferencerequest.js';
+import { ModelResource, type Model, type ModelStatus } from '../../gen/crds/model.js';
 import { EdgeNodeResource, InferenceRequestResource } from '../api/constants.js';
 
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
@@ -34,6 +35,11 @@ export class StatusWriter {
   /** Merge-patches an EdgeNode's status. */
   patchEdgeNode(name: string, status: MergePatch<EdgeNodeStatus>): Promise<EdgeNode> {
     return this.patch(EdgeNodeResource, name, undefined, status);
+  }
+
+  /** Merge-patches a Model's status. */
+  patchModel(name: string, status: MergePatch<ModelStatus>): Promise<Model> {
+    return this.patch(ModelResource, name, undefined, status);
   }
 
   private async patch<T>(

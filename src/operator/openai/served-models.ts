@@ -6,7 +6,7 @@ export function servedModels(nodes: readonly EdgeNode[]): string[] {
   const names = new Set<string>();
   for (const node of nodes) {
     const loaded = node.status?.models;
-    for (const m of node.spec.models) {
+    for (const m of node.spec.models ?? []) {
       const agentModel = m.agentModel ?? m.name;
       if (
         loaded === undefined ||

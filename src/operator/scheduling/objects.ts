@@ -60,7 +60,7 @@ export interface EdgeNodeView {
       readonly uplinkBandwidthHz: number;
       readonly downlinkBandwidthHz: number;
     };
-    readonly models: readonly EdgeNodeModelView[];
+    readonly models?: readonly EdgeNodeModelView[] | undefined;
     readonly scheduling?:
       | {
           readonly policy?: string | undefined;

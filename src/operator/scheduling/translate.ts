@@ -178,13 +178,13 @@ export function translateNode(
   const s = node.spec.scheduling;
   // A variant without a perplexity counts as the best of its model (no accuracy penalty).
   const bestByModel = new Map<string, number>();
-  for (const m of node.spec.models) {
+  for (const m of node.spec.models ?? []) {
     const p = m.perplexity ?? profilePerplexity(node, m);
     if (p !== undefined) bestByModel.set(m.name, Math.min(bestByModel.get(m.name) ?? p, p));
   }
   const variantOptions: Record<string, CostOptions> = {};
   const agentModels = new Map<string, string>();
-  const variants: ModelVariant[] = node.spec.models.map((m) => {
+  const variants: ModelVariant[] = (node.spec.models ?? []).map((m) => {
     const { options, note } = costOptionsFor(node, m);
     if (note !== undefined) notes.push(note);
     variantOptions[variantKey(m.name, m.quantization)] = options;

@@ -304,7 +304,7 @@ describe('decideRound', () => {
         ],
       },
     });
-    const models = node.spec.models.map((m) => ({
+    const models = (node.spec.models ?? []).map((m) => ({
       ...m,
       agentModel: m.quantization === 'F16' ? 'llama-f16' : 'llama-q4',
     }));
@@ -346,7 +346,7 @@ describe('decideRound', () => {
         models: [{ name: 'llama-7b', loaded: true, maxSequences: 4, sequenceContextTokens: 512 }],
       },
     });
-    const models = node.spec.models.filter((m) => m.quantization === 'F16');
+    const models = (node.spec.models ?? []).filter((m) => m.quantization === 'F16');
     const d = round(
       [{ ...node, spec: { ...node.spec, models } }],
       [
