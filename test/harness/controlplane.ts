@@ -416,6 +416,8 @@ export async function bindOperatorRules(
   watchNamespaces: readonly string[] = [],
   /** Whom to bind (default: the operator identity); a fresh name keeps a test's RBAC its own. */
   subjectUser?: string,
+  /** Optional cluster-wide rule files the chart binds when a feature is on (node-sync-rules.yaml). */
+  optionalClusterRules: readonly string[] = [],
 ): Promise<void> {
   const user = subjectUser ?? state.identities.find((i) => i.name === Identity.operator)?.user;
   if (user === undefined) throw new ControlPlaneError('the control plane has no operator identity');
@@ -435,6 +437,10 @@ export async function bindOperatorRules(
   };
   await clusterRole(name, chartRules('cluster-rules.yaml'));
   await clusterBinding(name);
+  for (const [i, file] of optionalClusterRules.entries()) {
+    await clusterRole(`${name}-optional-${i}`, chartRules(file));
+    await clusterBinding(`${name}-optional-${i}`);
+  }
   await clusterRole(`${name}-requests`, chartRules('request-rules.yaml'));
   if (watchNamespaces.length === 0) await clusterBinding(`${name}-requests`);
   for (const ns of watchNamespaces)

@@ -66,13 +66,22 @@ export class OperatorEnv {
   static async create(
     prefix: string,
     watchNamespaces: readonly string[] = [],
+    /** Chart rule files bound only when a feature is on (e.g. node-sync-rules.yaml). */
+    optionalClusterRules: readonly string[] = [],
   ): Promise<OperatorEnv> {
     const cluster = connectControlPlane();
     const ns = await cluster.newNamespace(prefix);
     const dir = await mkdtemp(join(tmpdir(), `edgellm-${prefix}-`));
     await writeFile(join(dir, 'tiny.gguf'), buildTinyModel({ type: 'F32' }));
     const rbacName = unique(`edgellm-operator-${prefix}`);
-    await bindOperatorRules(cluster.state, rbacName, ns, watchNamespaces);
+    await bindOperatorRules(
+      cluster.state,
+      rbacName,
+      ns,
+      watchNamespaces,
+      undefined,
+      optionalClusterRules,
+    );
     return new OperatorEnv(cluster, ns, dir, cluster.api(k8s.CustomObjectsApi), rbacName);
   }
 

@@ -402,6 +402,23 @@ export function podInformer(
   });
 }
 
+/** An informer over the cluster's Nodes, by label. */
+export function nodeInformer(
+  kubeConfig: k8s.KubeConfig,
+  options: InformerCommon,
+): Informer<k8s.V1Node> {
+  const api = kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const selector =
+    options.labelSelector === undefined ? {} : { labelSelector: options.labelSelector };
+  return new ListWatchInformer<k8s.V1Node>({
+    ...options,
+    kubeConfig,
+    resource: 'nodes',
+    path: '/api/v1/nodes',
+    list: () => api.listNode(selector),
+  });
+}
+
 /** One cache view over informers of the same kind in different namespaces. */
 export class MultiNamespaceInformer<T extends k8s.KubernetesObject> implements Informer<T> {
   readonly resource: string;
