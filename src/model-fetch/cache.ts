@@ -53,6 +53,25 @@ export class ModelCache {
 
   /** The verified file for `sha256`, downloaded from `source` unless the cache has it. */
   async ensure(sha256: string, source: ModelSource, open: OpenOptions = {}): Promise<CachedModel> {
+    try {
+      return await this.ensureWritable(sha256, source, open);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+        throw new ModelFetchError(
+          FETCH_REASON.cacheNotWritable,
+          `the model cache ${this.options.dir} is not writable by uid ${process.getuid?.() ?? '?'} (${code}): make the folder writable by that user (a hostPath volume gets no fsGroup), e.g. install -d -o 1000 -g 1000 <folder>`,
+        );
+      }
+      throw error;
+    }
+  }
+
+  private async ensureWritable(
+    sha256: string,
+    source: ModelSource,
+    open: OpenOptions,
+  ): Promise<CachedModel> {
     await mkdir(this.options.dir, { recursive: true });
     const lock = join(this.options.dir, `.lock-${sha256}`);
     for (;;) {

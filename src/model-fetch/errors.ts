@@ -12,6 +12,8 @@ export const FETCH_REASON = {
   notGguf: 'NotGguf',
   /** The node's model cache cannot hold the file. */
   cacheTooSmall: 'CacheTooSmall',
+  /** The cache directory cannot be written (a hostPath folder owned by root, a read-only mount). */
+  cacheNotWritable: 'CacheNotWritable',
   /** The source is a PVC and this process has no mount of it. */
   sourceNotMounted: 'SourceNotMounted',
 } as const;

@@ -25,6 +25,7 @@ import {
   customResourceInformer,
   generationChanged,
   objectKey,
+  nodeInformer,
   podInformer,
   type Informer,
 } from './kube/informer.js';
@@ -48,6 +49,8 @@ import { ModelController } from './models/controller.js';
 import { LLM_POD, servingPod } from './models/llm-pods.js';
 import { isPlacedNode } from './models/placement-problem.js';
 import { ServedEdgeNodes } from './models/served-nodes.js';
+import type { FromNodeAgent } from './edgenodes/from-node.js';
+import { NodeSync } from './edgenodes/node-sync.js';
 
 export const OPERATOR_DEFAULTS = {
   metricsListen: '0.0.0.0:8080',
@@ -87,6 +90,8 @@ export interface ManagerOptions {
   readonly openai?: OpenAiEndpointOptions;
   /** Run Model variants as LLM pods on placed EdgeNodes (undefined: no LLM pods are made). */
   readonly llmPods?: LlmPodOptions;
+  /** Make EdgeNodes from the Nodes this label selector matches (undefined: none are made). */
+  readonly edgeNodesFromNodes?: { readonly labelSelector: string; readonly agent: FromNodeAgent };
 }
 
 /** The LLM pods the operator makes for placed EdgeNodes (src/operator/models/). */
@@ -130,6 +135,8 @@ export class Manager {
   private readonly rawNodes: Informer<EdgeNode>;
   readonly identity: string;
   private readonly pods: Informer<k8s.V1Pod>;
+  /** Nodes that EdgeNodes are made from (only with options.edgeNodesFromNodes). */
+  private readonly kubeNodes: Informer<k8s.V1Node> | undefined;
   private readonly agents: AgentPool;
   private readonly elector: LeaderElector | undefined;
   private readonly stopController = new AbortController();
@@ -168,6 +175,13 @@ export class Manager {
       ...(options.agentNamespace === undefined ? {} : { namespace: options.agentNamespace }),
     });
     this.nodes = new ServedEdgeNodes(this.rawNodes, this.pods, this.models);
+    this.kubeNodes =
+      options.edgeNodesFromNodes === undefined
+        ? undefined
+        : nodeInformer(kubeConfig, {
+            ...common,
+            labelSelector: options.edgeNodesFromNodes.labelSelector,
+          });
     this.agents = new AgentPool({
       kubeConfig,
       agentPods: () => this.pods.list(),
@@ -273,6 +287,7 @@ export class Manager {
     }
     for (const informer of [this.rawNodes, this.models, this.requests, this.pods] as const)
       informer.start();
+    this.kubeNodes?.start();
     await this.apiKeys?.start();
     if (this.openai !== undefined && this.options.openai !== undefined)
       await this.openai.start(this.options.openai.listen);
@@ -403,11 +418,26 @@ export class Manager {
               ? {}
               : { intervalSeconds: llm.placementIntervalSeconds }),
           });
+    const fromNodes = this.options.edgeNodesFromNodes;
+    const nodeSync =
+      fromNodes === undefined || this.kubeNodes === undefined
+        ? undefined
+        : new NodeSync({
+            kubeConfig,
+            nodes: this.kubeNodes,
+            edgeNodes: this.rawNodes,
+            agent: fromNodes.agent,
+            events,
+            metrics: this.metrics,
+            log,
+            clock: this.options.clock ?? systemClock,
+          });
     try {
       await Promise.all([
         nodeController.run(term),
         requestController.run(term),
         ...(models === undefined ? [] : [models.run(term)]),
+        ...(nodeSync === undefined ? [] : [nodeSync.run(term)]),
       ]);
     } finally {
       offPods();
@@ -429,6 +459,7 @@ export class Manager {
       this.models.stop(),
       this.requests.stop(),
       this.pods.stop(),
+      this.kubeNodes?.stop(),
     ]);
     this.agents.close();
     this.apiKeys?.stop();

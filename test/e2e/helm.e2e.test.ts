@@ -9,21 +9,33 @@
 // kept CRDs (and the operator's released Lease, which it creates itself).
 import { execFile, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
 import OpenAI from 'openai';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import type { EdgeNode } from '../../src/gen/crds/edgenode.js';
 import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
-import { registryModelPath } from '../../src/runtime/models/catalog.js';
+import type { Model } from '../../src/gen/crds/model.js';
+import { fetchSecondsOf, podVariantsOf } from '../../src/operator/models/llm-pods.js';
+import { REGISTRY_MODEL, registryModelPath } from '../../src/runtime/models/catalog.js';
 import { connectNodeCluster, waitForPods, type NodeCluster } from '../harness/node.js';
 import { chartAlerts, dashboardPanels, metricNames } from '../support/monitoring.js';
 import { parsePrometheusText, sumOf } from '../support/prometheus.js';
 import { TestPrometheus } from '../support/prometheus-server.js';
+import { ModelServer } from '../support/model-server.js';
+import { OciRegistry } from '../support/oci-registry.js';
 import { waitFor } from '../support/wait.js';
 
 const run = promisify(execFile);
@@ -47,6 +59,10 @@ const E2E = {
 let cluster: NodeCluster;
 let nodeName: string;
 let modelsDir: string;
+let cacheDir: string;
+/** An OCI registry on the host's address, holding the model as an artifact (oci:// sources). */
+let registry: OciRegistry;
+const OCI_REPOSITORY = 'models/smollm2';
 let core: k8s.CoreV1Api;
 let apps: k8s.AppsV1Api;
 let custom: k8s.CustomObjectsApi;
@@ -80,13 +96,13 @@ function readyPods(component: 'operator' | 'agent', count: number): Promise<k8s.
   );
 }
 
-function request(name: string, maxTokens = 24): InferenceRequest {
+function request(name: string, maxTokens = 24, model = 'smollm2-135m'): InferenceRequest {
   return {
     apiVersion: `${GROUP}/${VERSION}`,
     kind: 'InferenceRequest',
     metadata: { name, namespace: REQUESTS_NS },
     spec: {
-      model: 'smollm2-135m',
+      model,
       prompt: `Name one reason to run language models close to their users. (${name})`,
       promptFormat: 'chat',
       maxTokens,
@@ -96,7 +112,11 @@ function request(name: string, maxTokens = 24): InferenceRequest {
   };
 }
 
-async function createRequests(prefix: string, maxTokens?: number): Promise<string[]> {
+async function createRequests(
+  prefix: string,
+  maxTokens?: number,
+  model?: string,
+): Promise<string[]> {
   const names = Array.from({ length: E2E.requestsPerPhase }, (_, i) => `${prefix}-${i}`);
   for (const name of names) {
     await custom.createNamespacedCustomObject({
@@ -104,7 +124,7 @@ async function createRequests(prefix: string, maxTokens?: number): Promise<strin
       version: VERSION,
       namespace: REQUESTS_NS,
       plural: 'inferencerequests',
-      body: request(name, maxTokens),
+      body: request(name, maxTokens, model),
     });
   }
   return names;
@@ -121,6 +141,41 @@ async function requestsByName(names: readonly string[]): Promise<InferenceReques
 }
 
 const phaseOf = (r: InferenceRequest): string => r.status?.phase ?? 'Pending';
+
+/** deploy/examples/model.yaml with another name, source and checksum. */
+function llmModel(name: string, source: string, sha256: string): Model {
+  return yamlOf(example('model.yaml'), (m: Model) => ({
+    ...m,
+    metadata: Object.assign({}, m.metadata, { name }),
+    spec: { ...m.spec, variants: [{ quantization: 'Q4_1', source, sha256 }] },
+  }));
+}
+
+function yamlOf<T>(text: string, edit: (value: T) => T): T {
+  return edit(parse(text) as T);
+}
+
+function getModel(name: string): Promise<Model> {
+  return custom.getClusterCustomObject({
+    group: GROUP,
+    version: VERSION,
+    plural: 'models',
+    name,
+  }) as Promise<Model>;
+}
+
+/** The placement decisions the leading operator made so far and their total seconds. */
+async function placementSeconds(): Promise<{ count: number; sum: number }> {
+  for (const pod of await readyPods('operator', 2)) {
+    const samples = parsePrometheusText(await scrape(pod.status?.podIP ?? '', 8080));
+    if (sumOf(samples, 'edgellm_operator_leader') !== 1) continue;
+    return {
+      count: sumOf(samples, 'edgellm_placement_duration_seconds_count'),
+      sum: sumOf(samples, 'edgellm_placement_duration_seconds_sum'),
+    };
+  }
+  throw new Error('no operator pod leads');
+}
 
 /** Waits until every request is terminal and returns `name phase reason` for each. */
 async function settle(names: readonly string[]): Promise<string[]> {
@@ -179,7 +234,7 @@ async function scrape(ip: string, port: number): Promise<string> {
   return res.text();
 }
 
-beforeAll(() => {
+beforeAll(async () => {
   cluster = connectNodeCluster();
   nodeName = cluster.nodeName;
   core = cluster.api(k8s.CoreV1Api);
@@ -189,10 +244,18 @@ beforeAll(() => {
   modelsDir = mkdtempSync(join(tmpdir(), 'edgellm-e2e-models-'));
   chmodSync(modelsDir, 0o755);
   copyFileSync(registryModelPath(), join(modelsDir, 'SmolLM2-135M-Instruct.Q4_1.gguf'));
+  // The LLM pods' node model cache (deploy/examples/model-cache-volume.yaml): the image's user
+  // writes it, and a hostPath volume gets no fsGroup.
+  cacheDir = mkdtempSync(join(tmpdir(), 'edgellm-e2e-cache-'));
+  chownSync(cacheDir, 1000, 1000);
+  registry = await OciRegistry.start(cluster.node.hostIp);
+  await registry.pushModel(OCI_REPOSITORY, 'q4_1', readFileSync(registryModelPath()));
 });
 
 afterAll(() => {
+  registry.stop();
   rmSync(modelsDir, { recursive: true, force: true });
+  rmSync(cacheDir, { recursive: true, force: true });
 });
 
 describe('helm install on a real node', () => {
@@ -220,6 +283,11 @@ describe('helm install on a real node', () => {
         example('model-volume.yaml').replace('/var/lib/edgellm/models', modelsDir),
         { namespace: NAMESPACE },
       );
+      // kubectl apply -n edgellm -f deploy/examples/model-cache-volume.yaml (the LLM pods' cache)
+      await cluster.applyManifests(
+        example('model-cache-volume.yaml').replaceAll('/var/cache/edgellm/models', cacheDir),
+        { namespace: NAMESPACE },
+      );
       const started = performance.now();
       await helm([
         'install',
@@ -227,6 +295,12 @@ describe('helm install on a real node', () => {
         CHART,
         '--namespace',
         NAMESPACE,
+        // The test node has 2 CPUs for the agent (1), two operators and, during a roll, two LLM pods.
+        '--set',
+        'llm.resources.requests.cpu=250m',
+        // The test registry speaks plain HTTP on the host's address (localhost always may).
+        '--set',
+        `llm.insecureRegistries={${registry.address}}`,
         '--wait',
         '--timeout',
         E2E.helmTimeout,
@@ -288,6 +362,148 @@ describe('helm install on a real node', () => {
       for (const r of await requestsByName(names)) {
         expect(r.status?.output?.trim().length).toBeGreaterThan(0);
         expect(r.status?.assignment?.node).toBe(nodeName);
+      }
+    },
+    E2E.testTimeoutMs,
+  );
+
+  it(
+    'runs a Model from a URL in pods the operator makes: no file copied, requests succeed, a roll and a bad checksum lose nothing',
+    async () => {
+      // The model file on an HTTP server of the host, at the address the node's pods reach.
+      const server = new ModelServer();
+      server.serve('/smollm2.gguf', readFileSync(registryModelPath()));
+      await server.start(cluster.node.hostIp);
+      const edgeNode = `${nodeName}-llm`;
+      const applied = Date.now();
+      try {
+        // kubectl apply -f deploy/examples/model.yaml (with this server's URL) and an EdgeNode
+        // that lists no models: the operator decides what runs on it.
+        await cluster.applyManifests(
+          stringify(
+            llmModel('smollm2-placed', server.url('/smollm2.gguf'), REGISTRY_MODEL.fileSha256),
+          ),
+        );
+        await cluster.applyManifests(
+          stringify(
+            yamlOf(example('edgenode-placed.yaml'), (node: EdgeNode) => ({
+              ...node,
+              metadata: Object.assign({}, node.metadata, { name: edgeNode }),
+              spec: { ...node.spec, agent: { ...node.spec.agent, nodeName } },
+            })),
+          ),
+        );
+        const [pod] = await waitForPods(cluster, NAMESPACE, `app.kubernetes.io/component=llm`, {
+          count: 1,
+          timeoutSeconds: E2E.readyTimeoutMs / 1000,
+        });
+        const fetched = fetchSecondsOf(pod ?? {});
+        const first = await createRequests('placed', 16, 'smollm2-placed');
+        expect(await settle(first)).toEqual(succeeded(first));
+        // The first request's completionTime (whole seconds) after the Model was applied.
+        const firstSucceeded = Math.min(
+          ...(await requestsByName(first)).map((r) => Date.parse(r.status?.completionTime ?? '')),
+        );
+        for (const r of await requestsByName(first))
+          expect(r.status?.assignment?.node).toBe(edgeNode);
+        const model = await getModel('smollm2-placed');
+        expect(model.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+        expect(model.status?.variants?.[0]).toMatchObject({
+          edgeNodes: [edgeNode],
+          shape: { architecture: 'llama', layers: 30, hiddenSize: 576 },
+        });
+        // The file was fetched once, verified, by the pod (the operator read only its header).
+        expect(
+          server.gets.filter((g) => g.path === '/smollm2.gguf' && g.headers.range === undefined),
+        ).toHaveLength(1);
+        const placement = await placementSeconds();
+        console.log(
+          `e2e: Model apply -> first Succeeded ${((firstSucceeded - applied) / 1000).toFixed(1)}s; ` +
+            `fetch ${fetched.map((f) => `${f.seconds}s (${f.downloaded ? 'downloaded' : 'cached'})`).join(', ')}; ` +
+            `placement decisions ${placement.count}, mean ${((placement.sum / placement.count) * 1000).toFixed(2)} ms`,
+        );
+
+        // A second Model, an OCI artifact, on the node: a new pod with both starts next to the
+        // serving one, which keeps serving until the new one is Ready; requests sent meanwhile all
+        // succeed. The cache is emptied first so the new pod really pulls from the registry (the
+        // running agent keeps its open file).
+        for (const file of readdirSync(cacheDir)) rmSync(join(cacheDir, file), { force: true });
+        await cluster.applyManifests(
+          stringify(
+            llmModel(
+              'smollm2-oci',
+              `oci://${registry.address}/${OCI_REPOSITORY}:q4_1`,
+              REGISTRY_MODEL.fileSha256,
+            ),
+          ),
+        );
+        const during = await createRequests('rolling', 16, 'smollm2-placed');
+        const [both] = await waitFor(
+          'the LLM pod serving both Models',
+          () =>
+            waitForPods(cluster, NAMESPACE, 'app.kubernetes.io/component=llm', {
+              count: 1,
+              timeoutSeconds: E2E.readyTimeoutMs / 1000,
+            }),
+          (pods) => pods.length === 1 && podVariantsOf(pods[0] ?? {}).length === 2,
+          { timeoutMs: E2E.readyTimeoutMs, intervalMs: 2000 },
+        );
+        // fetch-0 pulled the OCI layer (models sort by name), fetch-1 found the same file cached.
+        expect(podVariantsOf(both ?? {}).map((v) => v.model)).toEqual([
+          'smollm2-oci',
+          'smollm2-placed',
+        ]);
+        expect(fetchSecondsOf(both ?? {}).map((f) => f.downloaded)).toEqual([true, false]);
+        expect(await settle(during)).toEqual(succeeded(during));
+        const second = await createRequests('oci', 16, 'smollm2-oci');
+        expect(await settle(second)).toEqual(succeeded(second));
+
+        // A bad checksum: the new pod's fetch refuses the file, the Model says why, and the
+        // serving pod goes on serving.
+        await cluster.applyManifests(
+          stringify(llmModel('smollm2-badsum', server.url('/smollm2.gguf'), 'f'.repeat(64))),
+        );
+        const bad = await waitFor(
+          'Model smollm2-badsum to report the checksum',
+          () => getModel('smollm2-badsum'),
+          (m) =>
+            m.status?.conditions?.some(
+              (c) => c.type === 'Ready' && c.reason === 'ChecksumMismatch',
+            ) === true,
+          { timeoutMs: E2E.readyTimeoutMs, intervalMs: 2000 },
+        );
+        expect(bad.status?.conditions?.find((c) => c.type === 'Ready')?.message).toContain(
+          `not the ${'f'.repeat(64)} the Model declares`,
+        );
+        const meanwhile = await createRequests('badsum', 16, 'smollm2-placed');
+        expect(await settle(meanwhile)).toEqual(succeeded(meanwhile));
+      } finally {
+        for (const name of ['smollm2-placed', 'smollm2-oci', 'smollm2-badsum'])
+          await custom
+            .deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: 'models', name })
+            .catch(() => undefined);
+        // Deleting the EdgeNode deletes its LLM pods (their owner), so uninstall finds none.
+        await custom
+          .deleteClusterCustomObject({
+            group: GROUP,
+            version: VERSION,
+            plural: 'edgenodes',
+            name: edgeNode,
+          })
+          .catch(() => undefined);
+        await waitFor(
+          'the LLM pods to be gone',
+          async () =>
+            (
+              await core.listNamespacedPod({
+                namespace: NAMESPACE,
+                labelSelector: 'app.kubernetes.io/component=llm',
+              })
+            ).items.length,
+          (n) => n === 0,
+          { timeoutMs: 3 * 60_000, intervalMs: 1000 },
+        );
+        await server.stop();
       }
     },
     E2E.testTimeoutMs,
@@ -401,7 +617,7 @@ describe('helm install on a real node', () => {
         CHART,
         '--namespace',
         NAMESPACE,
-        '--reuse-values',
+        '--reset-then-reuse-values',
         '--set',
         'operator.logLevel=debug',
         '--set',

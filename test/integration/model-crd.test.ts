@@ -195,6 +195,7 @@ describe('Model', () => {
           edgeNodes: ['jetson-1'],
         },
       ],
+      summary: { variants: 'Q4_1,Q8_0,F16', servedOn: 'Q4_1@jetson-1', readyPods: 1 },
     };
     const ignored = (await custom.patchClusterCustomObject(
       { ...object, body: { status } },
@@ -213,15 +214,19 @@ describe('Model', () => {
     );
     expect(table.columnDefinitions.map((c) => c.name)).toEqual([
       'Name',
-      'Variant',
+      'Variants',
+      'Served-On',
+      'Pods',
       'Ready',
       'Parameters',
       'Context',
       'Age',
     ]);
-    expect(table.rows[0]?.cells.slice(0, 5)).toEqual([
+    expect(table.rows[0]?.cells.slice(0, 7)).toEqual([
       name,
-      'Q4_1',
+      'Q4_1,Q8_0,F16',
+      'Q4_1@jetson-1',
+      1,
       'True',
       REGISTRY_MODEL.shape.parameters,
       8192,

@@ -143,7 +143,10 @@ describe('the model controller', () => {
       { timeoutMs: 30_000 },
     );
     const pod = pods[0] as k8s.V1Pod;
-    expect(pod.spec?.nodeName).toBe(`${node}-k8s`);
+    expect(
+      pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution
+        ?.nodeSelectorTerms[0]?.matchFields?.[0]?.values,
+    ).toEqual([`${node}-k8s`]);
     expect(pod.metadata?.ownerReferences?.[0]).toMatchObject({ kind: 'EdgeNode', name: node });
     expect(podVariantsOf(pod)).toEqual([
       expect.objectContaining({

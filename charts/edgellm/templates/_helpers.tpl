@@ -117,23 +117,26 @@ the headless agent Service. */}}
 
 {{/* The agent's config file (src/agent/config.ts), rendered from agent.config. */}}
 {{- define "edgellm.agent.config" -}}
-{{- $c := .Values.agent.config -}}
+{{- $root := .root -}}
+{{- $c := $root.Values.agent.config -}}
 {{- $models := list -}}
+{{- if .models -}}
 {{- range $c.models -}}
 {{- $m := deepCopy . -}}
 {{- if not (hasPrefix "/" $m.path) -}}
-{{- $_ := set $m "path" (printf "%s/%s" (trimSuffix "/" $.Values.agent.modelVolume.mountPath) $m.path) -}}
+{{- $_ := set $m "path" (printf "%s/%s" (trimSuffix "/" $root.Values.agent.modelVolume.mountPath) $m.path) -}}
 {{- end -}}
 {{- $models = append $models $m -}}
 {{- end -}}
+{{- end -}}
 {{- $tls := dict "insecure" true -}}
-{{- if ne .Values.tls.mode "disabled" -}}
-{{- $dir := include "edgellm.agent.tlsDir" . -}}
-{{- $tls = dict "caFile" (printf "%s/ca.crt" $dir) "certFile" (printf "%s/tls.crt" $dir) "keyFile" (printf "%s/tls.key" $dir) "allowedClients" (list .Values.tls.operatorClientName) -}}
+{{- if ne $root.Values.tls.mode "disabled" -}}
+{{- $dir := include "edgellm.agent.tlsDir" $root -}}
+{{- $tls = dict "caFile" (printf "%s/ca.crt" $dir) "certFile" (printf "%s/tls.crt" $dir) "keyFile" (printf "%s/tls.key" $dir) "allowedClients" (list $root.Values.tls.operatorClientName) -}}
 {{- end -}}
 {{- $config := dict
-  "listen" (printf "0.0.0.0:%d" (int .Values.agent.grpcPort))
-  "metricsListen" (printf "0.0.0.0:%d" (int .Values.agent.metricsPort))
+  "listen" (printf "0.0.0.0:%d" (int $root.Values.agent.grpcPort))
+  "metricsListen" (printf "0.0.0.0:%d" (int $root.Values.agent.metricsPort))
   "tls" $tls
   "models" $models
   "threads" $c.threads
@@ -151,4 +154,150 @@ the headless agent Service. */}}
 httpGet:
   path: {{ .path }}
   port: metrics
+{{- end }}
+
+{{/* The Pod the operator makes LLM pods from (--llm-pod-template): the agent container and pod
+settings of agent.*, the LLM agent config (no models: the operator adds --model flags) and the
+node model cache llm.cache. The operator adds the node, the fetch init containers and the mounts
+of the cache. */}}
+{{- define "edgellm.llm.podTemplate" -}}
+{{- $a := .Values.agent -}}
+{{- $cache := .Values.llm.cache -}}
+metadata:
+  labels:
+    {{- include "edgellm.componentLabels" (dict "root" . "component" "llm") | nindent 4 }}
+    {{- with $a.podLabels }}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+  {{- with $a.podAnnotations }}
+  annotations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+spec:
+  serviceAccountName: {{ include "edgellm.agent.serviceAccountName" . }}
+  automountServiceAccountToken: false
+  {{- with .Values.imagePullSecrets }}
+  imagePullSecrets:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  {{- with $a.priorityClassName }}
+  priorityClassName: {{ . }}
+  {{- end }}
+  securityContext:
+    {{- toYaml $a.podSecurityContext | nindent 4 }}
+  terminationGracePeriodSeconds: {{ $a.terminationGracePeriodSeconds }}
+  {{- with $a.tolerations }}
+  tolerations:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+  containers:
+    - {{ include "edgellm.agent.container" (dict "root" . "models" false "resources" .Values.llm.resources) | indent 6 | trim }}
+  volumes:
+    {{- include "edgellm.agent.volumes" (dict "root" . "models" false "config" (printf "%s-llm" (include "edgellm.fullname" .))) | nindent 4 }}
+    # The node model cache: verified GGUF files the LLM pods on a node share (LRU-bounded).
+    - name: model-cache
+      {{- if eq $cache.type "hostPath" }}
+      hostPath:
+        path: {{ $cache.hostPath.path }}
+        type: DirectoryOrCreate
+      {{- else }}
+      persistentVolumeClaim:
+        claimName: {{ $cache.persistentVolumeClaim.claimName | default (printf "%s-model-cache" (include "edgellm.fullname" .)) }}
+      {{- end }}
+{{- end }}
+
+{{/* The agent container of the DaemonSet and of the LLM pods: dict "root" (the chart context),
+"models" (mount agent.modelVolume: the DaemonSet's models; the LLM pods' come from the cache) and
+"resources" (agent.resources or llm.resources). */}}
+{{- define "edgellm.agent.container" -}}
+{{- $root := .root -}}
+name: agent
+image: {{ include "edgellm.image" (dict "image" $root.Values.agent.image "root" $root) | quote }}
+imagePullPolicy: {{ $root.Values.agent.image.pullPolicy }}
+# The image's entrypoint is `node dist/src/cli/main.js agent`.
+args:
+  - --config=/etc/edgellm/agent/agent.yaml
+env:
+  - name: HOME
+    value: /tmp
+  - name: NODE_NAME
+    valueFrom:
+      fieldRef:
+        fieldPath: spec.nodeName
+  {{- with $root.Values.agent.extraEnv }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+ports:
+  - name: grpc
+    containerPort: {{ $root.Values.agent.grpcPort }}
+    protocol: TCP
+  - name: metrics
+    containerPort: {{ $root.Values.agent.metricsPort }}
+    protocol: TCP
+startupProbe:
+  {{- include "edgellm.agent.probeHandler" (dict "path" "/healthz") | nindent 2 }}
+  {{- toYaml $root.Values.agent.startupProbe | nindent 2 }}
+livenessProbe:
+  {{- include "edgellm.agent.probeHandler" (dict "path" "/healthz") | nindent 2 }}
+  {{- toYaml $root.Values.agent.livenessProbe | nindent 2 }}
+readinessProbe:
+  {{- include "edgellm.agent.probeHandler" (dict "path" "/readyz") | nindent 2 }}
+  {{- toYaml $root.Values.agent.readinessProbe | nindent 2 }}
+resources:
+  {{- toYaml .resources | nindent 2 }}
+securityContext:
+  {{- toYaml $root.Values.agent.securityContext | nindent 2 }}
+volumeMounts:
+  - name: config
+    mountPath: /etc/edgellm/agent
+    readOnly: true
+  {{- if .models }}
+  - name: models
+    mountPath: {{ $root.Values.agent.modelVolume.mountPath }}
+    readOnly: true
+  {{- end }}
+  {{- if ne $root.Values.tls.mode "disabled" }}
+  - name: tls
+    mountPath: {{ include "edgellm.agent.tlsDir" $root }}
+    readOnly: true
+  {{- end }}
+  - name: tmp
+    mountPath: /tmp
+  {{- with $root.Values.agent.extraVolumeMounts }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}
+
+{{/* The agent pods' volumes: dict "root", "models" (as above) and "config" (the ConfigMap with
+agent.yaml). */}}
+{{- define "edgellm.agent.volumes" -}}
+{{- $root := .root -}}
+- name: config
+  configMap:
+    name: {{ .config }}
+{{- if .models }}
+- name: models
+  {{- if eq $root.Values.agent.modelVolume.type "hostPath" }}
+  hostPath:
+    path: {{ $root.Values.agent.modelVolume.hostPath.path }}
+    type: {{ $root.Values.agent.modelVolume.hostPath.type }}
+  {{- else }}
+  persistentVolumeClaim:
+    claimName: {{ $root.Values.agent.modelVolume.persistentVolumeClaim.claimName | default (printf "%s-models" (include "edgellm.fullname" $root)) }}
+    readOnly: true
+  {{- end }}
+{{- end }}
+{{- if ne $root.Values.tls.mode "disabled" }}
+- name: tls
+  secret:
+    secretName: {{ include "edgellm.tls.agentSecret" $root }}
+    defaultMode: 0440
+{{- end }}
+# The root filesystem is read-only; llama.cpp and Node write temporary files here.
+- name: tmp
+  emptyDir:
+    sizeLimit: 1Gi
+{{- with $root.Values.agent.extraVolumes }}
+{{- toYaml . | nindent 0 }}
+{{- end }}
 {{- end }}

@@ -97,8 +97,9 @@ export function register(program: Command): void {
             reason: error instanceof ModelFetchError ? error.reason : FETCH_REASON.invalidSource,
             message: error.message,
           });
-          process.exitCode = 1;
-          return;
+          // Exit 1: the kubelet then restarts the init container with backoff, and the pod
+          // never starts an agent without its model.
+          throw new UserInputError(error.message, 1);
         }
         throw error;
       }

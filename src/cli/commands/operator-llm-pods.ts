@@ -7,9 +7,12 @@ import { parse as parseYaml } from 'yaml';
 import type { LlmPodOptions } from '../../operator/manager.js';
 import { MODEL_CONTROLLER_DEFAULTS } from '../../operator/models/controller.js';
 import { LLM_POD } from '../../operator/models/llm-pods.js';
+import type { FromNodeAgent } from '../../operator/edgenodes/from-node.js';
 import { UserInputError } from '../../util/user-error.js';
 
 export interface LlmPodFlags {
+  readonly edgeNodesFromNodes?: string;
+  readonly edgeNodeTlsSecret?: string;
   readonly llmPodTemplate?: string;
   readonly llmNamespace?: string;
   readonly agentNamespace?: string;
@@ -40,10 +43,39 @@ export function addLlmPodFlags(command: Command): Command {
       [],
     )
     .option(
+      '--edge-nodes-from-nodes <label-selector>',
+      'make an EdgeNode (no spec.models: placed by the operator) for every Node this label selector matches, e.g. edgellm.io/llm-node=true',
+    )
+    .option(
+      '--edge-node-tls-secret <ns/name>',
+      'the operator client TLS Secret those EdgeNodes name in spec.agent.tlsSecretRef (without it: spec.agent.insecure)',
+    )
+    .option(
       '--placement-interval-seconds <s>',
       'how often placement is decided again without an event',
       String(MODEL_CONTROLLER_DEFAULTS.intervalSeconds),
     );
+}
+
+/** --edge-nodes-from-nodes and --edge-node-tls-secret as the manager's option. */
+export function edgeNodesFromNodesOption(
+  flags: LlmPodFlags,
+): { labelSelector: string; agent: FromNodeAgent } | undefined {
+  if (flags.edgeNodesFromNodes === undefined) return undefined;
+  if (flags.edgeNodeTlsSecret === undefined)
+    return { labelSelector: flags.edgeNodesFromNodes, agent: { insecure: true } };
+  const [namespace, name, ...rest] = flags.edgeNodeTlsSecret.split('/');
+  if (
+    namespace === undefined ||
+    name === undefined ||
+    rest.length > 0 ||
+    namespace === '' ||
+    name === ''
+  )
+    throw new UserInputError(
+      `--edge-node-tls-secret must be namespace/name, got ${flags.edgeNodeTlsSecret}`,
+    );
+  return { labelSelector: flags.edgeNodesFromNodes, agent: { tlsSecretRef: { namespace, name } } };
 }
 
 export async function llmPodOptions(flags: LlmPodFlags): Promise<LlmPodOptions | undefined> {

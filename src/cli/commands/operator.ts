@@ -11,7 +11,12 @@ import { Manager, OPERATOR_DEFAULTS, type OpenAiEndpointOptions } from '../../op
 import { openAiDefaultsSchema, type OpenAiDefaults } from '../../operator/openai/defaults.js';
 import { OPENAI_SERVER_DEFAULTS } from '../../operator/openai/server.js';
 import { parseWith } from '../../util/validation.js';
-import { addLlmPodFlags, llmPodOptions, type LlmPodFlags } from './operator-llm-pods.js';
+import {
+  addLlmPodFlags,
+  edgeNodesFromNodesOption,
+  llmPodOptions,
+  type LlmPodFlags,
+} from './operator-llm-pods.js';
 
 interface OperatorFlags extends LlmPodFlags {
   readonly kubeconfig?: string;
@@ -224,6 +229,7 @@ export function register(program: Command): void {
           throw new UserInputError(`${n} is not a namespace name (RFC 1123 label)`);
       const openai = await openAiOptions(flags);
       const llmPods = await llmPodOptions(flags);
+      const edgeNodesFromNodes = edgeNodesFromNodesOption(flags);
       const kubeConfig = new k8s.KubeConfig();
       if (flags.kubeconfig !== undefined) kubeConfig.loadFromFile(flags.kubeconfig);
       else kubeConfig.loadFromDefault();
@@ -244,6 +250,7 @@ export function register(program: Command): void {
         ...(flags.agentServerName === undefined ? {} : { agentServerName: flags.agentServerName }),
         ...(openai === undefined ? {} : { openai }),
         ...(llmPods === undefined ? {} : { llmPods }),
+        ...(edgeNodesFromNodes === undefined ? {} : { edgeNodesFromNodes }),
         ...(process.env['POD_NAME'] ? { identity: process.env['POD_NAME'] } : {}),
       });
       await manager.start();

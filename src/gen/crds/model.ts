@@ -105,6 +105,23 @@ export interface ModelStatus {
     message: string;
   }[];
   /**
+   * What `kubectl get models` shows.
+   */
+  summary?: {
+    /**
+     * The variants' quantizations, comma-separated.
+     */
+    variants?: string;
+    /**
+     * Where a Ready LLM pod serves each variant, as quantization@EdgeNode, comma-separated ("-" when nowhere).
+     */
+    servedOn?: string;
+    /**
+     * Ready LLM pods serving a variant of the model.
+     */
+    readyPods?: number;
+  };
+  /**
    * Each spec.variants entry as the operator knows it.
    *
    * @maxItems 16

@@ -46,6 +46,8 @@ export const MODEL_CONTROLLER_DEFAULTS = {
   /** Context of each variant in an LLM pod's agent, shared by maxSequences sequences. */
   contextTokens: 4096,
   maxSequences: 8,
+  /** A failed LLM pod is made anew no sooner than this after it was created. */
+  failedPodRetrySeconds: 30,
 } as const;
 
 const KEY = 'placement';
@@ -284,6 +286,14 @@ export class ModelController {
       } catch (error) {
         if (apiStatusCode(error) !== 409) throw error;
       }
+    }
+    // A pod that ended (the kubelet rejected it, or it failed) never runs again: delete it so the
+    // next pass makes it anew, at most once per `failedPodRetrySeconds`.
+    if (desired?.status?.phase === 'Failed' || desired?.status?.phase === 'Succeeded') {
+      const age =
+        this.options.clock.now() - new Date(desired.metadata?.creationTimestamp ?? 0).getTime();
+      if (age > MODEL_CONTROLLER_DEFAULTS.failedPodRetrySeconds * 1000)
+        await this.deletePod(desired, name);
     }
     const desiredReady = desired !== undefined && isPodReady(desired);
     for (const pod of mine) {

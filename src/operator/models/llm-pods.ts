@@ -197,7 +197,20 @@ export function buildLlmPod(input: LlmPodInput): k8s.V1Pod {
       // The template is plain data parsed from YAML; the client's V1 types merely name classes.
       // eslint-disable-next-line @typescript-eslint/no-misused-spread
       ...spec,
-      nodeName: input.kubeNode,
+      // Pinned through the scheduler (as the DaemonSet controller pins its pods), not spec.nodeName:
+      // the scheduler counts the node's resources and taints, and a pod that does not fit waits
+      // Pending with a reason instead of being rejected by the kubelet.
+      affinity: {
+        // eslint-disable-next-line @typescript-eslint/no-misused-spread
+        ...spec.affinity,
+        nodeAffinity: {
+          requiredDuringSchedulingIgnoredDuringExecution: {
+            nodeSelectorTerms: [
+              { matchFields: [{ key: 'metadata.name', operator: 'In', values: [input.kubeNode] }] },
+            ],
+          },
+        },
+      },
       restartPolicy: 'Always',
       initContainers: [...(spec.initContainers ?? []), ...fetches.map((f) => f.container)],
       containers: spec.containers.map((c) =>
@@ -233,16 +246,22 @@ export function fetchFailuresOf(pod: k8s.V1Pod): FetchFailure[] {
     const index = /^fetch-([0-9]+)$/.exec(status.name)?.[1];
     if (index === undefined) continue;
     const terminated = status.state?.terminated ?? status.lastState?.terminated;
-    if (terminated === undefined || terminated.exitCode === 0) continue;
+    if (terminated === undefined) continue;
     const source = variants[Number(index)]?.source ?? status.name;
     try {
-      const report = JSON.parse(terminated.message ?? '') as { reason?: string; message?: string };
+      const report = JSON.parse(terminated.message ?? '') as {
+        ok?: boolean;
+        reason?: string;
+        message?: string;
+      };
+      if (report.ok === true || (report.ok === undefined && terminated.exitCode === 0)) continue;
       failures.push({
         source,
         reason: report.reason ?? 'FetchFailed',
         message: report.message ?? `exit code ${terminated.exitCode}`,
       });
     } catch {
+      if (terminated.exitCode === 0) continue;
       failures.push({
         source,
         reason: 'FetchFailed',
@@ -251,6 +270,25 @@ export function fetchFailuresOf(pod: k8s.V1Pod): FetchFailure[] {
     }
   }
   return failures;
+}
+
+/** Why a pod does not run, when Kubernetes says: unschedulable, or rejected/failed on the node. */
+export function podProblemOf(pod: k8s.V1Pod): { reason: string; message: string } | undefined {
+  const name = pod.metadata?.name ?? '';
+  if (pod.status?.phase === 'Failed') {
+    return {
+      reason: pod.status.reason ?? 'PodFailed',
+      message: `pod ${name} failed: ${pod.status.message ?? 'no message'}`,
+    };
+  }
+  const scheduled = pod.status?.conditions?.find((c) => c.type === 'PodScheduled');
+  if (scheduled?.status === 'False') {
+    return {
+      reason: scheduled.reason ?? 'Unschedulable',
+      message: `pod ${name} cannot be scheduled on its node: ${scheduled.message ?? 'no message'}`,
+    };
+  }
+  return undefined;
 }
 
 /** Seconds each successful fetch took, from the termination messages. */

@@ -6,7 +6,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { PlacementDecision } from '../../core/placement/types.js';
 import type { Model, ModelStatus } from '../../gen/crds/model.js';
 import { setCondition, type Condition } from '../api/conditions.js';
-import { fetchFailuresOf, isPodReady, LLM_POD, podVariantsOf } from './llm-pods.js';
+import { fetchFailuresOf, isPodReady, LLM_POD, podProblemOf, podVariantsOf } from './llm-pods.js';
 import type { ModelShape } from './placement-problem.js';
 
 export const MODEL_CONDITION = {
@@ -47,14 +47,16 @@ export function modelStatus(input: ModelStatusInput): ModelStatus {
   let conditions = (model.status?.conditions ?? []) as Condition[];
   const failures = new Map<string, { reason: string; message: string }>();
   const readyOn = new Map<string, Set<string>>();
+  let readyPods = 0;
   for (const pod of input.pods) {
     for (const f of fetchFailuresOf(pod)) failures.set(f.source, f);
     if (!isPodReady(pod)) continue;
     const node = pod.metadata?.labels?.[LLM_POD.edgeNodeLabel];
-    for (const v of podVariantsOf(pod)) {
-      if (v.model !== name || node === undefined) continue;
+    const mine = podVariantsOf(pod).filter((v) => v.model === name);
+    if (node === undefined || mine.length === 0) continue;
+    readyPods += 1;
+    for (const v of mine)
       readyOn.set(v.quantization, (readyOn.get(v.quantization) ?? new Set()).add(node));
-    }
   }
   const placedOn = (q: string): string[] =>
     (decision?.placement ?? [])
@@ -144,9 +146,24 @@ export function modelStatus(input: ModelStatusInput): ModelStatus {
       .filter((n) => !readyOn.get(v.quantization)?.has(n))
       .map((n) => ({ variant: v, node: n })),
   );
-  const fetchFailure = missing
-    .map((m) => failures.get(m.variant.source))
-    .find((f) => f !== undefined);
+  // Why a missing variant does not serve: its fetch failed, or its pod cannot run.
+  const podProblems = missing.flatMap((m) =>
+    input.pods
+      .filter(
+        (p) =>
+          p.metadata?.labels?.[LLM_POD.edgeNodeLabel] === m.node &&
+          podVariantsOf(p).some(
+            (v) => v.model === name && v.quantization === m.variant.quantization,
+          ),
+      )
+      .flatMap((p) => {
+        const problem = podProblemOf(p);
+        return problem === undefined ? [] : [problem];
+      }),
+  );
+  const fetchFailure =
+    missing.map((m) => failures.get(m.variant.source)).find((f) => f !== undefined) ??
+    podProblems[0];
   conditions = setCondition(
     conditions,
     placements.length > 0 && missing.length === 0
@@ -171,9 +188,17 @@ export function modelStatus(input: ModelStatusInput): ModelStatus {
     now,
     generation,
   );
+  const servedOn = variants.flatMap((v) =>
+    (v.edgeNodes ?? []).map((n) => `${v.quantization}@${n}`),
+  );
   return {
     ...(generation === undefined ? {} : { observedGeneration: generation }),
     conditions,
+    summary: {
+      variants: model.spec.variants.map((v) => v.quantization).join(','),
+      servedOn: servedOn.length > 0 ? servedOn.join(',') : '-',
+      readyPods,
+    },
     variants,
   };
 }

@@ -63,7 +63,14 @@ describe('buildLlmPod', () => {
     const pod = buildLlmPod(
       input([variant('Q4_1'), variant('Q8_0', 'pvc://edgellm/store/q8.gguf')]),
     );
-    expect(pod.spec?.nodeName).toBe('node-1');
+    expect(pod.spec?.nodeName).toBeUndefined(); // the scheduler binds it, counting resources
+    expect(
+      pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution,
+    ).toEqual({
+      nodeSelectorTerms: [
+        { matchFields: [{ key: 'metadata.name', operator: 'In', values: ['node-1'] }] },
+      ],
+    });
     expect(pod.metadata?.labels).toMatchObject({
       team: 'edge',
       'app.kubernetes.io/component': 'llm',
