@@ -477,8 +477,36 @@ describe('helm install on a real node', () => {
         );
         const meanwhile = await createRequests('badsum', 16, 'smollm2-placed');
         expect(await settle(meanwhile)).toEqual(succeeded(meanwhile));
+
+        // A file in a claim (the chart's model volume): the operator cannot mount it, so a probe
+        // pod reads its header; the LLM pod's fetch copies it from the claim into the cache.
+        await custom.deleteClusterCustomObject({
+          group: GROUP,
+          version: VERSION,
+          plural: 'models',
+          name: 'smollm2-badsum',
+        });
+        await cluster.applyManifests(
+          stringify(
+            llmModel(
+              'smollm2-pvc',
+              `pvc://${NAMESPACE}/${RELEASE}-models/SmolLM2-135M-Instruct.Q4_1.gguf`,
+              REGISTRY_MODEL.fileSha256,
+            ),
+          ),
+        );
+        const fromClaim = await waitFor(
+          'Model smollm2-pvc Ready',
+          () => getModel('smollm2-pvc'),
+          (m) =>
+            m.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') === true,
+          { timeoutMs: E2E.readyTimeoutMs, intervalMs: 2000 },
+        );
+        expect(fromClaim.status?.variants?.[0]?.shape?.layers).toBe(30);
+        const claimed = await createRequests('pvc', 16, 'smollm2-pvc');
+        expect(await settle(claimed)).toEqual(succeeded(claimed));
       } finally {
-        for (const name of ['smollm2-placed', 'smollm2-oci', 'smollm2-badsum'])
+        for (const name of ['smollm2-placed', 'smollm2-oci', 'smollm2-badsum', 'smollm2-pvc'])
           await custom
             .deleteClusterCustomObject({ group: GROUP, version: VERSION, plural: 'models', name })
             .catch(() => undefined);

@@ -178,6 +178,50 @@ describe('the model controller', () => {
     expect(condition(model, 'Placed')?.status).toBe('False');
   });
 
+  it('reads a pvc:// source through a probe pod that mounts the claim, and names a claim it cannot mount', async () => {
+    const name = unique('from-claim');
+    const source = `pvc://${env.ns}/model-store/smollm2/q4.gguf`;
+    await createModel(name, source);
+    // No kubelet here: the probe pod is made and waits (the e2e runs one).
+    const probe = await waitFor(
+      'the shape probe pod',
+      async () =>
+        (
+          await core.listNamespacedPod({
+            namespace: env.ns,
+            labelSelector: 'app.kubernetes.io/component=shape-probe',
+          })
+        ).items,
+      (items) => items.some((p) => p.spec?.containers[0]?.args?.includes(`--source=${source}`)),
+      { timeoutMs: 30_000 },
+    );
+    const pod = probe.find((p) => p.spec?.containers[0]?.args?.includes(`--source=${source}`));
+    expect(pod?.spec?.containers[0]?.args).toContain('--header-only');
+    expect(pod?.spec?.volumes).toContainEqual({
+      name: 'source-0',
+      persistentVolumeClaim: { claimName: 'model-store', readOnly: true },
+    });
+    await waitFor(
+      'ShapeKnown=Unknown while the probe runs',
+      () => getModel(name),
+      (m) => condition(m, 'ShapeKnown')?.reason === 'ReadingHeader',
+      { timeoutMs: 30_000 },
+    );
+
+    const elsewhere = unique('other-ns-claim');
+    await createModel(elsewhere, 'pvc://other-namespace/model-store/q4.gguf');
+    const model = await waitFor(
+      'ShapeKnown=False',
+      () => getModel(elsewhere),
+      (m) => condition(m, 'ShapeKnown')?.status === 'False',
+      { timeoutMs: 30_000 },
+    );
+    expect(condition(model, 'ShapeKnown')).toMatchObject({ reason: 'SourceNotMounted' });
+    expect(condition(model, 'ShapeKnown')?.message).toContain(
+      `the claim must be in namespace ${env.ns}`,
+    );
+  });
+
   it('refuses an EdgeNode with neither spec.models nor spec.agent.nodeName', async () => {
     const error = await env
       .createNode(unique('edge-nowhere'), {

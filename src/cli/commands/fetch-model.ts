@@ -7,13 +7,16 @@ import type { Command } from 'commander';
 import { ModelCache } from '../../model-fetch/cache.js';
 import { FETCH_REASON, ModelFetchError } from '../../model-fetch/errors.js';
 import { parseModelSource } from '../../model-fetch/source.js';
+import { readSourceShape } from '../../model-fetch/shape.js';
+import type { GgufModelShape } from '../../gguf/model-shape.js';
 import { UserInputError } from '../../util/user-error.js';
 
 interface FetchFlags {
   readonly source: string;
   readonly sha256: string;
-  readonly cacheDir: string;
-  readonly maxCacheBytes: string;
+  readonly cacheDir?: string;
+  readonly maxCacheBytes?: string;
+  readonly headerOnly?: boolean;
   readonly pvcMount?: string;
   readonly insecureRegistry: readonly string[];
   readonly terminationLog: string;
@@ -29,6 +32,7 @@ export type FetchReport =
       readonly seconds: number;
       readonly evicted: readonly string[];
     }
+  | { readonly ok: true; readonly shape: GgufModelShape; readonly seconds: number }
   | { readonly ok: false; readonly reason: string; readonly message: string };
 
 function report(flags: FetchFlags, result: FetchReport): void {
@@ -52,10 +56,11 @@ export function register(program: Command): void {
       'https://..., oci://registry/repository:tag or pvc://namespace/claim/path',
     )
     .requiredOption('--sha256 <hex>', 'the sha256 the file must have')
-    .requiredOption('--cache-dir <dir>', 'the node-local cache directory')
-    .requiredOption(
-      '--max-cache-bytes <n>',
-      'bound of the cache; least recently used files are evicted',
+    .option('--cache-dir <dir>', 'the node-local cache directory')
+    .option('--max-cache-bytes <n>', 'bound of the cache; least recently used files are evicted')
+    .option(
+      '--header-only',
+      "read only the GGUF header and report the model's shape (the operator's probe of pvc:// sources)",
     )
     .option('--pvc-mount <dir>', 'where the claim of a pvc:// source is mounted')
     .option(
@@ -74,6 +79,18 @@ export function register(program: Command): void {
             `--sha256 ${flags.sha256} is not 64 lower-case hex digits`,
           );
         }
+        const source = parseModelSource(flags.source);
+        const open = {
+          insecureRegistries: flags.insecureRegistry,
+          ...(flags.pvcMount === undefined ? {} : { pvcMountPath: flags.pvcMount }),
+        };
+        const seconds = (): number => Number(((performance.now() - started) / 1000).toFixed(3));
+        if (flags.headerOnly === true) {
+          const { shape } = await readSourceShape(source, open);
+          report(flags, { ok: true, shape, seconds: seconds() });
+          return;
+        }
+        if (flags.cacheDir === undefined) throw new UserInputError('--cache-dir is required');
         const maxBytes = Number(flags.maxCacheBytes);
         if (!Number.isSafeInteger(maxBytes) || maxBytes <= 0) {
           throw new UserInputError(
@@ -81,15 +98,8 @@ export function register(program: Command): void {
           );
         }
         const cache = new ModelCache({ dir: flags.cacheDir, maxBytes });
-        const cached = await cache.ensure(flags.sha256, parseModelSource(flags.source), {
-          insecureRegistries: flags.insecureRegistry,
-          ...(flags.pvcMount === undefined ? {} : { pvcMountPath: flags.pvcMount }),
-        });
-        report(flags, {
-          ok: true,
-          ...cached,
-          seconds: Number(((performance.now() - started) / 1000).toFixed(3)),
-        });
+        const cached = await cache.ensure(flags.sha256, source, open);
+        report(flags, { ok: true, ...cached, seconds: seconds() });
       } catch (error) {
         if (error instanceof ModelFetchError || error instanceof UserInputError) {
           report(flags, {

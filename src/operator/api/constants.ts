@@ -60,4 +60,9 @@ export const LABELS = {
   component: 'app.kubernetes.io/component',
 } as const;
 export const APP_NAME = 'edgellm';
-export const COMPONENT = { operator: 'operator', agent: 'agent', llm: 'llm' } as const;
+export const COMPONENT = {
+  operator: 'operator',
+  agent: 'agent',
+  llm: 'llm',
+  shapeProbe: 'shape-probe',
+} as const;

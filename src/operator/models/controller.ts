@@ -37,6 +37,7 @@ import {
 } from './llm-pods.js';
 import { modelStatus, type ShapeResult } from './model-status.js';
 import { isPlacedNode, placementProblem } from './placement-problem.js';
+import { ShapeProbe } from './shape-probe.js';
 import { ShapeReader } from './shape-reader.js';
 
 export const MODEL_CONTROLLER_DEFAULTS = {
@@ -78,12 +79,18 @@ export class ModelController {
   private readonly controller: Controller;
   private readonly core: k8s.CoreV1Api;
   private readonly shapes: ShapeReader;
+  private readonly probe: ShapeProbe;
   private decision: PlacementDecision | undefined;
   /** Pods whose fetch times are in the histogram already. */
   private readonly measured = new Set<string>();
 
   constructor(private readonly options: ModelControllerOptions) {
     this.core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.probe = new ShapeProbe({
+      kubeConfig: options.kubeConfig,
+      template: options.template,
+      namespace: options.namespace,
+    });
     this.controller = new Controller({
       name: 'model',
       workers: 1,
@@ -99,6 +106,7 @@ export class ModelController {
       onRead: () => {
         this.trigger();
       },
+      readPvc: (source, sha256) => this.probe.read(source, sha256),
     });
   }
 

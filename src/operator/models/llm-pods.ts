@@ -108,33 +108,38 @@ export function llmPodName(input: LlmPodInput): string {
   return `edgellm-llm-${input.edgeNode.name}`.slice(0, 240) + `-${hash}`;
 }
 
+/** An `edgellm fetch-model` container for one source, and the PVC volume it mounts, if any. */
 function fetchContainer(
   agent: k8s.V1Container,
-  variant: PodVariant,
+  name: string,
+  source: { readonly source: string; readonly sha256: string },
   index: number,
-  input: LlmPodInput,
+  mode: { readonly cacheBytes: number } | 'header-only',
+  insecureRegistries: readonly string[],
 ): { container: k8s.V1Container; volume?: k8s.V1Volume } {
-  const mounts: k8s.V1VolumeMount[] = [
-    { name: LLM_POD.cacheVolume, mountPath: LLM_POD.cacheMountPath },
-  ];
+  const mounts: k8s.V1VolumeMount[] =
+    mode === 'header-only'
+      ? []
+      : [{ name: LLM_POD.cacheVolume, mountPath: LLM_POD.cacheMountPath }];
   const args = [
-    `--source=${variant.source}`,
-    `--sha256=${variant.sha256}`,
-    `--cache-dir=${LLM_POD.cacheMountPath}`,
-    `--max-cache-bytes=${input.maxCacheBytes}`,
-    ...input.insecureRegistries.map((r) => `--insecure-registry=${r}`),
+    `--source=${source.source}`,
+    `--sha256=${source.sha256}`,
+    ...(mode === 'header-only'
+      ? ['--header-only']
+      : [`--cache-dir=${LLM_POD.cacheMountPath}`, `--max-cache-bytes=${mode.cacheBytes}`]),
+    ...insecureRegistries.map((r) => `--insecure-registry=${r}`),
   ];
   let volume: k8s.V1Volume | undefined;
-  const pvc = /^pvc:\/\/[^/]+\/([^/]+)\//.exec(variant.source);
+  const pvc = /^pvc:\/\/[^/]+\/([^/]+)\//.exec(source.source);
   if (pvc?.[1] !== undefined) {
-    const name = `source-${index}`;
+    const volumeName = `source-${index}`;
     const mountPath = `${LLM_POD.pvcMountRoot}/${index}`;
-    volume = { name, persistentVolumeClaim: { claimName: pvc[1], readOnly: true } };
-    mounts.push({ name, mountPath, readOnly: true });
+    volume = { name: volumeName, persistentVolumeClaim: { claimName: pvc[1], readOnly: true } };
+    mounts.push({ name: volumeName, mountPath, readOnly: true });
     args.push(`--pvc-mount=${mountPath}`);
   }
   const container: k8s.V1Container = {
-    name: `fetch-${index}`,
+    name,
     ...(agent.image === undefined ? {} : { image: agent.image }),
     ...(agent.imagePullPolicy === undefined ? {} : { imagePullPolicy: agent.imagePullPolicy }),
     command: [...LLM_POD.fetchCommand],
@@ -147,19 +152,80 @@ function fetchContainer(
   return { container, ...(volume === undefined ? {} : { volume }) };
 }
 
-/** The pod that serves `input.variants` on the EdgeNode's Kubernetes node. */
-export function buildLlmPod(input: LlmPodInput): k8s.V1Pod {
-  const spec = input.template.spec;
+/** The template's agent container, or an error naming what the template lacks. */
+function templateAgent(template: k8s.V1Pod): { spec: k8s.V1PodSpec; agent: k8s.V1Container } {
+  const spec = template.spec;
   const agent = spec?.containers.find((c) => c.name === LLM_POD.agentContainer);
   if (spec === undefined || agent === undefined) {
     throw new Error(`the LLM pod template has no container named ${LLM_POD.agentContainer}`);
   }
+  return { spec, agent };
+}
+
+/**
+ * A pod that reads the GGUF header of a pvc:// source where the claim can be mounted (the operator
+ * cannot mount it) and reports the shape in its termination message; the scheduler picks a node.
+ */
+export function buildShapeProbePod(input: {
+  readonly template: k8s.V1Pod;
+  readonly namespace: string;
+  readonly source: string;
+  readonly sha256: string;
+}): k8s.V1Pod {
+  const { spec, agent } = templateAgent(input.template);
+  const probe = fetchContainer(agent, 'probe', input, 0, 'header-only', []);
+  const hash = createHash('sha256')
+    .update(`${input.sha256} ${input.source}`)
+    .digest('hex')
+    .slice(0, 10);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name: `edgellm-shape-probe-${hash}`,
+      namespace: input.namespace,
+      labels: {
+        ...input.template.metadata?.labels,
+        [LABELS.name]: APP_NAME,
+        [LABELS.component]: COMPONENT.shapeProbe,
+      },
+    },
+    spec: {
+      ...(spec.serviceAccountName === undefined
+        ? {}
+        : { serviceAccountName: spec.serviceAccountName }),
+      automountServiceAccountToken: false,
+      ...(spec.imagePullSecrets === undefined ? {} : { imagePullSecrets: spec.imagePullSecrets }),
+      ...(spec.securityContext === undefined ? {} : { securityContext: spec.securityContext }),
+      ...(spec.tolerations === undefined ? {} : { tolerations: spec.tolerations }),
+      restartPolicy: 'Never',
+      containers: [probe.container],
+      volumes: [
+        ...(spec.volumes ?? []).filter((v) => v.name === 'tmp'),
+        ...(probe.volume === undefined ? [] : [probe.volume]),
+      ],
+    },
+  };
+}
+
+/** The pod that serves `input.variants` on the EdgeNode's Kubernetes node. */
+export function buildLlmPod(input: LlmPodInput): k8s.V1Pod {
+  const { spec, agent } = templateAgent(input.template);
   if (!(spec.volumes ?? []).some((v) => v.name === LLM_POD.cacheVolume)) {
     throw new Error(
       `the LLM pod template has no volume named ${LLM_POD.cacheVolume} (the node-local model cache)`,
     );
   }
-  const fetches = input.variants.map((v, i) => fetchContainer(agent, v, i, input));
+  const fetches = input.variants.map((v, i) =>
+    fetchContainer(
+      agent,
+      `fetch-${i}`,
+      v,
+      i,
+      { cacheBytes: input.maxCacheBytes },
+      input.insecureRegistries,
+    ),
+  );
   const modelFlags = input.variants.map(
     (v) =>
       `--model=name=${v.agentModel},quantization=${v.quantization},path=${LLM_POD.cacheMountPath}/${v.sha256}.gguf` +

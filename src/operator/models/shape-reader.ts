@@ -3,6 +3,7 @@
 // failed (a server that was down comes back). Reads run in the background; `onRead` tells the
 // controller to look again.
 import type { Logger } from 'pino';
+import type { GgufModelShape } from '../../gguf/model-shape.js';
 import { ModelFetchError } from '../../model-fetch/errors.js';
 import { readSourceShape } from '../../model-fetch/shape.js';
 import { parseModelSource } from '../../model-fetch/source.js';
@@ -17,6 +18,8 @@ export interface ShapeReaderOptions {
   readonly onRead: () => void;
   readonly nowMs: () => number;
   readonly retrySeconds?: number;
+  /** Reads a pvc:// source's shape where its claim is mounted (ShapeProbe); absent: cannot. */
+  readonly readPvc?: (source: string, sha256: string) => Promise<GgufModelShape>;
 }
 
 export class ShapeReader {
@@ -31,15 +34,19 @@ export class ShapeReader {
     const known = this.results.get(key);
     const retryMs = (this.options.retrySeconds ?? SHAPE_READER_DEFAULTS.retrySeconds) * 1000;
     const stale = known?.result.state === 'failed' && this.options.nowMs() - known.atMs > retryMs;
-    if ((known === undefined || stale) && !this.reading.has(key)) this.read(key, source);
+    if ((known === undefined || stale) && !this.reading.has(key)) this.read(key, source, sha256);
     return known?.result ?? { state: 'reading' };
   }
 
-  private read(key: string, source: string): void {
+  private read(key: string, source: string, sha256: string): void {
     this.reading.add(key);
     void (async (): Promise<ShapeResult> => {
       try {
-        const { shape } = await readSourceShape(parseModelSource(source), {
+        const parsed = parseModelSource(source);
+        if (parsed.kind === 'pvc' && this.options.readPvc !== undefined) {
+          return { state: 'known', shape: await this.options.readPvc(source, sha256) };
+        }
+        const { shape } = await readSourceShape(parsed, {
           insecureRegistries: this.options.insecureRegistries,
         });
         return { state: 'known', shape };

@@ -3,11 +3,13 @@
 // agent without its model) and the termination log carries the reason the operator shows.
 import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { readGgufHeader } from '../../../src/gguf/header-reader.js';
+import { modelShapeOf } from '../../../src/gguf/model-shape.js';
 import { buildTinyModel } from '../../../src/runtime/gguf/tiny-model.js';
 import { ModelServer } from '../../support/model-server.js';
 
@@ -58,6 +60,25 @@ describe('edgellm fetch-model', () => {
       path: join(dir, 'cache', `${sha}.gguf`),
     });
     expect(JSON.parse(log)).toEqual(report);
+  });
+
+  it('reads only the header of a file in a mounted claim (the shape probe)', async () => {
+    const mount = join(dir, 'claim');
+    await mkdir(join(mount, 'models'), { recursive: true });
+    await writeFile(join(mount, 'models', 'm.gguf'), file);
+    const log = join(dir, 'probe.log');
+    const { stdout } = await run(process.execPath, [
+      'dist/src/cli/main.js',
+      'fetch-model',
+      '--source=pvc://edgellm/claim/models/m.gguf',
+      `--sha256=${sha}`,
+      '--header-only',
+      `--pvc-mount=${mount}`,
+      `--termination-log=${log}`,
+    ]);
+    const report = JSON.parse(stdout) as { ok: boolean; shape: unknown };
+    expect(report).toMatchObject({ ok: true, shape: modelShapeOf(readGgufHeader(file)) });
+    expect(JSON.parse(await readFile(log, 'utf8'))).toEqual(report);
   });
 
   it('exits 1 on a bad checksum with the reason in the termination log', async () => {

@@ -7,6 +7,7 @@ import type * as k8s from '@kubernetes/client-node';
 import {
   agentModelName,
   buildLlmPod,
+  buildShapeProbePod,
   fetchFailuresOf,
   fetchSecondsOf,
   LLM_POD,
@@ -142,6 +143,31 @@ const ready: k8s.V1PodStatus = {
   podIP: '10.1.0.5',
   conditions: [{ type: 'Ready', status: 'True' }],
 };
+
+describe('buildShapeProbePod', () => {
+  it('mounts the claim in a pod of its own that reports the header once and is never restarted', () => {
+    const pod = buildShapeProbePod({
+      template,
+      namespace: 'edgellm',
+      source: 'pvc://edgellm/store/q8.gguf',
+      sha256: SHA,
+    });
+    expect(pod.metadata?.labels?.['app.kubernetes.io/component']).toBe('shape-probe');
+    expect(pod.spec?.restartPolicy).toBe('Never');
+    expect(pod.spec?.affinity).toBeUndefined(); // any node that can mount the claim
+    const [probe] = pod.spec?.containers ?? [];
+    expect(probe?.args).toEqual([
+      '--source=pvc://edgellm/store/q8.gguf',
+      `--sha256=${SHA}`,
+      '--header-only',
+      `--pvc-mount=${LLM_POD.pvcMountRoot}/0`,
+    ]);
+    expect(pod.spec?.volumes).toEqual([
+      { name: 'tmp', emptyDir: {} },
+      { name: 'source-0', persistentVolumeClaim: { claimName: 'store', readOnly: true } },
+    ]);
+  });
+});
 
 describe('servingPod', () => {
   it('is the newest Ready pod of the EdgeNode; a newer pod that is not Ready does not serve yet', () => {
