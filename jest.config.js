@@ -53,6 +53,14 @@ export default {
       ...common,
       displayName: 'chaos',
       roots: ['<rootDir>/test/chaos'],
+      // ConfigMaps and Secrets (where long outputs spill) in an etcd of their own with a 32 MiB
+      // quota, which the full-store scenario fills while InferenceRequests stay writable.
+      globals: {
+        edgellmControlPlaneArgs: [
+          '--separate-etcd-for=/configmaps,/secrets',
+          `--separate-etcd-quota-bytes=${32 * 1024 * 1024}`,
+        ],
+      },
       globalSetup: '<rootDir>/test/harness/controlplane.ts',
       globalTeardown: '<rootDir>/test/harness/global-teardown.ts',
     },

@@ -3,6 +3,7 @@ import type { BenchSuite } from '../suite.js';
 import { agentSuite } from './agent.js';
 import { openaiSuite } from './openai.js';
 import { operatorSuite } from './operator.js';
+import { pendingSuite } from './pending.js';
 import { placementSuite } from './placement.js';
 import { plannerSuite } from './planner.js';
 import { runtimeSuite } from './runtime.js';
@@ -18,4 +19,5 @@ export const SUITES: readonly BenchSuite[] = [
   operatorSuite,
   openaiSuite,
   soakSuite,
+  pendingSuite,
 ];

@@ -13,7 +13,6 @@
 // To profile the operator at one rate: EDGELLM_BENCH_OPERATOR_RATES=50 (the ramp's rates, comma
 // separated; the policy comparison is left out then) and EDGELLM_BENCH_OPERATOR_NODE_ARGS=
 // "--cpu-prof --cpu-prof-dir=/tmp/prof" (Node.js flags of the operator process).
-import { readdirSync, readFileSync } from 'node:fs';
 import { get, type RequestOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -31,6 +30,7 @@ import {
 import { waitUntil } from '../../test/support/wait.js';
 import { markdownTable, quantile, type BenchSuite } from '../suite.js';
 import { createLoadRequest, makeLoad, type Load } from '../support/load.js';
+import { cpuSeconds, groupCpuSeconds } from '../support/proc.js';
 import { RequestTracker, type TrackedRequest } from '../support/request-tracker.js';
 import { SIM_MAX_SEQUENCES, SimulatedFleet } from '../support/simulated-fleet.js';
 
@@ -161,36 +161,6 @@ async function apiWrites(kc: k8s.KubeConfig): Promise<Map<string, number>> {
     byVerb.set(verb, (byVerb.get(verb) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
   return byVerb;
-}
-
-const CLOCK_TICKS_PER_SECOND = 100;
-
-/** User + system CPU seconds of one process (/proc/<pid>/stat), 0 once it is gone. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
-  } catch {
-    return 0;
-  }
-}
-
-/** CPU seconds of every process in a process group (the control plane: API server and etcd). */
-function groupCpuSeconds(pgid: number): number {
-  let total = 0;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[2]) === pgid) total += cpuSeconds(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
 }
 
 async function runLoad(

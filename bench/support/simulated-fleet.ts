@@ -3,21 +3,22 @@
 // process against the local kube-apiserver; started together, ready when every EdgeNode is
 // Ready, and torn down together.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { Agent } from '../../src/agent/agent.js';
+import type { LatencyCoefficients } from '../../src/core/model/calibration.js';
 import { agentConfigSchema } from '../../src/agent/config.js';
 import type { EdgeNode } from '../../src/gen/crds/edgenode.js';
 import { EdgeNodeResource } from '../../src/operator/api/constants.js';
-import { SimulatedRuntime } from '../../src/runtime/simulated.js';
+import { SIMULATED_DEFAULTS, SimulatedRuntime } from '../../src/runtime/simulated.js';
 import { repoRoot } from '../../test/harness/controlplane.js';
 import { localNodeSpec } from '../../test/support/edge-node.js';
 import { freePort } from '../../test/support/net.js';
 import { waitFor } from '../../test/support/wait.js';
+import { procMemoryBytes } from './proc.js';
 
 /** The model every simulated agent serves: SmolLM2-135M's shape, Q4_0. */
 export const SIM_MODEL = {
@@ -48,11 +49,40 @@ export interface FleetOptions {
   readonly operatorArgs?: readonly string[];
   /** Node.js flags of the operator process (e.g. --cpu-prof, --cpu-prof-dir=DIR). */
   readonly operatorNodeArgs?: readonly string[];
+  /**
+   * Batches take this many times what the agents' calibration (and so the operator's
+   * prediction) says: with a large factor a node stays busy with its first batch, a Ready node
+   * that accepts no more work. Default 1.
+   */
+  readonly slowdown?: number;
 }
 
-/** One simulated agent: the real agent gRPC server over SimulatedRuntime, in this process. */
-async function startSimulatedAgent(): Promise<Agent> {
-  const runtime = new SimulatedRuntime();
+/** SIMULATED_DEFAULTS' latency coefficients, every term `factor` times longer. */
+function slowerCoefficients(factor: number): LatencyCoefficients {
+  const { prefill, decodeStep } = SIMULATED_DEFAULTS.coefficients;
+  return {
+    prefill: {
+      fixedSeconds: prefill.fixedSeconds * factor,
+      perTokenSeconds: prefill.perTokenSeconds * factor,
+      perTokenSquaredSeconds: prefill.perTokenSquaredSeconds * factor,
+    },
+    decodeStep: {
+      fixedSeconds: decodeStep.fixedSeconds * factor,
+      perSequenceSeconds: decodeStep.perSequenceSeconds * factor,
+      perContextTokenSeconds: decodeStep.perContextTokenSeconds * factor,
+    },
+  };
+}
+
+/**
+ * One simulated agent: the real agent gRPC server over SimulatedRuntime, in this process. Its
+ * calibration is SimulatedRuntime's at the default speed, whatever `slowdown` makes it run at.
+ */
+async function startSimulatedAgent(slowdown = 1): Promise<Agent> {
+  const runtime = new SimulatedRuntime(
+    slowdown === 1 ? {} : { coefficients: slowerCoefficients(slowdown) },
+  );
+  const reference = new SimulatedRuntime();
   const config = agentConfigSchema.parse({
     listen: '127.0.0.1:0',
     metricsListen: false,
@@ -68,6 +98,8 @@ async function startSimulatedAgent(): Promise<Agent> {
     ],
     calibrateOnStart: true,
     logLevel: 'warn',
+    // A slowed batch would hold a stopping agent for the default 30 s.
+    ...(slowdown === 1 ? {} : { shutdownGraceSeconds: 1 }),
   });
   const agent = await Agent.start({
     config,
@@ -75,9 +107,38 @@ async function startSimulatedAgent(): Promise<Agent> {
     logger: pino({ level: 'warn' }),
     registry: new Registry(),
     version: 'bench',
-    calibrate: (_runtime, model) => Promise.resolve(runtime.profile(model.name)),
+    calibrate: async (_runtime, model) => {
+      await reference.loadModel(model);
+      return reference.profile(model.name);
+    },
   });
   return agent;
+}
+
+/** Waits until every one of `names` has Ready=True (`ready`), or none has (`!ready`). */
+async function waitForNodes(
+  custom: k8s.CustomObjectsApi,
+  names: readonly string[],
+  ready: boolean,
+): Promise<void> {
+  await waitFor(
+    `${names.length} EdgeNodes ${ready ? 'Ready' : 'NotReady'}`,
+    async () => {
+      const list = (await custom.listClusterCustomObject({
+        group: EdgeNodeResource.group,
+        version: EdgeNodeResource.version,
+        plural: EdgeNodeResource.plural,
+      })) as { items: EdgeNode[] };
+      return list.items.filter(
+        (n) =>
+          names.includes(n.metadata.name ?? '') &&
+          (n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ??
+            false) === ready,
+      ).length;
+    },
+    (matching) => matching === names.length,
+    { timeoutMs: 120_000, intervalMs: 250 },
+  );
 }
 
 export class SimulatedFleet {
@@ -97,14 +158,8 @@ export class SimulatedFleet {
 
   /** Peak resident memory of the operator process (VmHWM), bytes; 0 once it is gone. */
   operatorPeakRssBytes(): number {
-    try {
-      const m = /^VmHWM:\s+(\d+) kB/m.exec(
-        readFileSync(`/proc/${this.operatorPid}/status`, 'utf8'),
-      );
-      return m?.[1] ? Number(m[1]) * 1024 : 0;
-    } catch {
-      return 0;
-    }
+    const peak = procMemoryBytes(this.operatorPid, 'VmHWM');
+    return Number.isNaN(peak) ? 0 : peak;
   }
 
   /**
@@ -120,7 +175,7 @@ export class SimulatedFleet {
     let port = 0;
     try {
       for (let i = 0; i < options.nodes; i++) {
-        const agent = await startSimulatedAgent();
+        const agent = await startSimulatedAgent(options.slowdown);
         agents.push(agent);
         const name = `${namespace}-${i}`;
         nodeNames.push(name);
@@ -169,28 +224,18 @@ export class SimulatedFleet {
         (ok) => ok,
         { timeoutMs: 60_000, intervalMs: 250 },
       );
-      await waitFor(
-        `${options.nodes} EdgeNodes Ready`,
-        async () => {
-          const list = (await custom.listClusterCustomObject({
-            group: EdgeNodeResource.group,
-            version: EdgeNodeResource.version,
-            plural: EdgeNodeResource.plural,
-          })) as { items: EdgeNode[] };
-          return list.items.filter(
-            (n) =>
-              nodeNames.includes(n.metadata.name ?? '') &&
-              n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-          ).length;
-        },
-        (ready) => ready === options.nodes,
-        { timeoutMs: 120_000, intervalMs: 250 },
-      );
+      await waitForNodes(custom, nodeNames, true);
       return new SimulatedFleet(kc, agents, nodeNames, operator, `127.0.0.1:${port}`);
     } catch (error) {
       await new SimulatedFleet(kc, agents, nodeNames, operator, '').stop();
       throw error;
     }
+  }
+
+  /** Stops every agent and waits until their EdgeNodes are NotReady (a heartbeat failed). */
+  async stopAgents(): Promise<void> {
+    await Promise.all(this.agents.splice(0).map((a) => a.shutdown()));
+    await waitForNodes(this.kc.makeApiClient(k8s.CustomObjectsApi), this.nodeNames, false);
   }
 
   /** Freezes the operator process (SIGSTOP) for `ms`, then lets it go on (SIGCONT). */
@@ -224,7 +269,10 @@ export class SimulatedFleet {
     );
   }
 
-  /** Stops the operator (SIGTERM, then SIGKILL after 20 s) and the agents; deletes the EdgeNodes. */
+  /**
+   * Stops the operator (SIGTERM, then SIGKILL after 20 s) and the agents; deletes the EdgeNodes.
+   * Stopping again does nothing more.
+   */
   async stop(): Promise<void> {
     const operator = this.operator;
     if (operator && operator.exitCode === null) {
@@ -233,7 +281,7 @@ export class SimulatedFleet {
       await Promise.race([exited, sleep(20_000)]);
       operator.kill('SIGKILL');
     }
-    await Promise.all(this.agents.map((a) => a.shutdown()));
+    await Promise.all(this.agents.splice(0).map((a) => a.shutdown()));
     const custom = this.kc.makeApiClient(k8s.CustomObjectsApi);
     for (const name of this.nodeNames) {
       await custom

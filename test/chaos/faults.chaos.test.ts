@@ -2,13 +2,22 @@
 // replicas (real processes, the chart's RBAC, the real control plane), one fault per scenario while
 // batches run: the leader or the standby killed with SIGKILL, an agent killed mid-batch, an agent
 // frozen with SIGSTOP past the heartbeat and keepalive, the link between the operators and one agent
-// cut, the API server unreachable for the operators, Running requests deleted. After each: every
-// request terminal exactly once (executions counted on the agent side from its own log, not from
-// status), none stuck past its deadline plus a round, and how long recovery took. The table goes to
-// stdout and .cache/chaos/results.json, the operators' logs to .cache/chaos/operators.log.
+// cut, the API server unreachable for the operators, Running requests deleted, the store where
+// outputs spill full. After each: every request terminal exactly once (executions counted on the
+// agent side from its own log, not from status), none stuck past its deadline plus a round, and
+// how long recovery took. The table goes to stdout and .cache/chaos/results.json, the operators'
+// logs to .cache/chaos/operators.log.
 //
-// Not here: a full disk where outputs spill, and faults of the real node (agent pods deleted, the
-// kubelet restarted): test/e2e/ has those that need a kubelet.
+// Outputs spill: the operators keep at most OUTPUT_INLINE_CHARS in status, so nearly every output
+// goes to a ConfigMap, as long outputs do. The operator has no disk of its own; a spilled output
+// is a ConfigMap (a Secret for a prompt from a Secret) in the API server's storage, etcd. The
+// chaos project's control plane (jest.config.js) stores ConfigMaps and Secrets in an etcd of their
+// own with a 32 MiB quota (kube-apiserver's --etcd-servers-overrides), so that store can be filled
+// for real (etcd's NOSPACE alarm, which etcd raises before its disk runs out) while the requests'
+// own status stays writable.
+//
+// Not here: faults of the real node (agent pods deleted, the kubelet restarted): test/e2e/ has
+// those that need a kubelet.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
@@ -19,6 +28,7 @@ import { markdownTable } from '../../src/report/markdown.js';
 import { repoRoot } from '../../src/runtime/models/catalog.js';
 import { Identity } from '../harness/cluster.js';
 import { executionsByRequest, type AgentProcess } from '../support/agent-process.js';
+import { EtcdSpace } from '../support/etcd-space.js';
 import {
   killOperator,
   startOperatorProcess,
@@ -36,11 +46,15 @@ const GRACE_SECONDS = 15;
 /** The operators' JSON logs, kept after the run for a look at what they did. */
 const OPERATOR_LOG = join(repoRoot(), '.cache', 'chaos', 'operators.log');
 const SCENARIO_TIMEOUT_MS = (BUDGET_SECONDS + GRACE_SECONDS + 60) * 1000;
+/** The operators' inline output limit: longer outputs (nearly all here) spill into ConfigMaps. */
+const OUTPUT_INLINE_CHARS = 32;
 
 /** What a fault did that the accounting must know: requests it deleted, agents it killed. */
 interface FaultOutcome {
   readonly deleted?: readonly string[];
   readonly killedAgents?: readonly AgentProcess[];
+  /** For a fault that is lifted (space back): from then to the first success after it. */
+  readonly liftedToSuccessSeconds?: number | null;
 }
 
 interface Row {
@@ -58,6 +72,8 @@ interface Row {
   readonly firstSuccessSeconds: number | null;
   /** From the fault's start to every request of the scenario terminal. */
   readonly drainedSeconds: number | null;
+  /** See FaultOutcome; undefined for faults not measured that way. */
+  readonly liftedToSuccessSeconds?: number | null;
 }
 
 let env: OperatorEnv;
@@ -76,6 +92,7 @@ function startOperator(): OperatorProcess {
     kubeconfig: kubeconfigPath,
     namespace: env.ns,
     logFile: OPERATOR_LOG,
+    maxStatusOutputChars: OUTPUT_INLINE_CHARS,
   });
   operators.push(op);
   return op;
@@ -128,7 +145,36 @@ async function list(scenario: string): Promise<InferenceRequest[]> {
   return r.items;
 }
 
-async function createRequests(scenario: string): Promise<string[]> {
+/** Seconds until a request of `scenario` not Succeeded now succeeds with a spilled output. */
+async function nextSpilledSuccess(scenario: string): Promise<number | null> {
+  const from = Date.now();
+  const before = new Set(
+    (await list(scenario))
+      .filter((r) => r.status?.phase === 'Succeeded')
+      .map((r) => r.metadata.name),
+  );
+  const spilled = (r: InferenceRequest): boolean =>
+    r.status?.phase === 'Succeeded' &&
+    r.status.outputRef !== undefined &&
+    !before.has(r.metadata.name);
+  return waitFor(
+    `${scenario}: a spilled output stored`,
+    () => list(scenario),
+    (items) => items.some(spilled),
+    { timeoutMs: 60_000, intervalMs: 250 },
+  ).then(
+    () => (Date.now() - from) / 1000,
+    () => null,
+  );
+}
+
+/** Tokens request `i` of a scenario generates, unless the scenario says otherwise. */
+const defaultMaxTokens = (i: number): number => 48 + (i % 4) * 32;
+
+async function createRequests(
+  scenario: string,
+  maxTokens: (i: number) => number,
+): Promise<string[]> {
   const names: string[] = [];
   await Promise.all(
     Array.from({ length: REQUESTS }, async (_, i) => {
@@ -141,7 +187,7 @@ async function createRequests(scenario: string): Promise<string[]> {
         spec: {
           model,
           prompt: `Request ${i}: tell a story about the edge`,
-          maxTokens: 48 + (i % 4) * 32,
+          maxTokens: maxTokens(i),
           latencyBudget: `${BUDGET_SECONDS}s`,
         },
       };
@@ -159,15 +205,17 @@ async function createRequests(scenario: string): Promise<string[]> {
 
 /**
  * Creates the scenario's requests, injects `fault` once some run, follows them to the end and
- * records the row. `fault` returns the names it deleted (if any) and the agents it killed.
+ * records the row. `fault` gets the Running requests and the label value that lists the
+ * scenario's requests; it returns the names it deleted (if any) and the agents it killed.
  */
 async function scenario(
   name: string,
-  fault: (running: InferenceRequest[]) => Promise<FaultOutcome>,
+  fault: (running: InferenceRequest[], id: string) => Promise<FaultOutcome>,
+  maxTokens: (i: number) => number = defaultMaxTokens,
 ): Promise<Row> {
   const id = unique(name);
   const started = Date.now();
-  await createRequests(id);
+  await createRequests(id, maxTokens);
   const running = await waitFor(
     `${name}: requests running`,
     () => list(id),
@@ -183,7 +231,10 @@ async function scenario(
   );
   // The fault runs (a freeze lasts 25 s) while the requests are followed.
   const progress = { faultDone: false };
-  const faulted = fault(running.filter((r) => r.status?.phase === 'Running')).finally(() => {
+  const faulted = fault(
+    running.filter((r) => r.status?.phase === 'Running'),
+    id,
+  ).finally(() => {
     progress.faultDone = true;
   });
   let firstSuccess: number | null = null;
@@ -236,12 +287,16 @@ async function scenario(
     rerunAfterAgentDeath: rerun,
     firstSuccessSeconds: firstSuccess,
     drainedSeconds: drained,
+    ...(outcome.liftedToSuccessSeconds === undefined
+      ? {}
+      : { liftedToSuccessSeconds: outcome.liftedToSuccessSeconds }),
   };
   rows.push(row);
   return row;
 }
 
-function expectExactlyOnce(row: Row): void {
+/** Fails `row` unless every request ended once; only `mayFail` reasons may have failed them. */
+function expectExactlyOnce(row: Row, mayFail: readonly string[] = []): void {
   expect({ scenario: row.scenario, stuck: row.stuck }).toEqual({
     scenario: row.scenario,
     stuck: 0,
@@ -250,8 +305,12 @@ function expectExactlyOnce(row: Row): void {
     scenario: row.scenario,
     ranTwice: 0,
   });
-  // Every request ends, and with budgets this wide, ends well.
-  expect({ scenario: row.scenario, ended: row.succeeded + row.deleted }).toEqual({
+  // Every request ends, and with budgets this wide, ends well (or fails as the fault must).
+  const allowed = Object.entries(row.failed).filter(([reason]) => mayFail.includes(reason));
+  expect({
+    scenario: row.scenario,
+    ended: row.succeeded + row.deleted + allowed.reduce((n, [, count]) => n + count, 0),
+  }).toEqual({
     scenario: row.scenario,
     ended: row.requests,
   });
@@ -307,6 +366,7 @@ afterAll(async () => {
         'run twice',
         'first success after fault s',
         'all ended after fault s',
+        'first success after fault lifted s',
       ],
       rows.map((r) => [
         r.scenario,
@@ -323,6 +383,7 @@ afterAll(async () => {
           : String(r.ranTwice),
         r.firstSuccessSeconds?.toFixed(1) ?? '-',
         r.drainedSeconds?.toFixed(1) ?? '-',
+        r.liftedToSuccessSeconds?.toFixed(1) ?? '-',
       ]),
     );
     process.stdout.write(`\nchaos: ${REQUESTS} requests per scenario\n${table}\n`);
@@ -447,6 +508,79 @@ describe('chaos: every request ends exactly once under faults', () => {
         return { deleted: victims };
       });
       expectExactlyOnce(row);
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'the store where outputs spill full (etcd NOSPACE) while batches finish, then space back',
+    async () => {
+      const store = env.cluster.state.separateEtcd;
+      if (store?.resources.includes('/configmaps') !== true)
+        throw new Error(
+          'the control plane keeps ConfigMaps in its main etcd: run this suite as the chaos project (jest.config.js sets --separate-etcd-for)',
+        );
+      const space = new EtcdSpace(
+        store.url,
+        env.cluster.api(k8s.CoreV1Api),
+        await env.cluster.newNamespace('neighbour'),
+      );
+      // A neighbour's data leaves 8 MiB; the fault is the last few writes that fill it.
+      await space.prefill(8 * 2 ** 20);
+      let scenarioId = '';
+      let filled = { objects: 0, refusal: '' };
+      const timeline: string[] = [];
+      const row = await scenario(
+        'spill-store-full',
+        async (_running, id) => {
+          scenarioId = id;
+          const at = Date.now();
+          const mark = (what: string): void => {
+            timeline.push(`${((Date.now() - at) / 1000).toFixed(1)} s ${what}`);
+          };
+          filled = await space.fill();
+          mark(`store full (${filled.objects} ConfigMaps of 900 KiB in all)`);
+          // Full until results met the refusal (at most 30 s), then the space comes back.
+          await waitFor(
+            'an output refused',
+            () => list(id),
+            (items) => items.some((r) => r.status?.reason === 'OutputNotStored'),
+            { timeoutMs: 30_000, intervalMs: 250 },
+          ).catch(() => undefined);
+          mark('an output refused');
+          await space.reclaim();
+          mark('space back');
+          return { liftedToSuccessSeconds: await nextSpilledSuccess(id) };
+        },
+        // Longer generations than the other scenarios: work is left when the space comes back.
+        (i) => 240 + (i % 4) * 64,
+      );
+      const items = await list(scenarioId);
+      const spilled = items.filter((r) => r.status?.outputRef !== undefined).length;
+      process.stdout.write(
+        `spill-store-full: ${timeline.join('; ')}; ${spilled} outputs spilled, ${row.succeeded - spilled} inline; the refusal: ${filled.refusal}\n`,
+      );
+      expect(filled.refusal).toMatch(/database space exceeded/);
+      // Only the outputs that met the full store failed, each once and saying why; the rest,
+      // those before the fault and after the space came back, succeeded with their ConfigMap.
+      expectExactlyOnce(row, ['OutputNotStored']);
+      expect(row.failed['OutputNotStored'] ?? 0).toBeGreaterThan(0);
+      expect(row.liftedToSuccessSeconds).not.toBeNull();
+      for (const r of items.filter((i) => i.status?.phase === 'Failed'))
+        expect([r.metadata.name, r.status?.message]).toEqual([
+          r.metadata.name,
+          expect.stringMatching(
+            /could not be stored in a ConfigMap: HTTP 500: etcdserver: mvcc: database space exceeded$/,
+          ),
+        ]);
+      const core = env.cluster.api(k8s.CoreV1Api);
+      for (const r of items.filter((i) => i.status?.outputRef !== undefined)) {
+        const cm = await core.readNamespacedConfigMap({
+          namespace: env.ns,
+          name: r.status?.outputRef?.name ?? '',
+        });
+        expect(cm.data?.['output']?.length).toBeGreaterThan(OUTPUT_INLINE_CHARS);
+      }
     },
     SCENARIO_TIMEOUT_MS,
   );

@@ -34,6 +34,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,6 +80,15 @@ func nodeIdentities(nodeName string) []identity {
 // kubeletClient is the identity the API server presents to kubelets (logs, exec, port-forward).
 var kubeletClient = identity{Name: "kube-apiserver-kubelet-client", User: "kube-apiserver-kubelet-client", Groups: []string{"system:masters"}}
 
+// separateEtcd describes the etcd that --separate-etcd-for starts: kube-apiserver stores the
+// listed resources there (--etcd-servers-overrides), so its space can run out alone.
+type separateEtcd struct {
+	URL string `json:"url"`
+	// Resources as kube-apiserver's overrides name them: group/resource, "" for the core group.
+	Resources  []string `json:"resources"`
+	QuotaBytes int64    `json:"quotaBytes"`
+}
+
 // state is written to <dir>/controlplane.json once the certificates and kubeconfigs exist.
 type state struct {
 	PID    int    `json:"pid"`
@@ -89,8 +99,10 @@ type state struct {
 	NodeName    string            `json:"nodeName,omitempty"`
 	ServiceCIDR string            `json:"serviceCidr"`
 	EtcdURL     string            `json:"etcdUrl"`
-	Kubeconfigs map[string]string `json:"kubeconfigs"`
-	Identities  []identity        `json:"identities"`
+	// SeparateEtcd is the second etcd that stores the resources of --separate-etcd-for, if any.
+	SeparateEtcd *separateEtcd     `json:"separateEtcd,omitempty"`
+	Kubeconfigs  map[string]string `json:"kubeconfigs"`
+	Identities   []identity        `json:"identities"`
 }
 
 func main() {
@@ -105,6 +117,8 @@ func run() error {
 	port := flag.Int("port", 0, "kube-apiserver secure port on 127.0.0.1 (0: a free port)")
 	address := flag.String("address", "127.0.0.1", "address kube-apiserver listens on and advertises (with --node-name: one the node and its pods reach)")
 	nodeName := flag.String("node-name", "", "also serve the test node of this name: identities for its kubelet, kube-proxy, controller manager and scheduler; Node authorization, ServiceAccount admission")
+	separateFor := flag.String("separate-etcd-for", "", "comma-separated group/resource list (\"/configmaps,/secrets\"; \"\" is the core group) that kube-apiserver stores in a second etcd of their own (--etcd-servers-overrides)")
+	separateQuota := flag.Int64("separate-etcd-quota-bytes", 0, "space quota of that second etcd: past it etcd raises its NOSPACE alarm and refuses writes (0: etcd's default, 2 GiB)")
 	exitOnStdinEOF := flag.Bool("exit-on-stdin-eof", false, "shut down when stdin closes: a parent that holds the pipe and dies (even by SIGKILL) takes the control plane with it")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "usage: %s [--dir DIR] [--port N] [-- extra kube-apiserver flags]\n", os.Args[0])
@@ -162,13 +176,33 @@ func run() error {
 		return err
 	}
 
-	etcd, etcdURL, err := startEtcd(filepath.Join(*dir, "etcd"))
+	etcd, etcdURL, err := startEtcd(filepath.Join(*dir, "etcd"), 0)
 	if err != nil {
 		return err
 	}
 	defer etcd.Close()
+	var separate *separateEtcd
+	var overrides []string
+	if *separateFor != "" {
+		second, url, err := startEtcd(filepath.Join(*dir, "etcd-separate"), *separateQuota)
+		if err != nil {
+			return err
+		}
+		defer second.Close()
+		separate = &separateEtcd{URL: url, QuotaBytes: *separateQuota}
+		for _, r := range strings.Split(*separateFor, ",") {
+			if r = strings.TrimSpace(r); r == "" {
+				continue
+			}
+			if !strings.Contains(r, "/") {
+				return fmt.Errorf("--separate-etcd-for: %q is not group/resource (\"/configmaps\" for the core group)", r)
+			}
+			separate.Resources = append(separate.Resources, r)
+			overrides = append(overrides, r+"#"+url)
+		}
+	}
 
-	st := state{PID: os.Getpid(), Server: server, CAFile: files["ca.crt"], Files: files, NodeName: *nodeName, ServiceCIDR: serviceCIDR, EtcdURL: etcdURL, Kubeconfigs: kubeconfigs, Identities: ids}
+	st := state{PID: os.Getpid(), Server: server, CAFile: files["ca.crt"], Files: files, NodeName: *nodeName, ServiceCIDR: serviceCIDR, EtcdURL: etcdURL, SeparateEtcd: separate, Kubeconfigs: kubeconfigs, Identities: ids}
 	stJSON, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
@@ -210,6 +244,9 @@ func run() error {
 			"--kubelet-client-key="+files[kubeletClient.Name+".key"],
 			"--kubelet-preferred-address-types=InternalIP",
 		)
+	}
+	if len(overrides) > 0 {
+		args = append(args, "--etcd-servers-overrides="+strings.Join(overrides, ","))
 	}
 	args = append(args, flag.Args()...)
 
@@ -300,7 +337,7 @@ current-context: %s
 `, server, b64(caPEM), id.User, b64(client.certPEM), b64(client.keyPEM), id.Name, id.User, id.Name))
 }
 
-func startEtcd(dataDir string) (*embed.Etcd, string, error) {
+func startEtcd(dataDir string, quotaBytes int64) (*embed.Etcd, string, error) {
 	clientPort, err := freePort()
 	if err != nil {
 		return nil, "", err
@@ -321,9 +358,10 @@ func startEtcd(dataDir string) (*embed.Etcd, string, error) {
 	cfg.AdvertisePeerUrls = []url.URL{peerURL}
 	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
 	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(filepath.Dir(dataDir), "etcd.log")}
+	cfg.LogOutputs = []string{dataDir + ".log"}
 	// A throwaway single-member store: no fsync wait on every write.
 	cfg.UnsafeNoFsync = true
+	cfg.QuotaBackendBytes = quotaBytes
 
 	e, err := embed.StartEtcd(cfg)
 	if err != nil {

@@ -70,6 +70,11 @@ export interface ControlPlaneState {
   /** The node this control plane serves (--node-name), if any. */
   nodeName?: string;
   etcdUrl: string;
+  /**
+   * The second etcd of --separate-etcd-for (a project's `globals.edgellmControlPlaneArgs`):
+   * kube-apiserver stores these resources there (`/configmaps`: group/resource), with this quota.
+   */
+  separateEtcd?: { url: string; resources: string[]; quotaBytes: number };
   /** By identity; a control plane started with --node-name also has the node's components. */
   kubeconfigs: Record<Identity, string> & Record<string, string>;
   identities: { name: Identity; user: string; groups: string[] }[];
@@ -478,10 +483,17 @@ declare global {
 /**
  * Jest global setup: starts one control plane for the whole run, installs the CRDs and tells
  * the test workers where it is through EDGELLM_CONTROLPLANE_STATE. Jest runs it only when at
- * least one selected test lives under test/integration/.
+ * least one selected test belongs to the project. A project's `globals.edgellmControlPlaneArgs`
+ * (jest.config.js) adds edgellm-controlplane flags: the chaos project's ConfigMaps and Secrets
+ * live in an etcd of their own that a scenario fills.
  */
-export default async function globalSetup(): Promise<void> {
-  const cp = await startControlPlane();
+export default async function globalSetup(
+  _globalConfig?: unknown,
+  projectConfig?: { globals?: Record<string, unknown> },
+): Promise<void> {
+  const extra = projectConfig?.globals?.['edgellmControlPlaneArgs'];
+  const args = Array.isArray(extra) ? extra.map(String) : [];
+  const cp = await startControlPlane(ensureBinary(), args);
   let running = true;
   const stop = async (): Promise<void> => {
     if (!running) return;

@@ -232,6 +232,46 @@ describe('exactly once', () => {
     expect(await denied(asOperator.listNamespacedSecret({ namespace: env.ns }))).toBe(403);
   }, 120_000);
 
+  it('an output the API server refuses to store fails its request OutputNotStored; it ran once', async () => {
+    // A namespace quota with no ConfigMap left: the spill's create is refused (403). On main the
+    // request stayed Running for good, its result dropped after "could not record a result".
+    const core = env.cluster.api(k8s.CoreV1Api);
+    const quota = unique('no-configmaps');
+    const hard = { 'count/configmaps': '0' };
+    const created = await core.createNamespacedResourceQuota({
+      namespace: env.ns,
+      body: { metadata: { name: quota }, spec: { hard } },
+    });
+    // No controller manager computes usage here: the administrator's status says none is left.
+    await core.replaceNamespacedResourceQuotaStatus({
+      namespace: env.ns,
+      name: quota,
+      body: {
+        metadata: { name: quota, resourceVersion: created.metadata?.resourceVersion ?? '' },
+        spec: { hard },
+        status: { hard, used: { 'count/configmaps': '0' } },
+      },
+    });
+    try {
+      const name = unique('refused');
+      await env.createRequest(name, {
+        model,
+        prompt: 'Say a lot',
+        maxTokens: 24,
+        latencyBudget: '60s',
+      });
+      const r = await env.waitForRequest(name, finished, 60_000);
+      expect(r.status).toMatchObject({ phase: 'Failed', reason: 'OutputNotStored', attempts: 1 });
+      expect(r.status?.message).toMatch(
+        /^it ran on .*, but its output \(\d+ characters, more than the 12 kept in status\) could not be stored in a ConfigMap: HTTP 403: .*exceeded quota/,
+      );
+      expect(r.status?.outputRef).toBeUndefined();
+      expect(executionsByRequest([agent]).get(`${env.ns}/${name}`)).toBe(1);
+    } finally {
+      await core.deleteNamespacedResourceQuota({ namespace: env.ns, name: quota });
+    }
+  }, 120_000);
+
   it('counts a latency budget from when the operator saw the request, to the millisecond', async () => {
     // creationTimestamp has whole seconds: counted from it, up to a second of these 900 ms budgets
     // is gone before the request is seen, and some fail DeadlineExceeded before they run.

@@ -18,6 +18,8 @@ export interface OperatorProcessOptions {
   readonly leaseDurationSeconds?: number;
   /** Where its JSON log lines go (appended). */
   readonly logFile: string;
+  /** Outputs longer than this spill into a ConfigMap/Secret (--max-status-output-chars). */
+  readonly maxStatusOutputChars?: number;
 }
 
 export function startOperatorProcess(options: OperatorProcessOptions): OperatorProcess {
@@ -41,6 +43,9 @@ export function startOperatorProcess(options: OperatorProcessOptions): OperatorP
       String(options.leaseDurationSeconds ?? 4),
       '--log-level',
       'info',
+      ...(options.maxStatusOutputChars === undefined
+        ? []
+        : ['--max-status-output-chars', String(options.maxStatusOutputChars)]),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POD_NAME: options.identity } },
   );

@@ -47,6 +47,11 @@ export const REQUEST_REASON = {
   invalidSpec: 'InvalidSpec',
   /** promptFrom names a ConfigMap/Secret key that does not exist. */
   invalidPrompt: 'InvalidPrompt',
+  /**
+   * It ran, but its output (too long for status) could not be stored in a ConfigMap/Secret: the
+   * API server refused it (its storage full, a quota, the object too large).
+   */
+  outputNotStored: 'OutputNotStored',
   /** Admission control: more requests of its model wait than its nodes may queue. */
   queueFull: 'QueueFull',
   /** Admission control: the queue ahead cannot drain before its latency budget runs out. */

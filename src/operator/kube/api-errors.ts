@@ -13,12 +13,22 @@ export const isNotFound = (error: unknown): boolean => apiStatusCode(error) === 
 export const isConflict = (error: unknown): boolean => apiStatusCode(error) === 409;
 
 /**
+ * The API server's etcd is out of space (its NOSPACE alarm): kube-apiserver answers 500 with
+ * etcd's own text, `etcdserver: mvcc: database space exceeded`, and no Status reason. The alarm
+ * stays until an administrator frees space and disarms it, so a retry within seconds only waits.
+ */
+export function isStorageFull(error: unknown): boolean {
+  return apiStatusCode(error) === 500 && apiErrorMessage(error).includes('database space exceeded');
+}
+
+/**
  * Worth retrying: no answer at all (connection refused or reset, a timeout), the server busy or
- * failing (429, 5xx). Everything else is an answer that a retry would only repeat.
+ * failing (429, 5xx), except a full etcd (isStorageFull). Everything else is an answer that a
+ * retry would only repeat.
  */
 export function isTransient(error: unknown): boolean {
   const code = apiStatusCode(error);
-  return code === undefined || code === 429 || code >= 500;
+  return (code === undefined || code === 429 || code >= 500) && !isStorageFull(error);
 }
 
 /** The server's message for a failed call (`configmaps "x" not found`), with its HTTP code. */

@@ -3,6 +3,7 @@
 import * as k8s from '@kubernetes/client-node';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 import { InferenceRequestResource } from '../api/constants.js';
+import { apiErrorMessage } from '../kube/api-errors.js';
 import type { Clock } from '../kube/clock.js';
 import { retryTransient } from '../kube/retry.js';
 import type { OutputRef } from './transitions.js';
@@ -16,6 +17,22 @@ const PREVIEW_CHARS = 1024;
 export interface StoredOutput {
   readonly output: string;
   readonly outputRef?: OutputRef;
+}
+
+/** The ConfigMap/Secret for a long output was refused (after retries of transient errors). */
+export class OutputNotStoredError extends Error {
+  override name = 'OutputNotStoredError';
+  constructor(
+    readonly kind: 'ConfigMap' | 'Secret',
+    readonly characters: number,
+    readonly maxInlineChars: number,
+    cause: unknown,
+  ) {
+    super(
+      `its output (${characters} characters, more than the ${maxInlineChars} kept in status) could not be stored in a ${kind}: ${apiErrorMessage(cause)}`,
+      { cause },
+    );
+  }
 }
 
 export class OutputSpill {
@@ -34,7 +51,8 @@ export class OutputSpill {
    * Output within the status limit goes inline; longer output into a new ConfigMap/Secret that
    * the request owns. Its name comes from the API server (generateName `<request>-output-`), so a
    * user cannot pre-empt it with an object of their own, and an existing object is never adopted
-   * or overwritten. Transient API errors are retried.
+   * or overwritten. Transient API errors are retried; a refusal (the API server's storage full,
+   * a quota, the object too large) or retries running out throw OutputNotStoredError.
    */
   async store(r: InferenceRequest, text: string): Promise<StoredOutput> {
     if (text.length <= this.maxInlineChars) return { output: text };
@@ -56,6 +74,7 @@ export class OutputSpill {
       ],
     };
     const secret = r.spec.promptFrom?.secretKeyRef !== undefined;
+    const kind = secret ? 'Secret' : 'ConfigMap';
     const created = await retryTransient(
       () =>
         secret
@@ -68,9 +87,10 @@ export class OutputSpill {
               body: { metadata, data: { [OUTPUT_KEY]: text } },
             }),
       this.clock,
-    );
+    ).catch((error: unknown) => {
+      throw new OutputNotStoredError(kind, text.length, this.maxInlineChars, error);
+    });
     const name = created.metadata?.name ?? prefix;
-    const kind = secret ? 'Secret' : 'ConfigMap';
     return {
       output: `${text.slice(0, Math.min(PREVIEW_CHARS, this.maxInlineChars))}… (${text.length} characters; full output in ${kind} ${name}, key ${OUTPUT_KEY})`,
       outputRef: { kind, name, key: OUTPUT_KEY },

@@ -14,7 +14,7 @@ import { EVENT_TYPE, type EventRecorder, type StatusWriter } from '../kube/write
 import type { OperatorMetrics } from '../metrics.js';
 import { retryOrGiveUp, type OutcomeDecision } from './failure-policy.js';
 import type { FirstSeen } from './first-seen.js';
-import type { OutputSpill } from './output-spill.js';
+import { OutputNotStoredError, type OutputSpill, type StoredOutput } from './output-spill.js';
 import { budgetSeconds, isFinished } from './request-facts.js';
 import {
   failedPatch,
@@ -106,7 +106,11 @@ export class RequestStatusRecorder {
     });
   }
 
-  /** Succeeded with the agent's result; `batchStartedMs`: when the batch was dispatched. */
+  /**
+   * Succeeded with the agent's result; `batchStartedMs`: when the batch was dispatched. An output
+   * too long for status that cannot be stored fails the request OutputNotStored: it ran once, and
+   * running it again would only meet the same refusal (and count twice).
+   */
   async succeeded(
     r: InferenceRequest,
     node: string,
@@ -116,7 +120,20 @@ export class RequestStatusRecorder {
     r = this.fresher(r);
     const { metrics, spill } = this.options;
     const measured = this.measured(r, result, batchStartedMs);
-    const output = await spill.store(r, result.text);
+    let output: StoredOutput;
+    try {
+      output = await spill.store(r, result.text);
+    } catch (error) {
+      if (!(error instanceof OutputNotStoredError)) throw error;
+      await this.failed(
+        r,
+        REQUEST_REASON.outputNotStored,
+        `it ran on ${node}, but ${error.message}`,
+        node,
+        measured,
+      );
+      return;
+    }
     await this.write(
       r,
       succeededPatch(this.context(r), {
