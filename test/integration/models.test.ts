@@ -176,6 +176,19 @@ describe('the model controller', () => {
     expect(condition(model, 'ShapeKnown')?.message).toContain('http://127.0.0.1:1/missing.gguf');
     expect(model.status?.variants?.[0]?.message).toMatch(/^SourceUnreachable: /);
     expect(condition(model, 'Placed')?.status).toBe('False');
+    // kubectl describe model shows why.
+    const events = await waitFor(
+      'the Warning event',
+      async () =>
+        (
+          await core.listEventForAllNamespaces({
+            fieldSelector: `involvedObject.kind=Model,involvedObject.name=${name}`,
+          })
+        ).items,
+      (items) => items.some((e) => e.reason === 'SourceUnreachable' && e.type === 'Warning'),
+      { timeoutMs: 20_000 },
+    );
+    expect(events.find((e) => e.reason === 'SourceUnreachable')?.message).toContain('ShapeKnown: ');
   });
 
   it('reads a pvc:// source through a probe pod that mounts the claim, and names a claim it cannot mount', async () => {

@@ -366,6 +366,19 @@ export class ModelController {
       await this.options.status.patchModel(model.metadata.name ?? '', status);
     } catch (error) {
       if (apiStatusCode(error) !== 404) throw error;
+      return;
+    }
+    // An Event for each condition that changed its status or reason (kubectl describe model).
+    for (const next of status.conditions ?? []) {
+      const before = original?.status?.conditions?.find((c) => c.type === next.type);
+      if (before?.status === next.status && before.reason === next.reason) continue;
+      const type = next.status === 'False' ? EVENT_TYPE.warning : EVENT_TYPE.normal;
+      this.options.events.record(
+        original ?? model,
+        type,
+        next.reason,
+        `${next.type}: ${next.message}`,
+      );
     }
   }
 }
