@@ -8,6 +8,7 @@ import { addInto, CostModel, emptyState } from '../model/batch.js';
 import type { CostOptions, ModelVariant, NodeResources, RequestDemand } from '../model/types.js';
 import type { SplitAssignment, SplitRequestContext } from './split.js';
 import type { Random } from '../random.js';
+import { capAtUrgencyHorizon } from './horizon.js';
 import { better, EMPTY_SCORE, type Score } from './objective.js';
 import { schedule } from './schedule.js';
 import { withSplitPlans } from './split.js';
@@ -185,6 +186,11 @@ export interface GahOptions {
   readonly policy?: Policy;
   /** Monotonic clock in seconds, to report each node's solve time (the core reads none). */
   readonly clock?: () => number;
+  /**
+   * Urgency horizon (horizon.ts): on each node and variant, no batch runs longer than this
+   * factor times the smallest budget left among its candidates. Absent: the paper's objective.
+   */
+  readonly urgencyHorizon?: number;
 }
 
 export function assignAcrossNodes(
@@ -205,9 +211,13 @@ export function assignAcrossNodes(
     let chosenScore: Score = EMPTY_SCORE;
     const started = options.clock?.();
     for (const variant of node.variants) {
-      const candidates = [...pending.values()].filter(
+      const eligible = [...pending.values()].filter(
         (r) => r.model === variant.name && nodeAllows(r, node.name),
       );
+      const candidates =
+        options.urgencyHorizon === undefined
+          ? eligible
+          : capAtUrgencyHorizon(eligible, options.urgencyHorizon);
       if (candidates.length === 0) continue;
       const splits = new Map(
         candidates.flatMap((r) => (r.split === undefined ? [] : [[r.id, r.split] as const])),
