@@ -15,6 +15,7 @@ import {
 } from '../../sim/scheduling-experiment.js';
 import { renderLineChart } from '../../sim/svg.js';
 import { markdownTable } from '../../report/markdown.js';
+import { runOnlineSimulation } from '../online-simulate.js';
 import { runSplitSimulation } from '../split-simulate.js';
 
 export interface SimulateOptions {
@@ -25,6 +26,10 @@ export interface SimulateOptions {
   readonly split?: boolean;
   readonly seed?: string;
   readonly arrivals?: string;
+  /** Run the online scenario family instead (src/sim/online-scenarios.ts). */
+  readonly online?: boolean;
+  readonly seeds?: string;
+  readonly only?: string;
 }
 
 function throughputTables(result: SchedulingExperiment, scenario: SchedulingScenario): string {
@@ -135,9 +140,24 @@ export function register(program: Command): void {
       '--split',
       'run the split-planning experiment instead: DP vs server-only and greedy, server queueing',
     )
-    .option('--seed <n>', 'with --split: seed of the random source', '1')
+    .option('--seed <n>', 'with --split or --online: seed of the random source', '1')
     .option('--arrivals <n>', 'with --split: arrivals per simulated arrival rate')
+    .option(
+      '--online',
+      'run the online scenario family instead: arrivals over time on several nodes, SLA attainment and throughput per policy (docs/scheduling-scenarios.md)',
+    )
+    .option('--seeds <n>', 'with --online: seeds per scenario (from --seed)', '5')
+    .option('--only <names>', 'with --online: comma-separated scenario names')
     .action(async (opts: SimulateOptions) => {
+      if (opts.online === true) {
+        await runOnlineSimulation({
+          out: opts.out,
+          seed: Number(opts.seed ?? '1'),
+          seeds: Number(opts.seeds ?? '5'),
+          ...(opts.only === undefined ? {} : { scenarios: opts.only.split(',') }),
+        });
+        return;
+      }
       if (opts.split === true) {
         await runSplitSimulation({
           out: opts.out,
