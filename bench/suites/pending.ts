@@ -7,8 +7,8 @@
 //   normal batches), --max-pending-per-node above the load: everything else waits;
 // - busy, bounded: the same with --max-pending-per-node at a twentieth of the load (1000, the
 //   default, for 20,000): a fifth waits, the rest fail QueueFull as they arrive;
-// - no Ready node: the agents stopped, the EdgeNodes NotReady: admission control bounds the queue
-//   per Ready node serving the model, and there is none, so everything waits.
+// - no Ready node: the agents stopped, the EdgeNodes NotReady: admission control counts a model
+//   with no Ready node as one node, so --max-pending-per-node wait and the rest fail QueueFull.
 // Creates come from CREATE_CLIENTS clients at once (each a PooledKubeConfig). Every SAMPLE_MS it
 // samples the operator's RSS, V8 heap and rounds (its own /metrics), its CPU seconds and the
 // control plane's RSS (one process: kube-apiserver and etcd; /proc), during the creates and for

@@ -198,7 +198,7 @@ export class CompletionQueue implements CandidateSource {
         this.waiting.delete(c.key);
         this.finish(c);
         c.sink.failed(errorForReason(reason, message));
-        return Promise.resolve();
+        return Promise.resolve(true);
       },
     }));
   }

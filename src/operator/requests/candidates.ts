@@ -15,8 +15,12 @@ export interface Candidate {
   readonly firstSeenMs: number;
   /** Its handle once a round puts it in a batch. */
   member(): BatchMemberHandle;
-  /** The round decided it can never run (or its budget passed): it ends with this reason. */
-  fail(reason: string, message: string): Promise<void>;
+  /**
+   * The round decided it fails now (it can never run, its budget passed, admission shed it): it
+   * ends with this reason. Resolves whether it ended here (false: it changed since the round read
+   * it, or the write failed; the next round decides it again).
+   */
+  fail(reason: string, message: string): Promise<boolean>;
 }
 
 /** One member of a dispatched batch, from status Scheduled to its outcome. */

@@ -112,6 +112,6 @@ export function crdCandidate(
     view: request,
     firstSeenMs: firstSeen.startMs(request),
     member: () => new CrdMember(request, prompt, recorder, firstSeen),
-    fail: (reason, message) => recorder.failed(request, reason, message),
+    fail: (reason, message) => recorder.failedWaiting(request, reason, message),
   };
 }

@@ -1,8 +1,11 @@
 // One scheduling round: the Pending InferenceRequests of the informer cache (their promptFrom
 // prompts read) and the waiting requests of the other candidate sources (the OpenAI endpoint)
 // go to the pure decideRound together (split plans, the node's policy per idle Ready node, GAH
-// across nodes); what no node can ever serve or what waited past its budget fails, and each
-// chosen batch is dispatched. Nodes with a batch in flight or a lost agent sit it out.
+// across nodes); each chosen batch is dispatched first, then what fails now (no node can ever
+// serve it, its budget passed, admission control shed it, its prompt cannot be read) is written,
+// at most FAILURE_WRITES_PER_ROUND of them, oldest first (failure-cap.ts): the rest stay Pending
+// for the next rounds (the writes' watch events start the next one at once). Nodes with a batch
+// in flight or a lost agent sit it out.
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
@@ -14,6 +17,7 @@ import type { Clock } from '../kube/clock.js';
 import { objectKey, type Informer } from '../kube/informer.js';
 import type { OperatorMetrics } from '../metrics.js';
 import { decideRound, type NodeBatch } from '../scheduling/decide-round.js';
+import { capFailures, FAILURE_WRITES_PER_ROUND } from '../scheduling/failure-cap.js';
 import type { Candidate, CandidateSource } from './candidates.js';
 import { crdCandidate } from './crd-candidates.js';
 import type { BatchDispatcher } from './dispatch.js';
@@ -24,7 +28,7 @@ import { phaseOf, requestKey } from './request-facts.js';
 import type { RequestStatusRecorder } from './status-recorder.js';
 
 /** Failure writes of one round in flight at once. */
-const WRITE_CONCURRENCY = 8;
+const WRITE_CONCURRENCY = 32;
 
 export interface SchedulingRoundOptions {
   readonly nodes: Informer<EdgeNode>;
@@ -60,9 +64,6 @@ export class SchedulingRound {
       (r) => phaseOf(r) === PHASE.pending && !r.metadata.deletionTimestamp,
     );
     const prompts = await this.options.prompts.resolve(pending);
-    await eachLimited(prompts.unreadable, WRITE_CONCURRENCY, ({ request, message }) =>
-      recorder.failed(request, REQUEST_REASON.invalidPrompt, message),
-    );
     // A Pending InferenceRequest takes part once its prompt is known; other sources' requests
     // (the OpenAI endpoint) take part as they are.
     const candidates: Candidate[] = [
@@ -72,59 +73,89 @@ export class SchedulingRound {
       }),
       ...this.options.sources.flatMap((s) => s.pending()),
     ];
-    if (candidates.length === 0) return;
     const byKey = new Map(candidates.map((c) => [requestKey(c.view), c]));
-    const decision = decideRound({
-      nodes: nodes.list(),
-      requests: candidates.map((c) => c.view),
-      busyNodes: occupancy.busyNodes(),
-      nowMs: clock.now(),
-      promptBytes: prompts.bytes,
-      firstSeenMs: new Map(candidates.map((c) => [requestKey(c.view), c.firstSeenMs])),
-      clock: () => performance.now() / 1000,
-      admission: {
-        maxPendingPerNode: this.options.maxPendingPerNode,
-        nodeTimes: occupancy.predictedTimes(clock.now()),
-      },
-    });
-    for (const note of decision.notes) log.debug({ note }, 'round note');
-    for (const s of decision.shed) this.options.metrics.requestsShedTotal.inc({ reason: s.reason });
-    const failures = [
-      ...decision.failed,
-      ...decision.expired,
-      ...decision.shed,
-      ...decision.invalid.map((i) => ({ ...i, reason: REQUEST_REASON.invalidSpec })),
-    ];
-    await eachLimited(failures, WRITE_CONCURRENCY, async (f) => {
-      await byKey.get(f.key)?.fail(f.reason, f.message);
-    });
-    for (const batch of decision.batches) {
-      this.recordSolver(batch);
-      const node = nodes.get(batch.node);
-      if (!node) continue;
-      const batchId = newBatchId(batch.node, clock.now());
-      const members = new Map(
-        batch.members.flatMap((m) => {
-          const c = byKey.get(m.key);
-          return c === undefined ? [] : [[m.key, c.member()] as const];
-        }),
-      );
-      occupancy.begin(batch.node, {
-        batchId,
-        keys: [...members.keys()],
-        sinceMs: clock.now(),
-        predictedSeconds: batch.predicted.totalSeconds,
+    const decision =
+      candidates.length === 0
+        ? undefined
+        : decideRound({
+            nodes: nodes.list(),
+            requests: candidates.map((c) => c.view),
+            busyNodes: occupancy.busyNodes(),
+            nowMs: clock.now(),
+            promptBytes: prompts.bytes,
+            firstSeenMs: new Map(candidates.map((c) => [requestKey(c.view), c.firstSeenMs])),
+            clock: () => performance.now() / 1000,
+            admission: {
+              maxPendingPerNode: this.options.maxPendingPerNode,
+              nodeTimes: occupancy.predictedTimes(clock.now()),
+            },
+          });
+    for (const note of decision?.notes ?? []) log.debug({ note }, 'round note');
+    for (const batch of decision?.batches ?? []) this.dispatch(batch, byKey);
+    // Who ends each failure: the candidate, or (no candidate without its prompt) the request.
+    const failing = new Map<string, Pick<Candidate, 'firstSeenMs' | 'fail'>>(byKey);
+    for (const { request } of prompts.unreadable)
+      failing.set(objectKey(request), {
+        firstSeenMs: firstSeen.startMs(request),
+        fail: (reason, message) => recorder.failedWaiting(request, reason, message),
       });
-      void this.options.dispatcher
-        .dispatch({ node, batch, batchId, members })
-        .catch((error: unknown) => {
-          log.error({ err: error, batchId, node: batch.node }, 'dispatch failed');
-        })
-        .finally(() => {
-          occupancy.end(batch.node);
-          this.options.onBatchDone();
-        });
-    }
+    const failures = [
+      ...prompts.unreadable.map(({ request, message }) => ({
+        key: objectKey(request),
+        reason: REQUEST_REASON.invalidPrompt,
+        message,
+      })),
+      ...(decision === undefined
+        ? []
+        : [
+            ...decision.failed,
+            ...decision.expired,
+            ...decision.shed,
+            ...decision.invalid.map((i) => ({ ...i, reason: REQUEST_REASON.invalidSpec })),
+          ]),
+    ];
+    const { now, later } = capFailures(
+      failures,
+      (key) => failing.get(key)?.firstSeenMs ?? 0,
+      FAILURE_WRITES_PER_ROUND,
+    );
+    if (later > 0) log.debug({ written: now.length, later }, 'failures left for the next rounds');
+    const shed = new Set(decision?.shed.map((s) => s.key));
+    await eachLimited(now, WRITE_CONCURRENCY, async (f) => {
+      const ended = (await failing.get(f.key)?.fail(f.reason, f.message)) ?? false;
+      if (ended && shed.has(f.key))
+        this.options.metrics.requestsShedTotal.inc({ reason: f.reason });
+    });
+  }
+
+  /** Starts a batch's dispatch in the background; its node is busy until it ends. */
+  private dispatch(batch: NodeBatch, byKey: ReadonlyMap<string, Candidate>): void {
+    const { nodes, occupancy, log, clock } = this.options;
+    this.recordSolver(batch);
+    const node = nodes.get(batch.node);
+    if (!node) return;
+    const batchId = newBatchId(batch.node, clock.now());
+    const members = new Map(
+      batch.members.flatMap((m) => {
+        const c = byKey.get(m.key);
+        return c === undefined ? [] : [[m.key, c.member()] as const];
+      }),
+    );
+    occupancy.begin(batch.node, {
+      batchId,
+      keys: [...members.keys()],
+      sinceMs: clock.now(),
+      predictedSeconds: batch.predicted.totalSeconds,
+    });
+    void this.options.dispatcher
+      .dispatch({ node, batch, batchId, members })
+      .catch((error: unknown) => {
+        log.error({ err: error, batchId, node: batch.node }, 'dispatch failed');
+      })
+      .finally(() => {
+        occupancy.end(batch.node);
+        this.options.onBatchDone();
+      });
   }
 
   private recordSolver(batch: NodeBatch): void {

@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 import type { RequestResult } from '../../gen/edgellm/agent/v1/agent.js';
 import { PHASE, REQUEST_REASON } from '../api/constants.js';
-import { isNotFound } from '../kube/api-errors.js';
+import { isConflict, isNotFound } from '../kube/api-errors.js';
 import type { Clock } from '../kube/clock.js';
 import type { Informer } from '../kube/informer.js';
 import { objectKey } from '../kube/informer.js';
@@ -183,8 +183,31 @@ export class RequestStatusRecorder {
     node = '',
     measured?: Measured,
   ): Promise<void> {
-    r = this.fresher(r);
+    await this.recordFailure(this.fresher(r), { reason, message, node, measured });
+  }
+
+  /**
+   * A waiting request a round fails (it can never run, its budget passed, admission shed it):
+   * written only over the version the round read, so a request that changed meanwhile (scheduled,
+   * or failed by an earlier round whose write the informer has not shown yet) is not ended twice;
+   * the next round decides it again. Returns whether it was written.
+   */
+  async failedWaiting(r: InferenceRequest, reason: string, message: string): Promise<boolean> {
+    return this.recordFailure(r, { reason, message, node: '' }, r.metadata.resourceVersion);
+  }
+
+  private async recordFailure(
+    r: InferenceRequest,
+    failure: {
+      readonly reason: string;
+      readonly message: string;
+      readonly node: string;
+      readonly measured?: Measured | undefined;
+    },
+    resourceVersion?: string,
+  ): Promise<boolean> {
     const { metrics, events, log } = this.options;
+    const { reason, message, node, measured } = failure;
     try {
       await this.write(
         r,
@@ -193,17 +216,21 @@ export class RequestStatusRecorder {
           message,
           ...(measured === undefined ? {} : { measured }),
         }),
+        resourceVersion,
       );
     } catch (error) {
       if (error instanceof RequestGoneError) log.info({ request: objectKey(r) }, 'request deleted');
+      else if (resourceVersion !== undefined && isConflict(error))
+        log.debug({ request: objectKey(r) }, 'request changed since the round read it');
       else log.warn({ err: error, request: objectKey(r) }, 'could not record failure');
-      return;
+      return false;
     }
     metrics.requestsCompletedTotal.inc({ node, phase: PHASE.failed, reason });
     if (reason === REQUEST_REASON.deadlineExceeded || reason === REQUEST_REASON.deadlineInfeasible)
       metrics.requestSlaTotal.inc({ node, result: 'missed' });
     events.record(r, EVENT_TYPE.warning, reason, message);
     log.info({ request: objectKey(r), reason, message }, 'request failed');
+    return true;
   }
 
   /** Back to Pending for another round, or Failed AgentLost after maxAttempts. */

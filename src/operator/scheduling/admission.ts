@@ -3,14 +3,16 @@
 // flight ends and how long a batch takes, as the cost model predicted for their last batch) and
 // the per-node queue bound in, the requests to shed now out. Two reasons:
 // - QueueFull: more requests of its model already wait than its nodes may queue
-//   (maxPendingPerNode per eligible node), so the pending queue and the operator's memory stay
-//   bounded however fast requests arrive;
+//   (maxPendingPerNode per eligible Ready node, and at least maxPendingPerNode: a model with no
+//   Ready node now, its agents down or not there yet, counts as one), so the pending queue and
+//   the operator's memory stay bounded however fast requests arrive, whether or not a node serves;
 // - Overloaded: the queue ahead of it cannot drain before its latency budget runs out (waves of
 //   full batches across its nodes, each as long as the fastest node's last predicted batch: an
 //   optimistic estimate, so what is shed would not have made it), so it fails now with that
 //   estimate instead of waiting to expire as DeadlineExceeded.
-// A request whose nodes have no predicted batch yet (nothing ran there since the operator started)
-// is never shed as Overloaded: without a prediction there is no estimate to act on.
+// A request whose nodes have no predicted batch yet (nothing ran there since the operator started),
+// or that no Ready node serves now, is never shed as Overloaded: without a prediction there is no
+// estimate to act on.
 import { REQUEST_REASON } from '../api/constants.js';
 
 export interface AdmissionNode {
@@ -38,7 +40,10 @@ export interface AdmissionInput {
   /** Waiting requests, oldest first (the order rounds serve them in). */
   readonly waiting: readonly AdmissionRequest[];
   readonly nodes: readonly AdmissionNode[];
-  /** Waiting requests allowed per node serving a model; Infinity: unbounded. */
+  /**
+   * Waiting requests allowed per Ready node serving a model (a model with none counts one);
+   * Infinity: unbounded.
+   */
   readonly maxPendingPerNode: number;
 }
 
@@ -60,15 +65,12 @@ export function decideAdmission(input: AdmissionInput): Shed[] {
       (n) =>
         n.models.has(r.model) && (r.allowedNodes === undefined || r.allowedNodes.includes(n.name)),
     );
-    // No node serves it now (not Ready, not there yet): the round's own checks decide.
-    if (nodes.length === 0) continue;
     const queued = ahead.get(r.model) ?? 0;
-    const bound = input.maxPendingPerNode * nodes.length;
-    if (queued >= bound) {
+    if (queued >= queueBound(input.maxPendingPerNode, nodes.length)) {
       shed.push({
         key: r.key,
         reason: REQUEST_REASON.queueFull,
-        message: `${queued} requests for model "${r.model}" already wait for its ${nodes.length} node(s), at most ${input.maxPendingPerNode} per node (--max-pending-per-node); retry later`,
+        message: queueFullMessage(queued, r.model, nodes.length, input.maxPendingPerNode),
       });
       continue;
     }
@@ -87,15 +89,37 @@ export function decideAdmission(input: AdmissionInput): Shed[] {
 }
 
 /**
+ * Requests of one model that may wait: maxPendingPerNode per Ready node serving it, and as many
+ * as one node's when none does (the queue stays bounded while its agents are down).
+ */
+export function queueBound(maxPendingPerNode: number, readyNodes: number): number {
+  return maxPendingPerNode * Math.max(1, readyNodes);
+}
+
+function queueFullMessage(
+  queued: number,
+  model: string,
+  readyNodes: number,
+  maxPendingPerNode: number,
+): string {
+  const where =
+    readyNodes === 0
+      ? `while no Ready node serves it, at most ${maxPendingPerNode} (as for one node`
+      : `for its ${readyNodes} node(s), at most ${maxPendingPerNode} per node (`;
+  return `${queued} requests for model "${model}" already wait ${where}, --max-pending-per-node); retry later`;
+}
+
+/**
  * The earliest a request with `queued` requests ahead starts: the ones ahead leave in waves of
  * full batches across the nodes (the sum of their caps per wave, each wave as long as the fastest
- * node's predicted batch), after the earliest batch in flight ends. Undefined when a node has no
- * predicted batch time.
+ * node's predicted batch), after the earliest batch in flight ends. Undefined when there is no
+ * node or a node has no predicted batch time.
  */
 export function estimatedStartSeconds(
   queued: number,
   nodes: readonly AdmissionNode[],
 ): number | undefined {
+  if (nodes.length === 0) return undefined;
   let perWave = 0;
   let waveSeconds = Infinity;
   let firstFree = Infinity;

@@ -5,6 +5,7 @@ import { REQUEST_REASON } from '../../../../src/operator/api/constants.js';
 import {
   decideAdmission,
   estimatedStartSeconds,
+  queueBound,
   type AdmissionNode,
   type AdmissionRequest,
 } from '../../../../src/operator/scheduling/admission.js';
@@ -27,6 +28,10 @@ const waiting = (count: number, budget: number, extra: Partial<AdmissionRequest>
   }));
 
 describe('estimatedStartSeconds', () => {
+  it('has no estimate without a node', () => {
+    expect(estimatedStartSeconds(0, [])).toBe(undefined);
+  });
+
   it('counts waves of full batches across the nodes after the first batch in flight ends', () => {
     const nodes = [node('a', { freeInSeconds: 1.5 }), node('b', { freeInSeconds: 3 })];
     // 8 per wave (two nodes of 4), 2 s per wave, the first node free in 1.5 s.
@@ -119,6 +124,42 @@ describe('decideAdmission', () => {
       maxPendingPerNode: 2,
     });
     expect(shed.map((s) => s.key)).toEqual(['ns/r2']);
+  });
+
+  it('bounds a model no Ready node serves as if one did: its queue never grows unbounded', () => {
+    expect(queueBound(3, 0)).toBe(3);
+    expect(queueBound(3, 2)).toBe(6);
+    const shed = decideAdmission({
+      waiting: [
+        ...waiting(5, 0.1),
+        ...waiting(2, 1000, { model: 'x' }).map((r) => ({ ...r, key: `${r.key}x` })),
+      ],
+      // 'a' serves m but is not offered (not Ready); 'b' serves x.
+      nodes: [node('b', { models: new Set(['x']) })],
+      maxPendingPerNode: 3,
+    });
+    // m: the oldest 3 wait (no Overloaded estimate without a node, however short their budget).
+    expect(shed).toEqual([
+      {
+        key: 'ns/r3',
+        reason: REQUEST_REASON.queueFull,
+        message:
+          '3 requests for model "m" already wait while no Ready node serves it, at most 3 (as for one node, --max-pending-per-node); retry later',
+      },
+      { key: 'ns/r4', reason: REQUEST_REASON.queueFull, message: expect.any(String) },
+    ]);
+  });
+
+  it('bounds a request whose selector allows only nodes that are not Ready', () => {
+    const shed = decideAdmission({
+      waiting: waiting(4, 1000, { allowedNodes: ['gone'] }),
+      nodes: [node('a')],
+      maxPendingPerNode: 2,
+    });
+    expect(shed.map((s) => [s.key, s.reason])).toEqual([
+      ['ns/r2', REQUEST_REASON.queueFull],
+      ['ns/r3', REQUEST_REASON.queueFull],
+    ]);
   });
 
   it('leaves alone a request no node serves now and one without a predicted batch time', () => {
