@@ -36,7 +36,7 @@ import {
   type PodVariant,
 } from './llm-pods.js';
 import { modelStatus, type ShapeResult } from './model-status.js';
-import { isPlacedNode, placementProblem } from './placement-problem.js';
+import { isPlacedNode, placementProblem, withReadShapes } from './placement-problem.js';
 import { ShapeProbe } from './shape-probe.js';
 import { ShapeReader } from './shape-reader.js';
 
@@ -154,31 +154,16 @@ export class ModelController {
     const pods = this.options.pods
       .list()
       .filter((p) => p.metadata?.namespace === this.options.namespace);
-    // Shapes: status as the source of truth, refreshed by reads of the headers.
-    const shapes = new Map<string, Map<string, ShapeResult>>();
-    const known: Model[] = models.map((model) => {
-      const results = new Map<string, ShapeResult>();
-      for (const v of model.spec.variants)
-        results.set(v.quantization, this.shapes.shape(v.source, v.sha256));
-      shapes.set(model.metadata.name ?? '', results);
-      const variants = model.spec.variants.map((v) => {
-        const r = results.get(v.quantization);
-        return {
-          quantization: v.quantization,
-          ...(r?.state === 'known' ? { shape: r.shape } : {}),
-        };
-      });
-      return {
-        ...model,
-        status: {
-          ...model.status,
-          variants: variants.map((v) => ({
-            ...model.status?.variants?.find((s) => s.quantization === v.quantization),
-            ...v,
-          })),
-        },
-      };
-    });
+    // Each variant's shape as the header reads have it (a read starts where none is known yet).
+    const shapes = new Map(
+      models.map((m) => [
+        m.metadata.name ?? '',
+        new Map(
+          m.spec.variants.map((v) => [v.quantization, this.shapes.shape(v.source, v.sha256)]),
+        ),
+      ]),
+    );
+    const known = models.map((m) => withReadShapes(m, shapes.get(m.metadata.name ?? '')));
 
     const demand = demandClasses(
       this.options.requests.list(),

@@ -6,6 +6,7 @@
 // functions describe.
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
+import { parseModelSource } from '../../model-fetch/source.js';
 import { APP_NAME, COMPONENT, LABELS } from '../api/constants.js';
 
 /** Labels and annotations on LLM pods. */
@@ -130,11 +131,11 @@ function fetchContainer(
     ...insecureRegistries.map((r) => `--insecure-registry=${r}`),
   ];
   let volume: k8s.V1Volume | undefined;
-  const pvc = /^pvc:\/\/[^/]+\/([^/]+)\//.exec(source.source);
-  if (pvc?.[1] !== undefined) {
+  const pvc = parseModelSource(source.source);
+  if (pvc.kind === 'pvc') {
     const volumeName = `source-${index}`;
     const mountPath = `${LLM_POD.pvcMountRoot}/${index}`;
-    volume = { name: volumeName, persistentVolumeClaim: { claimName: pvc[1], readOnly: true } };
+    volume = { name: volumeName, persistentVolumeClaim: { claimName: pvc.claim, readOnly: true } };
     mounts.push({ name: volumeName, mountPath, readOnly: true });
     args.push(`--pvc-mount=${mountPath}`);
   }

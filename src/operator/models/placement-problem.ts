@@ -8,6 +8,7 @@ import type { DemandClass, PlacementNode, PlacementProblem } from '../../core/pl
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
 import type { Model } from '../../gen/crds/model.js';
 import { llmPodsOf, podVariantsOf } from './llm-pods.js';
+import type { ShapeResult } from './model-status.js';
 
 /** Whether placement decides this EdgeNode's models: it lists none itself and names its node. */
 export function isPlacedNode(node: EdgeNode): boolean {
@@ -17,6 +18,25 @@ export function isPlacedNode(node: EdgeNode): boolean {
 export type ModelShape = NonNullable<
   NonNullable<NonNullable<Model['status']>['variants']>[number]['shape']
 >;
+
+/**
+ * `model` with the shapes the header reads found put into its status variants (other status
+ * fields kept), so placement sees them before the status write.
+ */
+export function withReadShapes(
+  model: Model,
+  shapes: ReadonlyMap<string, ShapeResult> | undefined,
+): Model {
+  const variants = model.spec.variants.map((v) => {
+    const read = shapes?.get(v.quantization);
+    return {
+      ...model.status?.variants?.find((s) => s.quantization === v.quantization),
+      quantization: v.quantization,
+      ...(read?.state === 'known' ? { shape: read.shape } : {}),
+    };
+  });
+  return { ...model, status: { ...model.status, variants } };
+}
 
 /** The shape status holds for a variant, when it was read. */
 export function shapeOf(model: Model, quantization: string): ModelShape | undefined {
