@@ -4,7 +4,8 @@
 import { performance } from 'node:perf_hooks';
 import { createRng } from '../../src/core/random.js';
 import { bruteForce } from '../../src/core/scheduler/bruteforce.js';
-import { DFTSP_BUDGET_DEFAULTS, dftsp } from '../../src/core/scheduler/dftsp.js';
+import { SEARCH_BUDGET_DEFAULTS } from '../../src/core/scheduler/budget.js';
+import { dftsp } from '../../src/core/scheduler/dftsp.js';
 import type { ScheduleInstance } from '../../src/core/scheduler/types.js';
 import { DEFAULT_SCHEDULING_SCENARIO as scenario } from '../../src/sim/scheduling-scenario.js';
 import { drawRequests, variantsOf } from '../../src/sim/scheduling-experiment.js';
@@ -125,7 +126,7 @@ export const solverSuite: BenchSuite = {
         vsRows,
       ),
       '',
-      `DFTSP alone with a ${BUDGET_SECONDS * 1000} ms budget for the whole decision (search stops at ${DFTSP_BUDGET_DEFAULTS.searchShare * 100}% of it, clock read every ${DFTSP_BUDGET_DEFAULTS.clockCheckInterval} nodes):`,
+      `DFTSP alone with a ${BUDGET_SECONDS * 1000} ms budget for the whole decision (search stops at ${SEARCH_BUDGET_DEFAULTS.searchShare * 100}% of it, clock read every ${SEARCH_BUDGET_DEFAULTS.clockCheckInterval} nodes):`,
       '',
       markdownTable(
         ['N', 'instances', 'proven optimal', 'nodes (median)', 'p50 ms', 'p99 ms'],

@@ -1,0 +1,140 @@
+// The sweep under ragged padding: a batch costs fixed(longest output) + the sum of its members'
+// latency terms and holds the sum of their KV tokens, so the candidate list is one cell with two
+// additive constraints (latency, memory), split by deadline threshold (thresholds.ts) and
+// searched exactly (threshold-search.ts). The two constraints are combined into one surrogate
+// constraint whose multiplier is chosen per threshold to make its size bound the tightest (on a
+// grid of SURROGATE_STEPS); that bound is within a request or two of the LP bound's floor. The
+// incumbent starts from the better of two greedy batches (smallest latency term first, smallest
+// KV footprint first).
+import type { CostModel, PreparedRequest } from '../../model/batch.js';
+import { OBJECTIVE, type Objective } from '../../model/types.js';
+import { raggedFixedSeconds, raggedKvCapacity } from './decomposition.js';
+import type { SweepOutcome } from './static.js';
+import {
+  beats,
+  within,
+  type Incumbent,
+  type MemberTerms,
+  type SearchControl,
+} from './threshold-search.js';
+import { rankBy, searchThresholds, thresholdBounds, type SurrogateChooser } from './thresholds.js';
+
+/** Multipliers tried per threshold: lambda = k / SURROGATE_STEPS, k = 0..SURROGATE_STEPS. */
+export const SURROGATE_STEPS = 8;
+
+export interface RaggedSweepInput {
+  readonly cost: CostModel;
+  readonly candidates: readonly PreparedRequest[];
+  readonly maxBatchSize: number;
+  readonly objective: Objective;
+  readonly control: SearchControl;
+}
+
+export function sweepRagged(input: RaggedSweepInput): SweepOutcome {
+  const { cost, candidates, control } = input;
+  const M = candidates.length;
+  const kvCapacity = raggedKvCapacity(cost);
+  const fixedSeconds = (count: number, maxOutput: number): number =>
+    count <= 0 ? 0 : raggedFixedSeconds(cost, maxOutput);
+  const terms: MemberTerms = {
+    members: candidates,
+    latency: Float64Array.from(candidates, (r) => cost.minLatencyIncrementSeconds(r)),
+    kv: Float64Array.from(candidates, (r) => r.kvTokens),
+    tokens: Float64Array.from(candidates, (r) => r.outputTokens),
+  };
+  const countFirst = input.objective === OBJECTIVE.requests;
+
+  const incumbent: Incumbent = { primary: 0, secondary: 0, members: [] };
+  for (const key of [terms.latency, terms.kv]) {
+    const order = Int32Array.from(candidates.keys()).sort(
+      (a, b) => (key[a] ?? 0) - (key[b] ?? 0) || a - b,
+    );
+    const chosen: PreparedRequest[] = [];
+    let latency = 0;
+    let kv = 0;
+    let maxOutput = 0;
+    let deadline = Infinity;
+    let tokens = 0;
+    for (const i of order) {
+      if (chosen.length >= input.maxBatchSize) break;
+      const r = candidates[i] as PreparedRequest;
+      const nextMax = Math.max(maxOutput, r.outputTokens);
+      const nextDeadline = Math.min(deadline, r.deadlineSeconds);
+      const nextLatency = latency + (terms.latency[i] ?? 0);
+      if (
+        !within(fixedSeconds(chosen.length + 1, nextMax) + nextLatency, nextDeadline) ||
+        !within(kv + r.kvTokens, kvCapacity)
+      )
+        continue;
+      chosen.push(r);
+      if (!control.accept(chosen)) {
+        chosen.pop();
+        continue;
+      }
+      latency = nextLatency;
+      kv += r.kvTokens;
+      maxOutput = nextMax;
+      deadline = nextDeadline;
+      tokens += r.outputTokens;
+    }
+    const [primary, secondary] = countFirst ? [chosen.length, tokens] : [tokens, chosen.length];
+    if (beats(incumbent, primary, secondary)) {
+      incumbent.primary = primary;
+      incumbent.secondary = secondary;
+      incumbent.members = chosen;
+    }
+  }
+
+  const chooseSurrogate: SurrogateChooser = (problem) => {
+    const f = problem.forced;
+    const latencyLeft =
+      problem.deadlineSeconds -
+      problem.fixedSeconds(1, terms.tokens[f] ?? 0) -
+      (terms.latency[f] ?? 0);
+    const kvLeft = problem.kvCapacity - (terms.kv[f] ?? 0);
+    if (!(latencyLeft > 0) || !(kvLeft > 0)) return { latencyWeight: 1, kvWeight: 0 };
+    let best = { latencyWeight: 1 / latencyLeft, kvWeight: 0 };
+    let bestCount = Infinity;
+    const weights = new Float64Array(problem.pool.length);
+    for (let step = 0; step <= SURROGATE_STEPS; step++) {
+      const lambda = step / SURROGATE_STEPS;
+      const lw = lambda / latencyLeft;
+      const kw = (1 - lambda) / kvLeft;
+      problem.pool.forEach(
+        (i, k) => (weights[k] = lw * (terms.latency[i] ?? 0) + kw * (terms.kv[i] ?? 0)),
+      );
+      weights.sort();
+      let sum = 0;
+      let count = 0;
+      while (count < weights.length && within(sum + (weights[count] ?? 0), 1)) {
+        sum += weights[count] ?? 0;
+        count++;
+      }
+      if (count < bestCount) {
+        bestCount = count;
+        best = { latencyWeight: lw, kvWeight: kw };
+      }
+    }
+    return best;
+  };
+
+  const byDeadline = Array.from(candidates.keys()).sort(
+    (a, b) =>
+      (candidates[b]?.deadlineSeconds ?? 0) - (candidates[a]?.deadlineSeconds ?? 0) || a - b,
+  );
+  const ranks = {
+    latency: rankBy(M, (i) => terms.latency[i] ?? 0),
+    kv: rankBy(M, (i) => terms.kv[i] ?? 0),
+    tokens: rankBy(M, (i) => -(terms.tokens[i] ?? 0)),
+  };
+  const cell = {
+    members: byDeadline,
+    terms,
+    maxCount: Math.min(input.maxBatchSize, M),
+    kvCapacity,
+    fixedSeconds,
+  };
+  const bounds = thresholdBounds(cell, ranks);
+  const complete = searchThresholds(bounds, input.objective, incumbent, control, chooseSurrogate);
+  return { best: incumbent.members, complete, cellsSearched: 1 };
+}
