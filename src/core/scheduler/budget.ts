@@ -15,8 +15,13 @@ export interface BudgetMeter {
   take(): boolean;
   /** Nodes evaluated so far, including those the meter started with. */
   readonly nodes: number;
-  /** True once take() has refused. */
+  /** True once take() (or expired()) has refused. */
   readonly spent: boolean;
+  /**
+   * Reads the clock now, not only every clockCheckInterval nodes: true once the time budget is
+   * spent. For work that evaluates no node but is not free (a solver's per-threshold setup).
+   */
+  expired(): boolean;
 }
 
 /**
@@ -41,6 +46,11 @@ export function budgetMeter(budget: SearchBudget, started: number, nodes = 0): B
       if (spent) return false;
       count++;
       return true;
+    },
+    expired(): boolean {
+      if (!spent && searchSeconds !== undefined && budget.clock)
+        spent = budget.clock() - started >= searchSeconds;
+      return spent;
     },
     get nodes(): number {
       return count;

@@ -35,6 +35,7 @@ export function sweep(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
       members.length <= maxBatchSize &&
       cost.check(stateOf(members), needsMembers ? members : undefined) === 'ok',
     tick: () => meter.take(),
+    expired: () => meter.expired(),
   };
   const input = {
     cost,

@@ -64,6 +64,8 @@ export interface SearchControl {
   readonly accept: (members: readonly PreparedRequest[]) => boolean;
   /** Called once per evaluated batch; false stops the search (budget spent). */
   readonly tick: () => boolean;
+  /** Read before setup work that evaluates no batch (a threshold's); true stops the search. */
+  readonly expired: () => boolean;
 }
 
 export function beats(incumbent: Incumbent, primary: number, secondary: number): boolean {

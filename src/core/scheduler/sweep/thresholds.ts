@@ -133,6 +133,9 @@ export function searchThresholds(
   for (const bound of sorted) {
     const [primary, secondary] = key(bound);
     if (!beats(incumbent, primary, secondary)) break;
+    // A threshold's setup (its order, bound tables, surrogate) costs O(n log n) or more before
+    // it evaluates any batch: read the clock first.
+    if (control.expired()) return false;
     const { cell, position } = bound;
     const forced = cell.members[position] ?? 0;
     const base = {
