@@ -228,7 +228,7 @@ export function sweepStatic(input: StaticSweepInput): SweepOutcome {
    */
   const batchOfSize = (k: number): number[] | null | 'unsure' => {
     cellsSearched++;
-    heap.reset();
+    heap.reset(k);
     const S = cells.promptTokens;
     const N = cells.outputTokens;
     const fixed = cells.fixedSeconds(k);
