@@ -52,40 +52,47 @@ export function linkSeconds(cost: CostModel, r: PreparedRequest): number {
 }
 
 /**
- * Most members of a static batch padded to (S, N) that fit in memory, computed with the same
- * expression as CostModel.memoryBytes so that the boundary agrees with CostModel.check.
+ * Whether `count` members padded to (S, N) fit in memory: the expression of
+ * CostModel.memoryBytes under static padding, term for term, so that the boundary agrees.
  */
+export function staticFits(cost: CostModel, count: number, S: number, N: number): boolean {
+  return cost.weightBytes + cost.kvBytesPerToken * (count * (S + N)) <= cost.node.memoryBytes;
+}
+
+/** Most members of a static batch padded to (S, N) that fit in memory (staticFits). */
 export function staticMemoryCapacity(cost: CostModel, S: number, N: number): number {
-  const perMember = S + N;
   const free = cost.node.memoryBytes - cost.weightBytes;
   if (!(free >= 0)) return 0;
-  const estimate = Math.floor(free / (cost.kvBytesPerToken * perMember));
+  const estimate = Math.floor(free / (cost.kvBytesPerToken * (S + N)));
   if (!Number.isFinite(estimate)) return Number.MAX_SAFE_INTEGER;
-  const fits = (count: number): boolean =>
-    cost.weightBytes + cost.kvBytesPerToken * (count * perMember) <= cost.node.memoryBytes;
   let b = estimate;
-  while (b > 0 && !fits(b)) b--; // float rounding of the estimate: at most a step or two
-  while (fits(b + 1)) b++;
+  while (b > 0 && !staticFits(cost, b, S, N)) b--; // float rounding of the estimate: a step or two
+  while (staticFits(cost, b + 1, S, N)) b++;
   return b;
 }
 
 /**
- * The terms of static cells, one cell at a time without allocating (the sweep visits up to
- * n^2 cells): set(S, N), then read the fields.
+ * The terms of static cells, one cell at a time without allocating (the sweep visits many
+ * cells): set(S, N), then read the fields; each is computed on first use.
  */
 export class StaticCellCosts {
   promptTokens = 0;
   outputTokens = 0;
-  memoryCapacity = 0;
-  /** Compute seconds of any batch of >= 1 members in the cell (flops, calibrated). */
-  private constant = 0;
-  private perScale = 0;
-  private computed = false;
+  /**
+   * Compute seconds of any batch of >= 1 members in the cell apart from its members' scales:
+   * 0 under flops (every FLOP is per sequence), the per-pass constants of prefill and decode
+   * under calibrated; unused under roofline (fixedSeconds depends on the size there).
+   */
+  constant = 0;
+  /** Compute seconds per unit of a member's scale: one padded sequence's (0 under roofline). */
+  perScaleSeconds = 0;
   private readonly roofline: boolean;
+  private readonly calibrated: boolean;
   private readonly scratch = emptyState();
 
   constructor(private readonly cost: CostModel) {
     this.roofline = cost.options.compute === COMPUTE_MODEL.roofline;
+    this.calibrated = cost.options.compute === COMPUTE_MODEL.calibrated;
   }
 
   private compute(count: number, sumScale: number): number {
@@ -97,36 +104,31 @@ export class StaticCellCosts {
     return this.cost.computeSeconds(s);
   }
 
-  /** Moves to cell (S, N); its capacity is read at once, its compute terms on first use. */
+  /** Moves to cell (S, N) and computes its terms. */
   set(S: number, N: number): this {
     this.promptTokens = S;
     this.outputTokens = N;
-    this.memoryCapacity = staticMemoryCapacity(this.cost, S, N);
-    this.computed = false;
+    if (!this.roofline) {
+      this.constant = this.calibrated ? this.compute(1, 0) : 0;
+      this.perScaleSeconds = this.cost.paddedSequenceSeconds(S, N);
+    }
     return this;
   }
 
-  private terms(): void {
-    if (this.computed) return;
-    this.computed = true;
-    if (this.roofline) return;
-    // flops and calibrated: compute = constant + (sum of scales) * perScale for count >= 1.
-    this.constant = this.compute(1, 0);
-    this.perScale = Math.max(0, this.compute(1, 1) - this.constant);
+  /** Whether fixedSeconds(count) is `constant` for every count >= 1. */
+  get constantFixed(): boolean {
+    return !this.roofline;
   }
 
-  /** Compute seconds per unit of a member's scale in the current cell. */
-  get perScaleSeconds(): number {
-    this.terms();
-    return this.roofline ? 0 : this.perScale;
+  /** Most members whose padded KV cache fits in memory in the current cell. */
+  get memoryCapacity(): number {
+    return staticMemoryCapacity(this.cost, this.promptTokens, this.outputTokens);
   }
 
   /** Compute seconds every batch of `count` members pays in the current cell. */
   fixedSeconds(count: number): number {
     if (count <= 0) return 0;
-    if (this.roofline) return this.compute(count, count);
-    this.terms();
-    return this.constant;
+    return this.roofline ? this.compute(count, count) : this.constant;
   }
 
   /** An immutable copy of the current cell. */

@@ -33,6 +33,7 @@ export class SmallestK {
   }
 
   offer(value: number, owner: number): void {
+    if (this.k === 0) return;
     const values = this.values;
     const owners = this.owners;
     if (this.size < this.k) {
@@ -72,34 +73,74 @@ export class SmallestK {
   }
 }
 
-/** The k largest values offered: their minimum (the k-th largest) and sum. */
+/**
+ * The k largest values offered: their minimum (the k-th largest), the one before it, and their
+ * sum. A min-heap of values only (the sweep offers thousands of deadlines per decision, mostly
+ * in a fresh process, so one call per offer).
+ */
 export class LargestK {
-  /** The k smallest negated values are the k largest values. */
-  private readonly negated: SmallestK;
+  private readonly values: Float64Array;
+  private k: number;
+  size = 0;
+  sum = 0;
 
   constructor(k: number) {
-    this.negated = new SmallestK(Math.max(1, k));
+    this.k = Math.max(1, k);
+    this.values = new Float64Array(this.k);
   }
 
   /** Empties the heap and keeps the k largest from now on (k at most the initial capacity). */
   reset(k: number): void {
-    this.negated.reset(k);
-  }
-
-  get size(): number {
-    return this.negated.size;
-  }
-
-  get sum(): number {
-    return -this.negated.sum;
+    this.k = Math.min(Math.max(0, k), this.values.length);
+    this.size = 0;
+    this.sum = 0;
   }
 
   /** The k-th largest value offered, or -Infinity while fewer than k were. */
   get kth(): number {
-    return this.negated.size < this.negated.capacity ? -Infinity : -this.negated.largest;
+    return this.size < this.k || this.k === 0 ? -Infinity : (this.values[0] ?? 0);
+  }
+
+  /** The (k-1)-th largest value offered (k >= 2), or -Infinity while fewer than k - 1 were. */
+  get previous(): number {
+    const v = this.values;
+    const size = this.size;
+    if (size < this.k - 1 || size === 0) return -Infinity;
+    if (size < this.k) return v[0] ?? 0; // k - 1 values: the smallest is the (k-1)-th largest
+    if (size === 2) return v[1] ?? 0;
+    return Math.min(v[1] ?? 0, v[2] ?? 0);
   }
 
   offer(value: number): void {
-    this.negated.offer(-value, 0);
+    const values = this.values;
+    const k = this.k;
+    if (k === 0) return;
+    if (this.size < k) {
+      let i = this.size++;
+      while (i > 0) {
+        const parent = (i - 1) >> 1;
+        if ((values[parent] ?? 0) <= value) break;
+        values[i] = values[parent] ?? 0;
+        i = parent;
+      }
+      values[i] = value;
+      this.sum += value;
+      return;
+    }
+    const top = values[0] ?? 0;
+    if (value <= top) return;
+    this.sum += value - top;
+    let i = 0;
+    const size = this.size;
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= size) break;
+      const r = l + 1;
+      const c = r < size && (values[r] ?? 0) < (values[l] ?? 0) ? r : l;
+      if ((values[c] ?? 0) >= value) break;
+      values[i] = values[c] ?? 0;
+      i = c;
+    }
+    values[i] = value;
   }
 }

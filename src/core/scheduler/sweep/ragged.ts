@@ -17,7 +17,8 @@ import {
   type MemberTerms,
   type SearchControl,
 } from './threshold-search.js';
-import { rankBy, searchThresholds, thresholdBounds, type SurrogateChooser } from './thresholds.js';
+import { orderBy, orderByDescending, ranksOf } from './order.js';
+import { searchThresholds, thresholdBounds, type SurrogateChooser } from './thresholds.js';
 
 /** Multipliers tried per threshold: lambda = k / SURROGATE_STEPS, k = 0..SURROGATE_STEPS. */
 export const SURROGATE_STEPS = 8;
@@ -46,16 +47,13 @@ export function sweepRagged(input: RaggedSweepInput): SweepOutcome {
 
   const incumbent: Incumbent = { primary: 0, secondary: 0, members: [] };
   for (const key of [terms.latency, terms.kv]) {
-    const order = Int32Array.from(candidates.keys()).sort(
-      (a, b) => (key[a] ?? 0) - (key[b] ?? 0) || a - b,
-    );
     const chosen: PreparedRequest[] = [];
     let latency = 0;
     let kv = 0;
     let maxOutput = 0;
     let deadline = Infinity;
     let tokens = 0;
-    for (const i of order) {
+    for (const i of orderBy(key)) {
       if (chosen.length >= input.maxBatchSize) break;
       const r = candidates[i] as PreparedRequest;
       const nextMax = Math.max(maxOutput, r.outputTokens);
@@ -67,18 +65,15 @@ export function sweepRagged(input: RaggedSweepInput): SweepOutcome {
       )
         continue;
       chosen.push(r);
-      if (!control.accept(chosen)) {
-        chosen.pop();
-        continue;
-      }
       latency = nextLatency;
       kv += r.kvTokens;
       maxOutput = nextMax;
       deadline = nextDeadline;
       tokens += r.outputTokens;
     }
+    // The sums above only guide; CostModel decides (a float boundary drops the batch).
     const [primary, secondary] = countFirst ? [chosen.length, tokens] : [tokens, chosen.length];
-    if (beats(incumbent, primary, secondary)) {
+    if (beats(incumbent, primary, secondary) && control.accept(chosen)) {
       incumbent.primary = primary;
       incumbent.secondary = secondary;
       incumbent.members = chosen;
@@ -118,17 +113,14 @@ export function sweepRagged(input: RaggedSweepInput): SweepOutcome {
     return best;
   };
 
-  const byDeadline = Array.from(candidates.keys()).sort(
-    (a, b) =>
-      (candidates[b]?.deadlineSeconds ?? 0) - (candidates[a]?.deadlineSeconds ?? 0) || a - b,
-  );
+  const byDeadline = orderByDescending(Float64Array.from(candidates, (r) => r.deadlineSeconds));
   const ranks = {
-    latency: rankBy(M, (i) => terms.latency[i] ?? 0),
-    kv: rankBy(M, (i) => terms.kv[i] ?? 0),
-    tokens: rankBy(M, (i) => -(terms.tokens[i] ?? 0)),
+    latency: ranksOf(orderBy(terms.latency)),
+    kv: ranksOf(orderBy(terms.kv)),
+    tokens: ranksOf(orderByDescending(terms.tokens)),
   };
   const cell = {
-    members: byDeadline,
+    members: Array.from(byDeadline),
     terms,
     maxCount: Math.min(input.maxBatchSize, M),
     kvCapacity,

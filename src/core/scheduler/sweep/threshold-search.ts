@@ -17,13 +17,19 @@
 // batch CostModel accepts); a batch becomes the incumbent only after CostModel.check accepts it.
 import type { PreparedRequest } from '../../model/batch.js';
 import { OBJECTIVE, type Objective } from '../../model/types.js';
+import { largestWhere } from './order.js';
 
 /** Relative slack of every pruning comparison (float sums taken in a different order). */
 export const PRUNE_TOLERANCE = 1e-9;
 
 /** value <= limit up to PRUNE_TOLERANCE. */
 export function within(value: number, limit: number): boolean {
-  return value <= limit + Math.abs(limit) * PRUNE_TOLERANCE + 1e-12;
+  return value <= tolerantLimit(limit);
+}
+
+/** The largest value `within` accepts under `limit` (for limits compared many times). */
+export function tolerantLimit(limit: number): number {
+  return limit + Math.abs(limit) * PRUNE_TOLERANCE + 1e-12;
 }
 
 /** Per-candidate terms, indexed like the candidate list. */
@@ -178,26 +184,13 @@ export function searchThreshold(
       const smallest = countFirst ? (prefW[i + r] ?? 0) - (prefW[i] ?? 0) : r * (minW[i] ?? 0);
       return within(smallest, surrogateLeft);
     };
-    let lo = 0;
-    let hi = cap;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (fits(mid)) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    return largestWhere(0, cap, fits);
   };
 
   /** Upper bound on the tokens order[i..] can add: fractional knapsack in ratio order. */
   const fractionalTokens = (i: number, capacity: number, more: number): number => {
     const base = prefW[i] ?? 0;
-    let lo = i;
-    let hi = P;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (within((prefW[mid] ?? 0) - base, capacity)) lo = mid;
-      else hi = mid - 1;
-    }
+    const lo = largestWhere(i, P, (t) => within((prefW[t] ?? 0) - base, capacity));
     let tokens = (prefN[lo] ?? 0) - (prefN[i] ?? 0);
     if (lo < P) {
       const wi = w[lo] ?? 0;

@@ -7,6 +7,7 @@
 // order of their bounds, best first, until no bound beats the incumbent.
 import { OBJECTIVE, type Objective } from '../../model/types.js';
 import { Fenwick } from './fenwick.js';
+import { largestWhere } from './order.js';
 import {
   beats,
   searchThreshold,
@@ -34,16 +35,6 @@ export interface ThresholdBound {
   readonly position: number;
   readonly count: number;
   readonly tokens: number;
-}
-
-/** Rank of every candidate (0..n-1) by `key` ascending, ties by index. */
-export function rankBy(size: number, key: (i: number) => number): Int32Array {
-  const order = Int32Array.from({ length: size }, (_, i) => i).sort(
-    (a, b) => key(a) - key(b) || a - b,
-  );
-  const rank = new Int32Array(size);
-  order.forEach((i, r) => (rank[i] = r));
-  return rank;
 }
 
 /** Ranks of every candidate for the Fenwick trees of thresholdBounds. */
@@ -85,14 +76,9 @@ export function thresholdBounds(
       const fits = (r: number): boolean =>
         within(latencyTree.sumOfFirst(r) + c + cell.fixedSeconds(1 + r, n), tau) &&
         (!ragged || within(kvTree.sumOfFirst(r), kvLeft));
-      let hi = Math.min(cell.maxCount - 1, position);
-      let lo = minCount - 1;
-      if (lo <= hi && fits(lo)) {
-        while (lo < hi) {
-          const mid = (lo + hi + 1) >> 1;
-          if (fits(mid)) lo = mid;
-          else hi = mid - 1;
-        }
+      const hi = Math.min(cell.maxCount - 1, position);
+      if (minCount - 1 <= hi && fits(minCount - 1)) {
+        const lo = largestWhere(minCount - 1, hi, fits);
         out.push({ cell, position, count: 1 + lo, tokens: n + tokenTree.sumOfFirst(lo) });
       }
     }

@@ -12,7 +12,7 @@ import {
   variantsOf,
 } from '../../../../src/sim/scheduling-experiment.js';
 import { DEFAULT_SCHEDULING_SCENARIO } from '../../../../src/sim/scheduling-scenario.js';
-import type { ScheduleInstance } from '../../../../src/core/scheduler/types.js';
+import type { ScheduleInstance, ScheduleResult } from '../../../../src/core/scheduler/types.js';
 import {
   instanceArb,
   optionsArb,
@@ -23,13 +23,17 @@ import { assertFeasible, atMost, objectiveKey } from '../../../support/schedule-
 
 const RUNS = Number(process.env.EDGELLM_PROPERTY_RUNS ?? 2000);
 
-function matchesOracle(instance: ScheduleInstance): void {
-  const exact = bruteForce(instance);
+/** The sweep proves a batch as good as `reference` (an optimal result), and it is feasible. */
+function matchesReference(instance: ScheduleInstance, reference: ScheduleResult): void {
   const found = sweep(instance);
   expect(found.policy).toBe('sweep');
   expect(found.optimal).toBe(true);
-  expect(objectiveKey(instance, found)).toEqual(objectiveKey(instance, exact));
+  expect(objectiveKey(instance, found)).toEqual(objectiveKey(instance, reference));
   assertFeasible(instance, found);
+}
+
+function matchesOracle(instance: ScheduleInstance): void {
+  matchesReference(instance, bruteForce(instance));
 }
 
 describe('the sweep against brute force', () => {
@@ -65,11 +69,8 @@ describe('the sweep against DFTSP', () => {
     fc.assert(
       fc.property(instanceArb(12, 18, optionsWith(['linear'])), (instance) => {
         const reference = dftsp(instance);
-        const found = sweep(instance);
         expect(reference.optimal).toBe(true);
-        expect(found.optimal).toBe(true);
-        expect(objectiveKey(instance, found)).toEqual(objectiveKey(instance, reference));
-        assertFeasible(instance, found);
+        matchesReference(instance, reference);
       }),
       { numRuns: Math.ceil(RUNS / 8) },
     );
@@ -95,16 +96,44 @@ describe('the sweep against DFTSP', () => {
               objective,
             },
           );
-          const reference = dftsp(instance);
-          const found = sweep(instance);
-          expect(found.optimal).toBe(true);
-          expect(objectiveKey(instance, found)).toEqual(objectiveKey(instance, reference));
-          assertFeasible(instance, found);
+          matchesReference(instance, dftsp(instance));
         },
       ),
       { numRuns: Math.ceil(RUNS / 10) },
     );
   });
+});
+
+describe('the sweep at 16-32 requests of the simulator scenario', () => {
+  // Large enough that the bounds prune: the token tie-break's Lagrangian bound under ragged
+  // padding (fixed-size.ts), the condition scan and the per-candidate size limits under static
+  // padding (static-bound.ts, static-context.ts). A bound that is too low loses the optimum.
+  it.each(['ragged', 'static'] as const)(
+    'agrees with DFTSP under %s padding, objective requests',
+    (padding) => {
+      const scenario = DEFAULT_SCHEDULING_SCENARIO;
+      const [model] = variantsOf(scenario);
+      if (!model) throw new Error('the scenario has no variant');
+      fc.assert(
+        fc.property(
+          fc.integer({ min: 16, max: padding === 'ragged' ? 32 : 22 }),
+          fc.integer(),
+          (n, seed) => {
+            const instance = scenarioInstance(
+              scenario,
+              model,
+              drawRequests(scenario, n, createRng(seed)),
+              { padding, objective: 'requests' },
+            );
+            const reference = dftsp(instance, { maxNodes: 300_000 });
+            fc.pre(reference.optimal);
+            matchesReference(instance, reference);
+          },
+        ),
+        { numRuns: Math.ceil(RUNS / 10) },
+      );
+    },
+  );
 });
 
 describe('the sweep under a budget', () => {
