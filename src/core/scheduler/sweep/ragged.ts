@@ -5,7 +5,10 @@
 // constraint whose multiplier is chosen per threshold to make its size bound the tightest (on a
 // grid of SURROGATE_STEPS); that bound is within a request or two of the LP bound's floor. The
 // incumbent starts from the better of two greedy batches (smallest latency term first, smallest
-// KV footprint first).
+// KV footprint first). Under objective requests the size is decided first, with tokens left out
+// (fast: the size bound is tight), then the most tokens at that size by a Lagrangian branch and
+// bound (fixed-size.ts): the tie-break is where the work is (many batches of the largest size
+// differ by a few tokens).
 import type { CostModel, PreparedRequest } from '../../model/batch.js';
 import { OBJECTIVE, type Objective } from '../../model/types.js';
 import { raggedFixedSeconds, raggedKvCapacity } from './decomposition.js';
@@ -17,6 +20,7 @@ import {
   type MemberTerms,
   type SearchControl,
 } from './threshold-search.js';
+import { maximizeTokensAtSize } from './fixed-size.js';
 import { orderBy, orderByDescending, ranksOf } from './order.js';
 import { searchThresholds, thresholdBounds, type SurrogateChooser } from './thresholds.js';
 
@@ -35,8 +39,17 @@ export function sweepRagged(input: RaggedSweepInput): SweepOutcome {
   const { cost, candidates, control } = input;
   const M = candidates.length;
   const kvCapacity = raggedKvCapacity(cost);
-  const fixedSeconds = (count: number, maxOutput: number): number =>
-    count <= 0 ? 0 : raggedFixedSeconds(cost, maxOutput);
+  // fixed(longest output), asked at every node of the searches: once per output length.
+  const fixedByOutput = new Map<number, number>();
+  const fixedSeconds = (count: number, maxOutput: number): number => {
+    if (count <= 0) return 0;
+    let fixed = fixedByOutput.get(maxOutput);
+    if (fixed === undefined) {
+      fixed = raggedFixedSeconds(cost, maxOutput);
+      fixedByOutput.set(maxOutput, fixed);
+    }
+    return fixed;
+  };
   const terms: MemberTerms = {
     members: candidates,
     latency: Float64Array.from(candidates, (r) => cost.minLatencyIncrementSeconds(r)),
@@ -126,7 +139,34 @@ export function sweepRagged(input: RaggedSweepInput): SweepOutcome {
     kvCapacity,
     fixedSeconds,
   };
-  const bounds = thresholdBounds(cell, ranks);
-  const complete = searchThresholds(bounds, input.objective, incumbent, control, chooseSurrogate);
-  return { best: incumbent.members, complete, cellsSearched: 1 };
+  if (!countFirst) {
+    const bounds = thresholdBounds(cell, ranks);
+    const complete = searchThresholds(bounds, input.objective, incumbent, control, chooseSurrogate);
+    return { best: incumbent.members, complete, cellsSearched: 1 };
+  }
+  // Objective requests: the largest size first (with every output counted as 0 tokens, so that
+  // no batch of equal size beats another), then the most tokens at that size (fixed-size.ts).
+  const sizeOnly = { ...cell, terms: { ...terms, tokens: new Float64Array(M) } };
+  const probe: Incumbent = { primary: incumbent.primary, secondary: 0, members: incumbent.members };
+  const sizeBounds = thresholdBounds(sizeOnly, ranks);
+  if (!searchThresholds(sizeBounds, input.objective, probe, control, chooseSurrogate)) {
+    return { best: probe.members, complete: false, cellsSearched: 1 };
+  }
+  const sized: Incumbent = {
+    primary: probe.members.length,
+    secondary: probe.members.reduce((a, r) => a + r.outputTokens, 0),
+    members: probe.members,
+  };
+  const complete = maximizeTokensAtSize(
+    {
+      terms,
+      byDeadline,
+      size: sized.primary,
+      kvCapacity,
+      fixedSeconds,
+    },
+    sized,
+    control,
+  );
+  return { best: sized.members, complete, cellsSearched: 1 };
 }

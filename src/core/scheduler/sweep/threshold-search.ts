@@ -162,7 +162,8 @@ export function searchThreshold(
   }
   const K = Math.max(0, Math.min(problem.maxCount - 1, P));
   const width = K + 1;
-  const topN = countFirst ? suffixLargestSums(n, K) : null;
+  // The r largest outputs of each suffix; not needed when the pool has no tokens (size only).
+  const topN = countFirst && (prefN[P] ?? 0) > 0 ? suffixLargestSums(n, K) : null;
   const tau = problem.deadlineSeconds;
   const kvCapacity = problem.kvCapacity;
 
