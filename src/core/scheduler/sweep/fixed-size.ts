@@ -1,21 +1,24 @@
-// The token tie-break at a fixed batch size under additive constraints (ragged padding): among
-// the batches of exactly `size` members whose latency, fixed(size, longest output) plus the sum
-// of the members' latency terms, fits their tightest deadline and whose KV tokens fit in memory,
-// one with the most output tokens, if it has more than the incumbent.
+// The most output tokens under additive constraints (ragged padding): among the batches whose
+// latency, fixed(size, longest output) plus the sum of the members' latency terms, fits their
+// tightest deadline and whose KV tokens fit in memory, one with the most tokens, if it beats
+// the incumbent. Two uses: the tie-break of objective `requests` (exactly `size` members, the
+// largest size), and objective `tokens` itself (at most `size` members; more members break ties).
 //
 // Thresholds as in thresholds.ts: a batch's tightest-deadline member j (the last of its members
 // in deadline order) and b - 1 members from the ones before it, so both limits are constants.
 // Bound: for any multipliers lambda, mu >= 0, the tokens of b - 1 members that fit in latency
 // A and KV B are at most lambda A + mu B + the b - 1 largest reduced tokens
 // n_u - lambda c_u - mu kv_u (Lagrangian relaxation of the two constraints, keeping the size;
-// its minimum over the multipliers is the LP bound). One sweep over the thresholds with the
-// reduced tokens in a Fenwick tree bounds them all under given multipliers; each threshold keeps
-// the least bound over the multipliers fitted so far. The threshold of the largest bound is
-// fitted next (the bound is convex and piecewise linear in each multiplier: bisection on the
-// slope), until no bound beats the incumbent; a threshold whose fitted bound still beats it is
-// searched depth first, adding members in order of reduced tokens, where the b - 1 largest
-// reduced tokens of what is left are simply the next ones (prefix sums): O(1) per node. The
-// search prunes only as well as its multipliers fit, so it runs with a thorough fit.
+// its minimum over the multipliers is the LP bound); with at most b - 1 members, the positive
+// ones among them. One sweep over the thresholds with the reduced tokens in a Fenwick tree
+// bounds them all under given multipliers; each threshold keeps the least bound over the
+// multipliers fitted so far. The threshold of the largest bound is fitted next (the bound is
+// convex and piecewise linear along each multiplier: line fits jump to where the tangents at
+// the ends of a bracket meet), until no bound beats the incumbent; a threshold whose fitted
+// bound still beats it is searched depth first, adding members in order of reduced tokens,
+// where the largest reduced tokens of what is left are simply the next ones (prefix sums):
+// O(1) per node. The search prunes only as well as its multipliers fit, so it runs with a
+// thorough fit.
 import type { PreparedRequest } from '../../model/batch.js';
 import { Fenwick } from './fenwick.js';
 import { kthLargest, orderByDescending, ranksOf } from './order.js';
@@ -30,8 +33,14 @@ export interface FixedSizeProblem {
   readonly terms: MemberTerms;
   /** Candidate indices by deadline, latest first. */
   readonly byDeadline: Int32Array;
-  /** The batch size (the incumbent's). */
+  /** The batch size: exactly this many members, or at most (exactSize false). */
   readonly size: number;
+  /**
+   * True: every batch has `size` members and the incumbent is (size, tokens) (objective
+   * requests' tie-break). False: at most `size` members and the incumbent is (tokens, members)
+   * (objective tokens).
+   */
+  readonly exactSize: boolean;
   /** KV tokens that fit; Infinity when memory is not a sum over the members. */
   readonly kvCapacity: number;
   /** Latency every batch pays given its size and longest output; nondecreasing in both. */
@@ -57,9 +66,9 @@ interface Evaluation {
 type Axis = 'latency' | 'kv';
 
 /**
- * Replaces `incumbent` (a batch of `problem.size` members) with a batch of the same size and
- * more tokens while one exists, ending with the most tokens. Returns false when the control
- * stopped the search.
+ * Replaces `incumbent` with a better batch while one exists (exactSize: one of `size` members
+ * with more tokens; otherwise more tokens, or as many with more members), ending with the best.
+ * Returns false when the control stopped the search.
  */
 export function maximizeTokensAtSize(
   problem: FixedSizeProblem,
@@ -78,6 +87,7 @@ class FixedSizeSearch {
   private readonly kv: Float64Array;
   private readonly tau: Float64Array;
   private readonly b: number;
+  private readonly exact: boolean;
   private readonly hasKv: boolean;
   /** Tokens are integers: a bound beats the incumbent only if it reaches one more token. */
   private readonly integral: boolean;
@@ -101,6 +111,7 @@ class FixedSizeSearch {
     const M = byDeadline.length;
     this.M = M;
     this.b = problem.size;
+    this.exact = problem.exactSize;
     this.member = Int32Array.from(byDeadline);
     this.n = new Float64Array(M);
     this.c = new Float64Array(M);
@@ -131,7 +142,8 @@ class FixedSizeSearch {
     this.latencyLeft = new Float64Array(M);
     this.kvLeft = new Float64Array(M);
     for (let p = 0; p < M; p++) {
-      const own = (this.c[p] ?? 0) + problem.fixedSeconds(this.b, this.n[p] ?? 0);
+      // fixed(count, ...) grows with the count: the least count a batch may have.
+      const own = (this.c[p] ?? 0) + problem.fixedSeconds(this.exact ? this.b : 1, this.n[p] ?? 0);
       const tau = this.tau[p] ?? 0;
       const kvLeft = this.hasKv ? problem.kvCapacity - (this.kv[p] ?? 0) : 0;
       const feasible = within(own, tau) && within(0, kvLeft);
@@ -140,12 +152,40 @@ class FixedSizeSearch {
     }
   }
 
-  /** Whether a batch whose tokens are at most `bound` can beat the incumbent. */
-  private canBeat(bound: number): boolean {
+  /** The incumbent's tokens and members. */
+  private get bestTokens(): number {
+    return this.exact ? this.incumbent.secondary : this.incumbent.primary;
+  }
+
+  private get bestCount(): number {
+    return this.exact ? this.incumbent.primary : this.incumbent.secondary;
+  }
+
+  /**
+   * Whether a batch with at most `bound` tokens and `count` members can beat the incumbent
+   * (the count matters only with at most `size` members: more members break a tie on tokens).
+   */
+  private canBeat(bound: number, count: number = this.b): boolean {
     const slack = Math.abs(bound) * 1e-9 + 1e-9;
-    return this.integral
-      ? Math.floor(bound + slack) > this.incumbent.secondary
-      : bound + slack > this.incumbent.secondary;
+    const most = this.integral ? Math.floor(bound + slack) : bound + slack;
+    if (most > this.bestTokens) return true;
+    return !this.exact && most >= this.bestTokens && count > this.bestCount;
+  }
+
+  /** Takes `members` as the incumbent when CostModel accepts them and they beat it. */
+  private consider(tokens: number, count: number, members: () => PreparedRequest[]): void {
+    const better =
+      tokens > this.bestTokens ||
+      (!this.exact && tokens === this.bestTokens && count > this.bestCount);
+    if (!better) return;
+    const batch = members();
+    if (!this.control.accept(batch)) return;
+    if (this.exact) this.incumbent.secondary = tokens;
+    else {
+      this.incumbent.primary = tokens;
+      this.incumbent.secondary = count;
+    }
+    this.incumbent.members = batch;
   }
 
   /** Latency and KV left to the members before threshold position p (NaN: infeasible). */
@@ -167,13 +207,17 @@ class FixedSizeSearch {
     const { M, b, reducedTokens } = this;
     this.reduce(m, M);
     const rank = ranksOf(orderByDescending(reducedTokens));
+    // With at most b - 1 more members, only positive reduced tokens count: ranks below this.
+    let positive = 0;
+    for (let q = 0; q < M; q++) if ((reducedTokens[q] ?? 0) > 0) positive++;
     const tree = new Fenwick(M);
     const bounds = new Float64Array(M).fill(-Infinity);
     for (let p = 0; p < M; p++) {
-      if (p >= b - 1) {
+      if (p >= b - 1 || !this.exact) {
         const [A, B] = this.limits(p);
         if (!Number.isNaN(A)) {
-          bounds[p] = (this.n[p] ?? 0) + m.latency * A + m.kv * B + tree.sumOfFirst(b - 1);
+          const r = this.exact ? b - 1 : Math.min(b - 1, tree.countUpTo(positive - 1));
+          bounds[p] = (this.n[p] ?? 0) + m.latency * A + m.kv * B + tree.sumOfFirst(r);
         }
       }
       tree.add(rank[p] ?? 0, reducedTokens[p] ?? 0);
@@ -192,8 +236,10 @@ class FixedSizeSearch {
     const r = this.b - 1;
     const { reducedTokens, c, kv } = this;
     this.reduce(m, p);
-    // The r-th largest reduced tokens, then the members above it and ties with it up to r.
-    const cut = r > 0 ? kthLargest(reducedTokens, p, r, this.work) : Infinity;
+    // The r-th largest reduced tokens, then the members above it and ties with it up to r
+    // (with at most r members, only the positive ones).
+    const rth = r > 0 && p > 0 ? kthLargest(reducedTokens, p, Math.min(r, p), this.work) : Infinity;
+    const cut = this.exact ? rth : Math.max(rth, 0);
     let sum = 0;
     let taken = 0;
     let latencyUsed = 0;
@@ -201,7 +247,7 @@ class FixedSizeSearch {
     for (let pass = 0; pass < 2 && taken < r; pass++) {
       for (let q = 0; q < p && taken < r; q++) {
         const x = reducedTokens[q] ?? 0;
-        if (pass === 0 ? x > cut : x === cut) {
+        if (pass === 0 ? x > cut : x === cut && (this.exact || x > 0)) {
           sum += x;
           latencyUsed += c[q] ?? 0;
           kvUsed += kv[q] ?? 0;
@@ -303,7 +349,9 @@ class FixedSizeSearch {
   }
 
   run(): boolean {
-    if (this.b < 1 || this.M < this.b) return true;
+    if (this.b < 1 || (this.exact && this.M < this.b)) return true;
+    /** Most members a batch of threshold p can have. */
+    const most = (p: number): number => (this.exact ? this.b : 1 + Math.min(this.b - 1, p));
     // The least bound of every threshold over the multipliers fitted so far (each is valid).
     const bounds = this.thresholdBounds(ZERO);
     let fitted = ZERO;
@@ -312,14 +360,21 @@ class FixedSizeSearch {
       for (let q = 0; q < this.M; q++) {
         if (p < 0 || (bounds[q] ?? -Infinity) > (bounds[p] ?? -Infinity)) p = q;
       }
-      if (p < 0 || !this.canBeat(bounds[p] ?? -Infinity)) return true;
+      if (p < 0 || (bounds[p] ?? -Infinity) === -Infinity) return true;
+      if (!this.canBeat(bounds[p] ?? -Infinity, most(p))) {
+        // Every other bound is lower; under objective tokens one may still tie on tokens with
+        // more members.
+        if (this.exact || !this.canBeat(bounds[p] ?? -Infinity, this.b)) return true;
+        bounds[p] = -Infinity;
+        continue;
+      }
       if (this.control.expired()) return false;
       fitted = this.fit(p, fitted, false);
       const swept = this.thresholdBounds(fitted);
       for (let q = 0; q < this.M; q++) bounds[q] = Math.min(bounds[q] ?? 0, swept[q] ?? 0);
-      if (this.canBeat(bounds[p] ?? -Infinity)) {
+      if (this.canBeat(bounds[p] ?? -Infinity, most(p))) {
         const thorough = this.fit(p, fitted, true);
-        if (this.canBeat(this.boundAt(p, thorough).value)) {
+        if (this.canBeat(this.boundAt(p, thorough).value, most(p))) {
           this.search(p, thorough);
           if (this.stopped) return false;
         }
@@ -331,7 +386,7 @@ class FixedSizeSearch {
   /** Depth-first search of threshold position p with multipliers m. */
   private search(p: number, m: Multipliers): void {
     const { fixedSeconds, kvCapacity, terms } = this.problem;
-    const { b, hasKv } = this;
+    const { b, hasKv, exact } = this;
     if (Number.isNaN(this.limits(p)[0])) return;
     const tau = this.tau[p] ?? 0;
     // The pool (positions before p) in order of reduced tokens, largest first.
@@ -343,13 +398,17 @@ class FixedSizeSearch {
     const kv = new Float64Array(P);
     const n = new Float64Array(P);
     const prefix = new Float64Array(P + 1);
+    /** The first place whose reduced tokens are not positive (at most b - 1 members: the rest add nothing to the bound). */
+    let positiveEnd = P;
     for (let t = 0; t < P; t++) {
       const q = byReduced[t] ?? 0;
+      const rho = this.reducedTokens[q] ?? 0;
       member[t] = this.member[q] ?? 0;
       c[t] = this.c[q] ?? 0;
       kv[t] = this.kv[q] ?? 0;
       n[t] = this.n[q] ?? 0;
-      prefix[t + 1] = (prefix[t] ?? 0) + (this.reducedTokens[q] ?? 0);
+      prefix[t + 1] = (prefix[t] ?? 0) + rho;
+      if (!(rho > 0) && positiveEnd === P) positiveEnd = t;
     }
     const minC = new Float64Array(P + 1).fill(Infinity);
     const minKv = new Float64Array(P + 1).fill(Infinity);
@@ -359,38 +418,36 @@ class FixedSizeSearch {
     }
     const own = this.member[p] ?? 0;
     const chosen: number[] = [];
-    const leaf = (tokens: number): void => {
-      if (!(tokens > this.incumbent.secondary)) return;
-      const members = [own, ...chosen.map((t) => member[t] ?? 0)].map(
-        (i) => terms.members[i] as PreparedRequest,
-      );
-      if (this.control.accept(members)) {
-        this.incumbent.secondary = tokens;
-        this.incumbent.members = members;
-      }
-    };
-    // `latency` and `kvUsed` count the chosen members, the threshold's own included.
+    const batch = (): PreparedRequest[] =>
+      [own, ...chosen.map((t) => member[t] ?? 0)].map((i) => terms.members[i] as PreparedRequest);
+    // `latency`, `kvUsed`, `tokens` and `count` are the chosen members', the threshold's own
+    // included; `left` is how many more may (exactSize: must) join.
     const visit = (
       from: number,
       left: number,
       latency: number,
       kvUsed: number,
       tokens: number,
+      count: number,
       maxOutput: number,
     ): void => {
-      const latencyLeft = tau - fixedSeconds(b, maxOutput) - latency;
+      // fixed(count, ...) grows with the count: the least count a finished batch may have.
+      const latencyLeft = tau - fixedSeconds(exact ? b : count, maxOutput) - latency;
       const kvLeft = hasKv ? kvCapacity - kvUsed : 0;
-      for (let t = from; t + left <= P; t++) {
+      const need = exact ? left : 1;
+      for (let t = from; t + need <= P; t++) {
         if (this.stopped) return;
-        if (!within(left * (minC[t] ?? 0), latencyLeft)) return;
-        if (!within(left * (minKv[t] ?? 0), kvLeft)) return;
+        if (!within(need * (minC[t] ?? 0), latencyLeft)) return;
+        if (!within(need * (minKv[t] ?? 0), kvLeft)) return;
+        const end = exact ? t + left : Math.min(t + left, Math.max(t, positiveEnd));
         const bound =
           tokens +
           m.latency * Math.max(0, latencyLeft) +
           m.kv * Math.max(0, kvLeft) +
-          (prefix[t + left] ?? 0) -
+          (prefix[end] ?? 0) -
           (prefix[t] ?? 0);
-        if (!this.canBeat(bound)) return; // and every later t: the bound only falls
+        // The bound only falls with t (and so does the count bound): later t are cut too.
+        if (!this.canBeat(bound, count + Math.min(left, P - t))) return;
         if (!this.control.tick()) {
           this.stopped = true;
           return;
@@ -399,18 +456,19 @@ class FixedSizeSearch {
         const nextLatency = latency + (c[t] ?? 0);
         const nextKv = kvUsed + (kv[t] ?? 0);
         if (
-          !within(fixedSeconds(b, nextMax) + nextLatency, tau) ||
+          !within(fixedSeconds(exact ? b : count + 1, nextMax) + nextLatency, tau) ||
           (hasKv && !within(nextKv, kvCapacity))
         )
           continue;
+        const nextTokens = tokens + (n[t] ?? 0);
         chosen.push(t);
-        if (left === 1) leaf(tokens + (n[t] ?? 0));
-        else visit(t + 1, left - 1, nextLatency, nextKv, tokens + (n[t] ?? 0), nextMax);
+        if (!exact || left === 1) this.consider(nextTokens, count + 1, batch);
+        if (left > 1) visit(t + 1, left - 1, nextLatency, nextKv, nextTokens, count + 1, nextMax);
         chosen.pop();
       }
     };
     const n0 = this.n[p] ?? 0;
-    if (b === 1) leaf(n0);
-    else visit(0, b - 1, this.c[p] ?? 0, this.kv[p] ?? 0, n0, n0);
+    if (!exact || b === 1) this.consider(n0, 1, batch);
+    if (b > 1) visit(0, b - 1, this.c[p] ?? 0, this.kv[p] ?? 0, n0, 1, n0);
   }
 }

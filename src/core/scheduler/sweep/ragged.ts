@@ -8,7 +8,8 @@
 // KV footprint first). Under objective requests the size is decided first, with tokens left out
 // (fast: the size bound is tight), then the most tokens at that size by a Lagrangian branch and
 // bound (fixed-size.ts): the tie-break is where the work is (many batches of the largest size
-// differ by a few tokens).
+// differ by a few tokens). Under objective tokens the same branch and bound runs over every size
+// up to the largest allowed.
 import type { CostModel, PreparedRequest } from '../../model/batch.js';
 import { OBJECTIVE, type Objective } from '../../model/types.js';
 import { raggedFixedSeconds, raggedKvCapacity } from './decomposition.js';
@@ -140,8 +141,12 @@ export function sweepRagged(input: RaggedSweepInput): SweepOutcome {
     fixedSeconds,
   };
   if (!countFirst) {
-    const bounds = thresholdBounds(cell, ranks);
-    const complete = searchThresholds(bounds, input.objective, incumbent, control, chooseSurrogate);
+    // Objective tokens: the most tokens over every size, more members breaking ties.
+    const complete = maximizeTokensAtSize(
+      { terms, byDeadline, size: cell.maxCount, exactSize: false, kvCapacity, fixedSeconds },
+      incumbent,
+      control,
+    );
     return { best: incumbent.members, complete, cellsSearched: 1 };
   }
   // Objective requests: the largest size first (with every output counted as 0 tokens, so that
@@ -158,13 +163,7 @@ export function sweepRagged(input: RaggedSweepInput): SweepOutcome {
     members: probe.members,
   };
   const complete = maximizeTokensAtSize(
-    {
-      terms,
-      byDeadline,
-      size: sized.primary,
-      kvCapacity,
-      fixedSeconds,
-    },
+    { terms, byDeadline, size: sized.primary, exactSize: true, kvCapacity, fixedSeconds },
     sized,
     control,
   );
