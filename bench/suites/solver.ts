@@ -7,7 +7,7 @@
 // Instances: bench/solver-instances.ts (the default simulation scenario, 7B FP16 on 24 GB).
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import type { Padding } from '../../src/core/model/types.js';
+import type { Objective, Padding } from '../../src/core/model/types.js';
 import { bruteForce } from '../../src/core/scheduler/bruteforce.js';
 import { SEARCH_BUDGET_DEFAULTS } from '../../src/core/scheduler/budget.js';
 import { dftsp } from '../../src/core/scheduler/dftsp.js';
@@ -19,11 +19,25 @@ import { solverBenchInstance } from '../solver-instances.js';
 import { markdownTable, median, quantile, type BenchSuite } from '../suite.js';
 
 const BUDGET_MS = 10;
-/** Budget of the reference run that gives the optimum (static padding needs far less). */
+/** Budget of the reference run that gives the optimum. */
 const REFERENCE_MS = 1000;
 const SOLVERS = [POLICY.dftsp, POLICY.sweep] as const;
 type Solver = (typeof SOLVERS)[number];
 const LARGE_SIZES = [32, 64, 128, 256] as const;
+
+/** The cases of the large table: the default objective in full, objective tokens fewer times. */
+const CASES: readonly {
+  readonly padding: Padding;
+  readonly objective: Objective;
+  /** Warm instances and cold processes per size (full run, then --quick). */
+  readonly warm: readonly [number, number];
+  readonly cold: readonly [number, number];
+}[] = [
+  { padding: 'static', objective: 'requests', warm: [50, 10], cold: [30, 4] },
+  { padding: 'ragged', objective: 'requests', warm: [50, 10], cold: [20, 3] },
+  { padding: 'static', objective: 'tokens', warm: [20, 5], cold: [10, 2] },
+  { padding: 'ragged', objective: 'tokens', warm: [20, 5], cold: [10, 2] },
+];
 
 const clock = (): number => performance.now() / 1000;
 const budget = (ms: number): { maxSeconds: number; clock: () => number } => ({
@@ -31,11 +45,13 @@ const budget = (ms: number): { maxSeconds: number; clock: () => number } => ({
   clock,
 });
 
-/** One decision of one solver: its time, whether it proved optimality, and the size found. */
+/** One decision of one solver: its time, whether it proved optimality, what it found. */
 interface Decision {
   readonly ms: number;
+  readonly cpuMs: number;
   readonly optimal: boolean;
-  readonly requests: number;
+  /** The objective's primary key: requests, or tokens under objective tokens. */
+  readonly primary: number;
 }
 
 interface SolverStats {
@@ -43,17 +59,21 @@ interface SolverStats {
   readonly p50Ms: number;
   readonly p99Ms: number;
   readonly maxMs: number;
-  /** Decisions whose batch has the optimum's size. */
+  /** Thread CPU time: coarse (ticks), kept for the record, not quoted. */
+  readonly cpuP50Ms: number;
+  readonly cpuP99Ms: number;
+  /** Decisions whose primary key equals the optimum's. */
   readonly atOptimum: number;
-  /** Optimum size minus found size: mean and max over the decisions. */
+  /** Optimum's primary key minus the found one: mean and max over the decisions. */
   readonly meanShortfall: number;
   readonly maxShortfall: number;
-  /** Mean shortfall relative to the optimum's size. */
+  /** Mean shortfall relative to the optimum. */
   readonly meanShortfallShare: number;
 }
 
 interface LargeRow {
   readonly padding: Padding;
+  readonly objective: Objective;
   readonly n: number;
   readonly mode: 'warm' | 'cold';
   readonly instances: number;
@@ -63,18 +83,21 @@ interface LargeRow {
 }
 
 function stats(decisions: readonly Decision[], optimum: readonly number[]): SolverStats {
-  const short = decisions.map((d, k) => (optimum[k] ?? 0) - d.requests);
+  const short = decisions.map((d, k) => (optimum[k] ?? 0) - d.primary);
   const share = decisions.map((d, k) => {
     const best = optimum[k] ?? 0;
-    return best > 0 ? (best - d.requests) / best : 0;
+    return best > 0 ? (best - d.primary) / best : 0;
   });
   const ms = decisions.map((d) => d.ms);
+  const cpu = decisions.map((d) => d.cpuMs);
   const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   return {
     provenShare: decisions.filter((d) => d.optimal).length / decisions.length,
     p50Ms: median(ms),
     p99Ms: quantile(ms, 0.99),
     maxMs: Math.max(...ms),
+    cpuP50Ms: median(cpu),
+    cpuP99Ms: quantile(cpu, 0.99),
     atOptimum: short.filter((s) => s <= 0).length,
     meanShortfall: mean(short),
     maxShortfall: Math.max(...short),
@@ -82,62 +105,77 @@ function stats(decisions: readonly Decision[], optimum: readonly number[]): Solv
   };
 }
 
-function decide(result: ScheduleResult, ms: number): Decision {
-  return { ms, optimal: result.optimal, requests: result.requests };
-}
+const primaryOf = (result: ScheduleResult, objective: Objective): number =>
+  objective === 'tokens' ? result.tokens : result.requests;
 
 /** The seed of instance k of size n (the same in warm and cold runs). */
 const seedOf = (n: number, k: number): number => 77 * n + k;
 
-function largeRows(padding: Padding, n: number, instances: number, coldRuns: number): LargeRow[] {
+function largeRows(
+  padding: Padding,
+  objective: Objective,
+  n: number,
+  instances: number,
+  coldRuns: number,
+): LargeRow[] {
   // Warm-up on other instances, so the measured calls run optimised code.
   for (let k = 0; k < 5; k++) {
-    const w = solverBenchInstance(n, seedOf(n, 100_000 + k), padding);
+    const w = solverBenchInstance(n, seedOf(n, 100_000 + k), padding, objective);
     for (const s of SOLVERS) schedule(w, s, { budget: budget(BUDGET_MS) });
   }
   const optimum: number[] = [];
   let referencesProven = 0;
   const warm: Record<Solver, Decision[]> = { dftsp: [], sweep: [] };
   for (let k = 0; k < instances; k++) {
-    const inst = solverBenchInstance(n, seedOf(n, k), padding);
+    const inst = solverBenchInstance(n, seedOf(n, k), padding, objective);
     const reference = sweep(inst, budget(REFERENCE_MS));
-    optimum.push(reference.requests);
+    optimum.push(primaryOf(reference, objective));
     if (reference.optimal) referencesProven++;
     for (const s of SOLVERS) {
       const run = measure(() => schedule(inst, s, { budget: budget(BUDGET_MS) }));
-      warm[s].push(decide(run.result, run.wallMs));
+      warm[s].push({
+        ms: run.wallMs,
+        cpuMs: run.cpuMs,
+        optimal: run.result.optimal,
+        primary: primaryOf(run.result, objective),
+      });
     }
   }
   const cold: Record<Solver, Decision[]> = { dftsp: [], sweep: [] };
   for (let k = 0; k < coldRuns; k++) {
     for (const s of SOLVERS) {
-      const sample = coldSample('solve', [s, String(n), String(seedOf(n, k)), padding, '10']);
+      const sample = coldSample('solve', [
+        s,
+        String(n),
+        String(seedOf(n, k)),
+        padding,
+        String(BUDGET_MS),
+        objective,
+      ]);
       cold[s].push({
         ms: sample.wallMs,
+        cpuMs: sample.cpuMs,
         optimal: sample['optimal'] === true,
-        requests: Number(sample['requests']),
+        primary: Number(objective === 'tokens' ? sample['tokens'] : sample['requests']),
       });
     }
   }
+  // Cold runs reuse the first instances (coldRuns <= instances), so their optima are known.
   const coldOptimum = optimum.slice(0, coldRuns);
-  return [
-    {
+  const row = (mode: 'warm' | 'cold', decisions: Record<Solver, Decision[]>): LargeRow => {
+    const best = mode === 'warm' ? optimum : coldOptimum;
+    const count = decisions.sweep.length;
+    return {
       padding,
+      objective,
       n,
-      mode: 'warm',
-      instances,
-      referencesProven,
-      solvers: { dftsp: stats(warm.dftsp, optimum), sweep: stats(warm.sweep, optimum) },
-    },
-    {
-      padding,
-      n,
-      mode: 'cold',
-      instances: coldRuns,
-      referencesProven: Math.min(referencesProven, coldRuns),
-      solvers: { dftsp: stats(cold.dftsp, coldOptimum), sweep: stats(cold.sweep, coldOptimum) },
-    },
-  ];
+      mode,
+      instances: count,
+      referencesProven: mode === 'warm' ? referencesProven : Math.min(referencesProven, count),
+      solvers: { dftsp: stats(decisions.dftsp, best), sweep: stats(decisions.sweep, best) },
+    };
+  };
+  return [row('warm', warm), row('cold', cold)];
 }
 
 export const solverSuite: BenchSuite = {
@@ -190,21 +228,23 @@ export const solverSuite: BenchSuite = {
       await Promise.resolve();
     }
 
+    const loadAtStart = loadavg()[0] ?? 0;
     const large: LargeRow[] = [];
-    for (const padding of ['static', 'ragged'] as const) {
+    for (const c of CASES) {
       for (const n of LARGE_SIZES) {
-        const instances = quick ? 10 : padding === 'static' ? 50 : 20;
-        const coldRuns = quick ? 3 : padding === 'static' ? 10 : 5;
-        large.push(...largeRows(padding, n, instances, coldRuns));
+        const pick = ([full, short]: readonly [number, number]): number => (quick ? short : full);
+        large.push(...largeRows(c.padding, c.objective, n, pick(c.warm), pick(c.cold)));
         await Promise.resolve();
       }
     }
     const pct = (x: number): string => `${(x * 100).toFixed(0)}%`;
     const pair = (row: LargeRow, f: (s: SolverStats) => string): string[] =>
       SOLVERS.map((s) => f(row.solvers[s]));
+    const ms = (a: number, b: number): string => `${a.toFixed(2)} / ${b.toFixed(2)}`;
     const largeTable = markdownTable(
       [
         'padding',
+        'objective',
         'N',
         'run',
         'instances',
@@ -212,30 +252,26 @@ export const solverSuite: BenchSuite = {
         'sweep proven',
         'DFTSP p50 / p99 ms',
         'sweep p50 / p99 ms',
-        'DFTSP size = optimum',
-        'sweep size = optimum',
-        'DFTSP shortfall mean (max)',
-        'sweep shortfall mean (max)',
+        'DFTSP = optimum',
+        'sweep = optimum',
+        'DFTSP shortfall mean (max), share',
       ],
       large.map((row) => [
         row.padding,
+        row.objective,
         String(row.n),
         row.mode,
         String(row.instances),
         ...pair(row, (s) => pct(s.provenShare)),
-        ...pair(row, (s) => `${s.p50Ms.toFixed(2)} / ${s.p99Ms.toFixed(2)}`),
+        ...pair(row, (s) => ms(s.p50Ms, s.p99Ms)),
         ...pair(row, (s) => `${String(s.atOptimum)}/${String(row.instances)}`),
-        ...pair(
-          row,
-          (s) =>
-            `${s.meanShortfall.toFixed(1)} (${String(s.maxShortfall)}), ${pct(s.meanShortfallShare)}`,
-        ),
+        `${row.solvers.dftsp.meanShortfall.toFixed(1)} (${String(row.solvers.dftsp.maxShortfall)}), ${pct(row.solvers.dftsp.meanShortfallShare)}`,
       ]),
     );
     const unproven = large.filter((r) => r.mode === 'warm' && r.referencesProven < r.instances);
     const load = loadavg()[0] ?? 0;
     const markdown = [
-      'Instances: the default simulation scenario (7B FP16, 24 GB, deadlines 1-6 s), `flops` compute, objective `requests`.',
+      'Instances: the default simulation scenario (7B FP16, 24 GB, deadlines 1-6 s), `flops` compute; objective `requests` unless said.',
       '',
       'Without a budget, against brute force (static padding; all three agree on every instance):',
       '',
@@ -257,21 +293,28 @@ export const solverSuite: BenchSuite = {
       `DFTSP (the paper's search) and the sweep (ours) with a ${String(BUDGET_MS)} ms budget for the whole decision ` +
         `(search stops at ${String(SEARCH_BUDGET_DEFAULTS.searchShare * 100)}% of it, clock read every ${String(SEARCH_BUDGET_DEFAULTS.clockCheckInterval)} nodes). ` +
         'Warm: one process, after a warm-up on 5 other instances. Cold: a fresh Node process per decision, timing its first call (bench/cold/solve.ts), as the CLI or an operator first round. ' +
+        'Times are wall clock (the JSON also has the thread CPU time, which Linux accounts too coarsely to quote at this scale). ' +
         `The optimum is the sweep's answer with a ${String(REFERENCE_MS)} ms budget; ` +
         (unproven.length === 0
           ? 'it was proven optimal on every instance.'
-          : `it was not proven on ${unproven.map((r) => `${String(r.instances - r.referencesProven)} of ${String(r.instances)} ${r.padding} N = ${String(r.n)}`).join(', ')} (there "optimum" is the best known).`) +
-        ' Shortfall: optimum size minus found size (mean, max, and mean share of the optimum).',
+          : `it was not proven on ${unproven.map((r) => `${String(r.instances - r.referencesProven)} of ${String(r.instances)} ${r.padding}/${r.objective} N = ${String(r.n)}`).join(', ')} (there "optimum" is the best known).`) +
+        ' "= optimum": decisions whose batch has the optimum\'s requests (or tokens, under objective tokens); shortfall: the optimum\'s minus the found one (mean, max, mean share of the optimum).',
       '',
       largeTable,
       '',
-      `Wall-clock times on a shared machine: 1-minute load average ${load.toFixed(1)} on ${String(cpus().length)} cores at the end of the run; the p99 of a few dozen decisions is their maximum or near it, so quote the medians and repeat runs.`,
+      `Wall-clock times on a shared machine: 1-minute load average ${loadAtStart.toFixed(1)} when the large table started and ${load.toFixed(1)} at its end, on ${String(cpus().length)} cores shared with other work (a busy machine adds its waits to the wall time); the p99 of a few dozen decisions is their maximum or near it, so quote the medians and repeat runs.`,
     ].join('\n');
     return {
       name: 'solver',
       title: 'Solver: DFTSP vs the sweep (and brute force)',
       markdown,
-      data: { budgetMs: BUDGET_MS, referenceMs: REFERENCE_MS, loadAverage1m: load, versus, large },
+      data: {
+        budgetMs: BUDGET_MS,
+        referenceMs: REFERENCE_MS,
+        loadAverage1m: { start: loadAtStart, end: load },
+        versus,
+        large,
+      },
     };
   },
 };
