@@ -5,7 +5,7 @@
 // of its members are kept in a heap as the cells grow, so the condition costs O(1) there.
 import { LargestK } from './heaps.js';
 import { staticFits } from './decomposition.js';
-import type { CandidateCell, StaticContext } from './static-context.js';
+import { CellList, type StaticContext } from './static-context.js';
 import { within } from './threshold-search.js';
 
 /**
@@ -15,11 +15,11 @@ import { within } from './threshold-search.js';
  * with an upper bound on its tokens (the b largest outputs among its members whose deadline
  * covers the column's least latency). No cell holds a batch larger than b.
  */
-export function boundScan(c: StaticContext): { size: number; cells: CandidateCell[] } {
+export function boundScan(c: StaticContext): { size: number; cells: CellList } {
   const { columns, cells, prompt, deadline, deadlineLimit, output, maxBatch } = c;
   const cost = c.input.cost;
   const members = columns.members;
-  const recorded: CandidateCell[] = [];
+  const recorded = new CellList(); // the cells that allow `best` (cleared when it grows)
   let best = 0;
   const latest = new LargestK(maxBatch + 1); // the cell's best + 1 latest deadlines
   const tokens = new LargestK(maxBatch); // its best largest outputs, deadline >= keepFloor
@@ -79,14 +79,14 @@ export function boundScan(c: StaticContext): { size: number; cells: CandidateCel
       ) {
         best++;
         grew = true;
+        recorded.clear();
         refill(p); // at this cell: its floors hold for the later ones
       }
       if (best === 0) continue;
       keepFloor = c.leastLatency(best);
       if (!within(keepFloor, keepLatest)) break; // it only grows with S
       if (grew || within(keepFloor, latest.previous)) {
-        const bound = tokens.size >= best ? tokens.sum : -Infinity;
-        recorded.push({ S, N, count: best, tokens: bound });
+        recorded.push(S, N, tokens.size >= best ? tokens.sum : -Infinity);
       }
     }
   }

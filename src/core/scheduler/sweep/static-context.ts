@@ -33,6 +33,39 @@ export interface CandidateCell {
   readonly tokens: number;
 }
 
+/**
+ * Cells that may hold a batch of one size, each with an upper bound on its tokens, in growable
+ * typed arrays (a scan may keep thousands: every cell that can hold a batch of the size, when
+ * a batch size cap binds).
+ */
+export class CellList {
+  S: Float64Array = new Float64Array(64);
+  N: Float64Array = new Float64Array(64);
+  tokens: Float64Array = new Float64Array(64);
+  length = 0;
+
+  push(S: number, N: number, tokens: number): void {
+    if (this.length === this.S.length) {
+      const grow = (a: Float64Array): Float64Array => {
+        const b = new Float64Array(a.length * 2);
+        b.set(a);
+        return b;
+      };
+      this.S = grow(this.S);
+      this.N = grow(this.N);
+      this.tokens = grow(this.tokens);
+    }
+    this.S[this.length] = S;
+    this.N[this.length] = N;
+    this.tokens[this.length] = tokens;
+    this.length++;
+  }
+
+  clear(): void {
+    this.length = 0;
+  }
+}
+
 /** Everything one static sweep decision shares between its phases. */
 export class StaticContext {
   readonly M: number;

@@ -8,7 +8,7 @@ import type { PreparedRequest } from '../../model/batch.js';
 import { OBJECTIVE } from '../../model/types.js';
 import type { CellVerdict, ColumnVisitor } from './columns.js';
 import { LargestK } from './heaps.js';
-import type { CandidateCell, StaticContext } from './static-context.js';
+import { CellList, type StaticContext } from './static-context.js';
 import { beats, within, type Incumbent } from './threshold-search.js';
 import { searchThresholds, thresholdBounds } from './thresholds.js';
 
@@ -184,9 +184,9 @@ function batchOfSize(
  * incumbent, each with the sum of the b largest outputs among its members whose deadline
  * covers the column's least latency for b members (no other member is in such a batch).
  */
-export function tieCells(c: StaticContext, b: number, incumbent: Incumbent): CandidateCell[] {
+export function tieCells(c: StaticContext, b: number, incumbent: Incumbent): CellList {
   const { columns, cells, deadline, output } = c;
-  const found: CandidateCell[] = [];
+  const found = new CellList();
   let N = 0;
   let columnLatest = -Infinity;
   let floor = 0;
@@ -215,7 +215,7 @@ export function tieCells(c: StaticContext, b: number, incumbent: Incumbent): Can
       cells.set(S, N);
       const least = c.leastLatency(b);
       if (!within(least, columnLatest)) return 'end';
-      if (within(least, latest.kth)) found.push({ S, N, count: b, tokens: tokens.sum });
+      if (within(least, latest.kth)) found.push(S, N, tokens.sum);
       return 'next';
     },
   });

@@ -3,26 +3,43 @@
 // whose largest outputs fit is solved, the others are searched exactly (threshold-search.ts).
 import type { PreparedRequest } from '../../model/batch.js';
 import { OBJECTIVE } from '../../model/types.js';
-import type { CandidateCell, StaticContext } from './static-context.js';
+import type { CellList, StaticContext } from './static-context.js';
+import { orderByDescending } from './order.js';
 import { beats, searchThreshold, within, type Incumbent } from './threshold-search.js';
 import type { Cell } from './thresholds.js';
 
 /**
- * The most tokens of a batch of b members in `cells` (best bound first), beating `incumbent`
- * (by default none: any b-batch does). Its members are empty when no cell holds b members.
+ * The most tokens of a batch of b members in `cells`, beating `incumbent` (by default none: any
+ * b-batch does). Its members are empty when no cell holds b members. First the cell of the
+ * largest bound, then, largest bound first, the cells whose bound still beats what was found
+ * (usually few, while a size cap can leave thousands that hold b members).
  */
 export function tieBreak(
   c: StaticContext,
   b: number,
-  found: CandidateCell[],
+  cells: CellList,
   incumbent: Incumbent = { primary: b, secondary: -Infinity, members: [] },
 ): Incumbent {
-  const cells = found.filter((f) => f.count === b).sort((x, y) => y.tokens - x.tokens);
+  if (cells.length === 0) return incumbent;
   // The candidates that may be in a b-batch, latest deadline first.
   const pool = c.byDeadline.filter((i) => (c.sizeLimit[i] ?? 0) >= b);
-  for (const f of cells) {
-    if (c.halted() || !beats(incumbent, b, f.tokens)) break;
-    tieBreakCell(c, f.S, f.N, b, incumbent, pool);
+  const bound = cells.tokens.subarray(0, cells.length);
+  let top = 0;
+  for (let k = 1; k < cells.length; k++) if ((bound[k] ?? 0) > (bound[top] ?? 0)) top = k;
+  const search = (k: number): void => {
+    tieBreakCell(c, cells.S[k] ?? 0, cells.N[k] ?? 0, b, incumbent, pool);
+  };
+  if (!beats(incumbent, b, bound[top] ?? -Infinity)) return incumbent;
+  search(top);
+  const rest: number[] = [];
+  for (let k = 0; k < cells.length; k++) {
+    if (k !== top && beats(incumbent, b, bound[k] ?? -Infinity)) rest.push(k);
+  }
+  const keys = Float64Array.from(rest, (k) => bound[k] ?? 0);
+  for (const r of orderByDescending(keys)) {
+    const k = rest[r] ?? 0;
+    if (c.halted() || !beats(incumbent, b, bound[k] ?? -Infinity)) break;
+    search(k);
   }
   return incumbent;
 }
