@@ -155,13 +155,13 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     }),
     treeNodesEvaluatedTotal: new Counter({
       name: 'edgellm_scheduler_tree_nodes_evaluated_total',
-      help: 'DFTSP search-tree nodes evaluated, by node.',
+      help: 'Batches (search-tree nodes) the batch solver evaluated, by node (DFTSP tree nodes; the sweep counts cells and batches).',
       labelNames: ['node'],
       registers,
     }),
     treeNodesPrunedTotal: new Counter({
       name: 'edgellm_scheduler_tree_nodes_pruned_total',
-      help: 'DFTSP search-tree nodes pruned, by node and pruning rule.',
+      help: 'DFTSP search-tree nodes pruned, by node and pruning rule (0 under the sweep, which prunes cells, not tree nodes).',
       labelNames: ['node', 'rule'],
       registers,
     }),

@@ -59,6 +59,22 @@ export function variantsOf(scenario: SchedulingScenario): ModelVariant[] {
   }));
 }
 
+/** One node's scheduling instance in the scenario: its node, `variant` and `requests`. */
+export function scenarioInstance(
+  scenario: SchedulingScenario,
+  variant: ModelVariant,
+  requests: readonly RequestDemand[],
+  options: Partial<SchedulingScenario['options']> = {},
+): ScheduleInstance {
+  return {
+    node: defined(scenario.node),
+    model: variant,
+    bestPerplexity: Math.min(...variantsOf(scenario).map((v) => v.perplexity)),
+    requests,
+    options: { ...scenario.options, ...options },
+  };
+}
+
 export function drawRequests(
   scenario: SchedulingScenario,
   users: number,
@@ -99,20 +115,15 @@ export function runSchedulingExperiment(
   policies: readonly Policy[] = SIMULATED_POLICIES,
 ): SchedulingExperiment {
   const variants = variantsOf(scenario);
-  const best = Math.min(...variants.map((v) => v.perplexity));
   const throughput: ThroughputRow[] = [];
   const complexity: ComplexityRow[] = [];
   for (const variant of variants) {
     for (const users of scenario.users) {
       // Common random numbers: every policy sees the same draws.
       const rng = createRng(scenario.seed + users * 7919);
-      const instances: ScheduleInstance[] = Array.from({ length: scenario.trials }, () => ({
-        node: defined(scenario.node),
-        model: variant,
-        bestPerplexity: best,
-        requests: drawRequests(scenario, users, rng),
-        options: scenario.options,
-      }));
+      const instances: ScheduleInstance[] = Array.from({ length: scenario.trials }, () =>
+        scenarioInstance(scenario, variant, drawRequests(scenario, users, rng)),
+      );
       for (const policy of policies) {
         const served: number[] = [];
         const tokens: number[] = [];

@@ -118,7 +118,7 @@ describe('EdgeNode', () => {
   it('accepts a valid node and fills in the documented defaults', async () => {
     const created = await createNode(edgeNode(validNodeSpec));
     expect(created.spec.scheduling).toEqual({
-      policy: 'dftsp',
+      policy: 'sweep',
       maxBatchSize: 16,
       roundIntervalSeconds: 1,
       solverBudgetMilliseconds: 50,

@@ -65,6 +65,9 @@ const modelArb: fc.Arbitrary<ModelVariant> = fc
     ...(m.sequenceTokens === undefined ? {} : { sequenceTokens: m.sequenceTokens }),
   }));
 
+/** A request before its deadline is scaled to its own latency alone. */
+export type RawRequest = typeof rawRequestArb extends fc.Arbitrary<infer T> ? T : never;
+
 const rawRequestArb = fc.record({
   promptTokens: fc.integer({ min: 1, max: 512 }),
   maxTokens: fc.integer({ min: 1, max: 256 }),
@@ -75,17 +78,32 @@ const rawRequestArb = fc.record({
   serverComputeFraction: fc.constantFrom(undefined, 1, 0.5, 0.25),
 });
 
+/**
+ * Requests drawn from a few values each, so that prompts, outputs, deadlines and link loads tie
+ * often (the orders and sweeps must handle equal keys).
+ */
+export const tiedRequestArb: fc.Arbitrary<RawRequest> = fc.record({
+  promptTokens: fc.constantFrom(8, 64, 128),
+  maxTokens: fc.constantFrom(4, 32),
+  deadlineFactor: fc.constantFrom(0.9, 2, 3, 6),
+  maxPerplexityIncrease: fc.constantFrom(0, 100),
+  up: fc.constantFrom(1, 4),
+  down: fc.constantFrom(1, 4),
+  serverComputeFraction: fc.constantFrom(undefined, 0.5),
+});
+
 /** An instance of `minN..maxN` requests on one node with options from `options`. */
 export function instanceArb(
   minN: number,
   maxN: number,
   options: fc.Arbitrary<CostOptions> = optionsArb,
+  requests: fc.Arbitrary<RawRequest> = rawRequestArb,
 ): fc.Arbitrary<ScheduleInstance> {
   return fc
     .record({
       model: modelArb,
       options,
-      raw: fc.array(rawRequestArb, { minLength: minN, maxLength: maxN }),
+      raw: fc.array(requests, { minLength: minN, maxLength: maxN }),
       memoryRequests: fc.double({ min: 0.5, max: 12, noNaN: true }),
       flops: fc.double({ min: 1e9, max: 1e13, noNaN: true }),
       utilization: fc.double({ min: 0.2, max: 1, noNaN: true }),

@@ -82,7 +82,7 @@ const calibrationSchema = z.object({
 
 const optionsSchema = z
   .object({
-    policy: z.enum(Object.values(POLICY)).default(POLICY.dftsp),
+    policy: z.enum(Object.values(POLICY)).default(POLICY.sweep),
     padding: z.enum(['static', 'ragged']).default(COST_DEFAULTS.padding),
     compute: z.enum(['flops', 'roofline', 'calibrated']).default(COST_DEFAULTS.compute),
     communication: z.enum(['linear', 'noise-scaled']).default(COST_DEFAULTS.communication),

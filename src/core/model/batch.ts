@@ -393,11 +393,7 @@ export class CostModel {
    * memory-bound pass may absorb the FLOPs, and `noise-scaled` shares are not additive: 0.
    */
   minLatencyIncrementSeconds(r: PreparedRequest): number {
-    let seconds = 0;
-    if (this.options.communication === COMMUNICATION_MODEL.linear) {
-      seconds +=
-        r.uplinkLoad / this.node.uplinkBandwidthHz + r.downlinkLoad / this.node.downlinkBandwidthHz;
-    }
+    let seconds = this.linkIncrementSeconds(r);
     if (this.options.compute === COMPUTE_MODEL.flops) {
       seconds += (r.prefillFlops + r.decodeFlops) / this.effectiveFlops;
     } else if (this.options.compute === COMPUTE_MODEL.calibrated && this.options.calibration) {
@@ -410,6 +406,16 @@ export class CostModel {
         d.perContextTokenSeconds * r.decodeContextTokens;
     }
     return seconds;
+  }
+
+  /**
+   * Link seconds adding `r` costs: under `linear` links exactly its uplink and downlink loads
+   * over the bands, in any batch; 0 (a lower bound) for `noise-scaled` links.
+   */
+  linkIncrementSeconds(r: PreparedRequest): number {
+    return this.options.communication === COMMUNICATION_MODEL.linear
+      ? r.uplinkLoad / this.node.uplinkBandwidthHz + r.downlinkLoad / this.node.downlinkBandwidthHz
+      : 0;
   }
 
   /**

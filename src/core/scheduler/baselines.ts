@@ -11,7 +11,7 @@ import { demandOrder, prefilter } from './candidates.js';
 import { buildResult } from './result.js';
 import { POLICY, type Policy, type ScheduleInstance, type ScheduleResult } from './types.js';
 
-export type BaselinePolicy = Exclude<Policy, 'dftsp' | 'bruteforce'>;
+export type BaselinePolicy = Exclude<Policy, 'dftsp' | 'sweep' | 'bruteforce'>;
 
 export function baseline(
   policy: BaselinePolicy,

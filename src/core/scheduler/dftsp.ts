@@ -11,18 +11,11 @@
 // for the default cost options. The incumbent starts from the smallest-demand greedy batch.
 import { addInto, emptyState, type BatchState, type PreparedRequest } from '../model/batch.js';
 import { OBJECTIVE, PADDING } from '../model/types.js';
+import { budgetMeter } from './budget.js';
 import { demandOrder, prefilter } from './candidates.js';
 import { better, EMPTY_SCORE, scoreOf, type Score } from './objective.js';
 import { buildResult } from './result.js';
 import { POLICY, type ScheduleInstance, type ScheduleResult, type SearchBudget } from './types.js';
-
-/** Time budgets (SearchBudget.maxSeconds) bound the whole decision, setup and result included. */
-export const DFTSP_BUDGET_DEFAULTS = {
-  /** The clock is read every this many evaluated nodes (about 5 us of search here). */
-  clockCheckInterval: 32,
-  /** The search stops at this share of the budget; the rest is left for building the result. */
-  searchShare: 0.95,
-} as const;
 
 export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): ScheduleResult {
   const started = budget.clock?.() ?? 0;
@@ -117,19 +110,7 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   let prunedByBound = 0;
   let stopped = false;
   let exhausted = false;
-  const { clockCheckInterval, searchShare } = DFTSP_BUDGET_DEFAULTS;
-  let nextClockRead = nodesEvaluated + clockCheckInterval;
-  const searchSeconds =
-    budget.maxSeconds === undefined ? undefined : budget.maxSeconds * searchShare;
-
-  const overBudget = (): boolean => {
-    if (budget.maxNodes !== undefined && nodesEvaluated >= budget.maxNodes) return true;
-    if (searchSeconds !== undefined && budget.clock && nodesEvaluated >= nextClockRead) {
-      nextClockRead = nodesEvaluated + clockCheckInterval;
-      return budget.clock() - started >= searchSeconds;
-    }
-    return false;
-  };
+  const meter = budgetMeter(budget, started, nodesEvaluated);
 
   const visit = (depth: number, from: number): void => {
     const parent = stack[depth] as BatchState;
@@ -140,7 +121,7 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
         prunedByBound++;
         return;
       }
-      if (overBudget()) {
+      if (!meter.take()) {
         stopped = true;
         exhausted = true;
         return;
@@ -148,7 +129,6 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
       const r = order[i] as PreparedRequest;
       const child = addInto(stack[depth + 1] as BatchState, parent, r);
       path.push(r);
-      nodesEvaluated++;
       const latency = cost.fitsMemory(child)
         ? cost.latencySeconds(child, needsMembers ? path : undefined)
         : Infinity;
@@ -172,7 +152,7 @@ export function dftsp(instance: ScheduleInstance, budget: SearchBudget = {}): Sc
   if (!(bestScore.primary === all.primary && bestScore.secondary === all.secondary)) visit(0, 0);
 
   return buildResult(POLICY.dftsp, cost, best, candidates, {
-    nodesEvaluated,
+    nodesEvaluated: meter.nodes,
     prunedInfeasible,
     prunedByBound,
     optimal: !exhausted,

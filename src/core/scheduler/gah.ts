@@ -182,7 +182,7 @@ export function whyUnservable(
 
 export interface GahOptions {
   readonly rng?: Random;
-  /** Default policy for nodes that name none. */
+  /** Default policy for nodes that name none (the sweep; DFTSP on request). */
   readonly policy?: Policy;
   /** Monotonic clock in seconds, to report each node's solve time (the core reads none). */
   readonly clock?: () => number;
@@ -234,7 +234,7 @@ export function assignAcrossNodes(
         splits,
         { partialModelExecution: node.partialModelExecution ?? false },
       );
-      const result = schedule(planned.instance, node.policy ?? options.policy ?? POLICY.dftsp, {
+      const result = schedule(planned.instance, node.policy ?? options.policy ?? POLICY.sweep, {
         ...(node.budget ? { budget: node.budget } : {}),
         ...(options.rng ? { rng: options.rng } : {}),
       });

@@ -3,6 +3,7 @@ import type { Random } from '../random.js';
 import { baseline } from './baselines.js';
 import { bruteForce } from './bruteforce.js';
 import { dftsp } from './dftsp.js';
+import { sweep } from './sweep/index.js';
 import {
   POLICY,
   type Policy,
@@ -25,6 +26,8 @@ export function schedule(
   switch (policy) {
     case POLICY.dftsp:
       return dftsp(instance, options.budget);
+    case POLICY.sweep:
+      return sweep(instance, options.budget);
     case POLICY.bruteforce:
       return bruteForce(instance);
     default:

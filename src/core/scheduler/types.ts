@@ -15,7 +15,10 @@ export interface ScheduleInstance {
 }
 
 export const POLICY = {
+  /** The paper's exact depth-first tree search (the reference). */
   dftsp: 'dftsp',
+  /** Our exact solver: the same optimum, proven fast at scale (sweep/). */
+  sweep: 'sweep',
   bruteforce: 'bruteforce',
   fcfs: 'fcfs',
   greedy: 'greedy',
@@ -39,7 +42,7 @@ export type Rejection = (typeof REJECTION)[keyof typeof REJECTION];
 export interface SearchBudget {
   /** Stop after evaluating this many tree nodes. */
   readonly maxNodes?: number;
-  /** Decide within this many seconds of `clock()`, from the call (DFTSP_BUDGET_DEFAULTS). */
+  /** Decide within this many seconds of `clock()`, from the call (SEARCH_BUDGET_DEFAULTS). */
   readonly maxSeconds?: number;
   /** Monotonic clock in seconds; required with maxSeconds (the core reads no clock itself). */
   readonly clock?: () => number;

@@ -152,9 +152,9 @@ export interface EdgeNodeSpec {
    */
   scheduling?: {
     /**
-     * Batch selection policy; dftsp is the exact search, the others are baselines for comparison.
+     * Batch selection policy: sweep (default) and dftsp are exact and find the same optimum; sweep uses the cost model's structure and proves it within milliseconds at hundreds of waiting requests, dftsp (the paper's tree search, the reference) is then cut off by the budget. greedy, fcfs, edf and single are baselines for comparison.
      */
-    policy?: 'dftsp' | 'greedy' | 'fcfs' | 'edf' | 'single';
+    policy?: 'sweep' | 'dftsp' | 'greedy' | 'fcfs' | 'edf' | 'single';
     /**
      * Most requests in one batch (also capped by the agent's maxSequences for the model).
      */
@@ -164,7 +164,7 @@ export interface EdgeNodeSpec {
      */
     roundIntervalSeconds?: number;
     /**
-     * Time budget of one DFTSP search; past it the best batch found so far is used.
+     * Time budget of one batch decision (sweep or dftsp); past it the best batch found so far is used.
      */
     solverBudgetMilliseconds?: number;
     /**

@@ -1,6 +1,6 @@
 // The OpenAI-compatible endpoint: POST /v1/chat/completions, POST /v1/completions and
 // GET /v1/models over HTTP(S). Served by every operator replica; the leader schedules (its
-// completions join the same DFTSP rounds as InferenceRequests, with no API write per request),
+// completions join the same solver rounds as InferenceRequests, with no API write per request),
 // followers forward to it (forward.ts). API keys from a Secret, per-key rate limits, a bounded
 // queue; errors in OpenAI's shape; streaming as server-sent events ending with a usage chunk.
 import { X509Certificate } from 'node:crypto';

@@ -37,7 +37,7 @@ export const SCHEDULING_DEFAULTS = {
   bytesPerToken: 4,
   /** Added to that estimate for spec.promptFormat chat: the template around one message (ChatML ~10). */
   chatTemplateTokens: 16,
-  policy: POLICY.dftsp,
+  policy: POLICY.sweep,
   maxBatchSize: 16,
   solverBudgetMilliseconds: 50,
   roundIntervalSeconds: 1,

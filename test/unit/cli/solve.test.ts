@@ -55,7 +55,16 @@ describe('edgellm solve', () => {
   });
 
   it('runs every policy', async () => {
-    for (const policy of ['dftsp', 'bruteforce', 'fcfs', 'greedy', 'edf', 'random', 'single']) {
+    for (const policy of [
+      'sweep',
+      'dftsp',
+      'bruteforce',
+      'fcfs',
+      'greedy',
+      'edf',
+      'random',
+      'single',
+    ]) {
       const { code, stdout } = await solve({ ...example, options: { ...example.options, policy } });
       expect(code).toBe(0);
       expect((JSON.parse(stdout) as { policy: string }).policy).toBe(policy);

@@ -1,43 +1,16 @@
 // Property tests of the scheduling core against the exhaustive oracle.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
-import { isEligible } from '../../../../src/core/model/accuracy.js';
 import { CostModel, addInto, emptyState, stateOf } from '../../../../src/core/model/batch.js';
 import { createRng } from '../../../../src/core/random.js';
 import { bruteForce } from '../../../../src/core/scheduler/bruteforce.js';
 import { dftsp } from '../../../../src/core/scheduler/dftsp.js';
 import { schedule } from '../../../../src/core/scheduler/schedule.js';
-import {
-  POLICIES,
-  type ScheduleInstance,
-  type ScheduleResult,
-} from '../../../../src/core/scheduler/types.js';
+import { POLICIES, type ScheduleInstance } from '../../../../src/core/scheduler/types.js';
 import { instanceArb, optionsArb, optionsWith } from '../../../support/instances.js';
+import { assertFeasible, objectiveKey } from '../../../support/schedule-checks.js';
 
 const RUNS = Number(process.env.EDGELLM_PROPERTY_RUNS ?? 2000);
-
-function objectiveKey(instance: ScheduleInstance, r: ScheduleResult): [number, number] {
-  return instance.options.objective === 'tokens' ? [r.tokens, r.requests] : [r.requests, r.tokens];
-}
-
-/** Re-evaluates a result's batch from scratch: every member eligible, memory and latency met. */
-function assertFeasible(instance: ScheduleInstance, result: ScheduleResult): void {
-  const cost = new CostModel(instance.node, instance.model, instance.options);
-  const byId = new Map(instance.requests.map((d, i) => [d.id, cost.prepare(d, i)]));
-  const members = result.batch.map((id) => byId.get(id)).filter((r) => r !== undefined);
-  expect(members).toHaveLength(result.batch.length);
-  expect(new Set(result.batch).size).toBe(result.batch.length);
-  for (const r of members) {
-    expect(
-      isEligible(instance.model, instance.bestPerplexity, r.demand.maxPerplexityIncrease),
-    ).toBe(true);
-  }
-  if (members.length === 0) return;
-  const c = cost.evaluate(stateOf(members), members);
-  expect(c.fitsMemory).toBe(true);
-  expect(c.totalSeconds).toBeLessThanOrEqual(c.deadlineSeconds);
-  expect(result.predicted.totalSeconds).toBeCloseTo(c.totalSeconds, 9);
-}
 
 describe('DFTSP against the brute-force oracle', () => {
   const matchesOracle = (instance: ScheduleInstance): void => {

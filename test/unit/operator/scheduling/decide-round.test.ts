@@ -213,7 +213,7 @@ describe('decideRound', () => {
       const shares = b.members.reduce((s, m) => s + m.computeShare, 0);
       expect(shares).toBeCloseTo(1);
       expect(b.agentModel).toBe('llama-7b');
-      expect(b.solver.policy).toBe('dftsp');
+      expect(b.solver.policy).toBe('sweep');
       expect(b.solver.nodesEvaluated).toBeGreaterThan(0);
       for (const m of b.members) {
         expect(m.predicted.totalSeconds).toBeLessThanOrEqual(m.remainingBudgetSeconds);

@@ -1,0 +1,123 @@
+// The sweep's small data structures (orders, selection, heaps, Fenwick tree) against plain
+// sorting, on random values with many ties.
+import { describe, expect, it } from '@jest/globals';
+import fc from 'fast-check';
+import { Fenwick } from '../../../../src/core/scheduler/sweep/fenwick.js';
+import { LargestK, SmallestK } from '../../../../src/core/scheduler/sweep/heaps.js';
+import {
+  kthLargest,
+  orderBy,
+  orderByDescending,
+  ranksOf,
+} from '../../../../src/core/scheduler/sweep/order.js';
+
+/** Values drawn from a few, so that ties are common, or from a wide range. */
+const valuesArb = fc.oneof(
+  fc.array(fc.constantFrom(-1, 0, 0.5, 2, 3), { maxLength: 40 }),
+  fc.array(fc.double({ min: -1e6, max: 1e6, noNaN: true }), { maxLength: 40 }),
+);
+
+const descending = (a: number, b: number): number => b - a;
+
+describe('orders', () => {
+  it.each([
+    ['orderBy', 1],
+    ['orderByDescending', -1],
+  ] as const)(
+    '%s sorts indices by key (sign %d), ties by index, and ranksOf inverts it',
+    (name, sign) => {
+      const order = name === 'orderBy' ? orderBy : orderByDescending;
+      fc.assert(
+        fc.property(valuesArb, (values) => {
+          const keys = Float64Array.from(values);
+          const key = (i: number): number => sign * (keys[i] ?? 0);
+          const expected = values.map((_, i) => i).sort((a, b) => key(a) - key(b) || a - b);
+          const found = order(keys);
+          expect(Array.from(found)).toEqual(expected);
+          const rank = ranksOf(found);
+          expected.forEach((i, r) => {
+            expect(rank[i]).toBe(r);
+          });
+        }),
+        { numRuns: 500 },
+      );
+    },
+  );
+
+  it('kthLargest is the k-th value of a descending sort', () => {
+    fc.assert(
+      fc.property(
+        valuesArb.filter((v) => v.length > 0),
+        fc.nat(),
+        (values, seed) => {
+          const k = 1 + (seed % values.length);
+          const work = new Float64Array(values.length);
+          const kth = kthLargest(Float64Array.from(values), values.length, k, work);
+          expect(kth).toBe([...values].sort(descending)[k - 1]);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('heaps', () => {
+  it('LargestK keeps the k largest: their sum, the k-th and the (k-1)-th', () => {
+    fc.assert(
+      fc.property(valuesArb, fc.integer({ min: 2, max: 12 }), (values, k) => {
+        const heap = new LargestK(16);
+        heap.reset(k);
+        values.forEach((v, i) => {
+          heap.offer(v);
+          const sorted = values.slice(0, i + 1).sort(descending);
+          const kept = sorted.slice(0, k);
+          expect(heap.size).toBe(kept.length);
+          expect(heap.sum).toBeCloseTo(
+            kept.reduce((a, b) => a + b, 0),
+            6,
+          );
+          expect(heap.kth).toBe(sorted.length >= k ? sorted[k - 1] : -Infinity);
+          expect(heap.previous).toBe(sorted.length >= k - 1 ? sorted[k - 2] : -Infinity);
+        });
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('SmallestK keeps the k smallest with their owners', () => {
+    fc.assert(
+      fc.property(valuesArb, fc.integer({ min: 0, max: 12 }), (values, k) => {
+        const heap = new SmallestK(16);
+        heap.reset(k);
+        values.forEach((v, i) => {
+          heap.offer(v, i);
+        });
+        const kept = heap.members().map((i) => values[i] ?? 0);
+        expect(kept.sort((a, b) => a - b)).toEqual([...values].sort((a, b) => a - b).slice(0, k));
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('Fenwick tree', () => {
+  it('answers the k-th present rank and the sum of the first k present', () => {
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.nat({ max: 29 }), { maxLength: 30 }),
+        fc.array(fc.double({ min: 0, max: 100, noNaN: true }), { minLength: 30, maxLength: 30 }),
+        (ranks, values) => {
+          const tree = new Fenwick(30);
+          for (const r of ranks) tree.add(r, values[r] ?? 0);
+          const present = [...ranks].sort((a, b) => a - b);
+          for (let k = 1; k <= present.length + 1; k++) {
+            expect(tree.kth(k)).toBe(k <= present.length ? present[k - 1] : -1);
+            const sum = present.slice(0, k).reduce((a, r) => a + (values[r] ?? 0), 0);
+            expect(tree.sumOfFirst(k)).toBeCloseTo(sum, 6);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
