@@ -1,5 +1,6 @@
-// Solver benchmark: DFTSP against brute force for N = 8..24 candidates, and DFTSP alone for
-// N = 32, 64, 128 with a 10 ms budget. Instances come from the default simulation scenario
+// Solver benchmark: DFTSP against brute force for N = 8..24 candidates, DFTSP alone for
+// N = 32, 64, 128 with a 10 ms budget, and side by side with OR-tools CP-SAT for N = 16..256
+// (bench/external/comparison.ts). Instances come from the default simulation scenario
 // (7B FP16 on a 24 GB node), so memory and latency both bind.
 import { performance } from 'node:perf_hooks';
 import { createRng } from '../../src/core/random.js';
@@ -9,6 +10,7 @@ import type { ScheduleInstance } from '../../src/core/scheduler/types.js';
 import { DEFAULT_SCHEDULING_SCENARIO as scenario } from '../../src/sim/scheduling-scenario.js';
 import { drawRequests, variantsOf } from '../../src/sim/scheduling-experiment.js';
 import { defined } from '../../src/util/objects.js';
+import { compareWithCpSat } from '../external/comparison.js';
 import { markdownTable, median, quantile, type BenchSuite } from '../suite.js';
 
 const BUDGET_SECONDS = 0.01;
@@ -35,8 +37,8 @@ function timed<T>(f: () => T): [T, number] {
 export const solverSuite: BenchSuite = {
   name: 'solver',
   description:
-    'DFTSP vs brute force (nodes evaluated, wall time); DFTSP at N=32..128 under a 10 ms budget',
-  run({ quick }) {
+    'DFTSP vs brute force (nodes evaluated, wall time); DFTSP at N=32..128 under a 10 ms budget; DFTSP next to CP-SAT at N=16..256',
+  async run({ quick }) {
     const versus: Record<string, unknown>[] = [];
     const vsRows: string[][] = [];
     const sizes = quick ? [8, 12, 16] : [8, 12, 16, 20, 22, 24];
@@ -132,11 +134,22 @@ export const solverSuite: BenchSuite = {
         largeRows,
       ),
     ].join('\n');
-    return Promise.resolve({
+    const reference = await compareWithCpSat({
+      quick,
+      instance,
+      ours: [
+        {
+          label: 'DFTSP',
+          solve: (inst, seconds) =>
+            dftsp(inst, { maxSeconds: seconds, clock: () => performance.now() / 1000 }),
+        },
+      ],
+    });
+    return {
       name: 'solver',
       title: 'Solver: DFTSP vs brute force',
-      markdown,
-      data: { versus, large },
-    });
+      markdown: `${markdown}\n\n${reference.markdown}`,
+      data: { versus, large, reference: reference.data },
+    };
   },
 };
