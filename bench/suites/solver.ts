@@ -4,6 +4,7 @@
 // padding, warm (one process, after a warm-up) and cold (a fresh process per decision, its first
 // call): how often each proves its answer optimal, the time, and the size each finds against the
 // optimum. The optimum is the sweep's answer with a long budget (proven unless said otherwise).
+// (3) Both next to OR-tools CP-SAT at N = 16..256 (bench/external/comparison.ts).
 // Instances: bench/solver-instances.ts (the default simulation scenario, 7B FP16 on 24 GB).
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -15,6 +16,7 @@ import { schedule } from '../../src/core/scheduler/schedule.js';
 import { sweep } from '../../src/core/scheduler/sweep/index.js';
 import { POLICY, type ScheduleResult } from '../../src/core/scheduler/types.js';
 import { coldSample, measure } from '../cold.js';
+import { compareWithCpSat } from '../external/comparison.js';
 import { solverBenchInstance } from '../solver-instances.js';
 import { markdownTable, median, quantile, type BenchSuite } from '../suite.js';
 
@@ -23,6 +25,7 @@ const BUDGET_MS = 10;
 const REFERENCE_MS = 1000;
 const SOLVERS = [POLICY.dftsp, POLICY.sweep] as const;
 type Solver = (typeof SOLVERS)[number];
+const LABEL: Record<Solver, string> = { dftsp: 'DFTSP', sweep: 'sweep' };
 const LARGE_SIZES = [32, 64, 128, 256] as const;
 
 /** The cases of the large table: the default objective in full, objective tokens fewer times. */
@@ -181,7 +184,7 @@ function largeRows(
 export const solverSuite: BenchSuite = {
   name: 'solver',
   description:
-    'DFTSP and the sweep vs brute force (N = 8..24); DFTSP vs the sweep at N = 32..256 under a 10 ms budget, warm and cold',
+    'DFTSP and the sweep vs brute force (N = 8..24); DFTSP vs the sweep at N = 32..256 under a 10 ms budget, warm and cold; both next to CP-SAT at N = 16..256',
   async run({ quick }) {
     const versus: Record<string, unknown>[] = [];
     const vsRows: string[][] = [];
@@ -304,16 +307,25 @@ export const solverSuite: BenchSuite = {
       '',
       `Wall-clock times on a shared machine: 1-minute load average ${loadAtStart.toFixed(1)} when the large table started and ${load.toFixed(1)} at its end, on ${String(cpus().length)} cores shared with other work (a busy machine adds its waits to the wall time); the p99 of a few dozen decisions is their maximum or near it, so quote the medians and repeat runs.`,
     ].join('\n');
+    const reference = await compareWithCpSat({
+      quick,
+      instance: (n, seed) => solverBenchInstance(n, seed),
+      ours: SOLVERS.map((policy) => ({
+        label: LABEL[policy],
+        solve: (inst, seconds) => schedule(inst, policy, { budget: budget(seconds * 1000) }),
+      })),
+    });
     return {
       name: 'solver',
-      title: 'Solver: DFTSP vs the sweep (and brute force)',
-      markdown,
+      title: 'Solver: DFTSP vs the sweep (and brute force), next to CP-SAT',
+      markdown: `${markdown}\n\n${reference.markdown}`,
       data: {
         budgetMs: BUDGET_MS,
         referenceMs: REFERENCE_MS,
         loadAverage1m: { start: loadAtStart, end: load },
         versus,
         large,
+        reference: reference.data,
       },
     };
   },
