@@ -7,7 +7,7 @@
 // (p50/p99), SLA attainment, failures by reason, API writes per request (the API server's own
 // apiserver_request_total), operator and API server CPU seconds and the operator's peak RSS; the
 // knee is the highest rate with create→Scheduled p99 under 1 s and nothing unfinished. Then it
-// runs a smaller identical load per scheduling policy (DFTSP, FCFS, no batching) for throughput
+// runs a smaller identical load per scheduling policy (the sweep, DFTSP, FCFS, no batching) for throughput
 // and SLA attainment. First it times the API client itself: the stock KubeConfig (a new
 // connection and TLS handshake per call) against PooledKubeConfig (src/operator/kube/config.ts).
 // To profile the operator at one rate: EDGELLM_BENCH_OPERATOR_RATES=50 (the ramp's rates, comma
@@ -29,7 +29,7 @@ import {
 } from '../../test/harness/controlplane.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { markdownTable, quantile, type BenchSuite } from '../suite.js';
-import { createLoadRequest, makeLoad, type Load } from '../support/load.js';
+import { createClients, createLoadRequest, makeLoad, type Load } from '../support/load.js';
 import { cpuSeconds, groupCpuSeconds } from '../support/proc.js';
 import { RequestTracker, type TrackedRequest } from '../support/request-tracker.js';
 import { SIM_MAX_SEQUENCES, SimulatedFleet } from '../support/simulated-fleet.js';
@@ -98,11 +98,14 @@ const SIZES = {
 
 /** The policy comparison creates requests at this rate (per second): more than 4 nodes serve. */
 const POLICY_RATE_PER_SECOND = 100;
-/** Creates in flight at once: enough for 400/s at the API server's create latency. */
+/** Creates in flight at once (from CREATE_CLIENTS pooled clients): enough for 800/s. */
 const CREATE_CONCURRENCY = 32;
+const CREATE_CLIENTS = 4;
 /** A run stops waiting for requests this long after the last create. */
 const DRAIN_TIMEOUT_SECONDS = 120;
-const POLICIES = ['dftsp', 'fcfs', 'single'] as const;
+const POLICIES = ['sweep', 'dftsp', 'fcfs', 'single'] as const;
+/** The ramp runs the default policy. */
+const RAMP_POLICY = 'sweep';
 /** Environment: the ramp's rates instead of SIZES' (comma separated), for profiling one rate. */
 const RATES_ENV = 'EDGELLM_BENCH_OPERATOR_RATES';
 /** Environment: Node.js flags of the operator process, space separated. */
@@ -127,7 +130,10 @@ interface RunResult {
   readonly slaAttainment: number;
   /** API server writes per request besides its create, all verbs, and by verb. */
   readonly apiWritesPerRequest: number;
-  readonly apiWritesPerRequestByVerb: Readonly<Record<string, number>>;
+  /** By "VERB resource[/subresource] code". */
+  readonly apiWritesPerRequestByKind: Readonly<Record<string, number>>;
+  /** Request status writes the API server accepted, per request. */
+  readonly statusWritesPerRequest: number;
   readonly operatorCpuSeconds: number;
   readonly apiServerCpuSeconds: number;
   readonly operatorPeakRssMiB: number;
@@ -151,16 +157,28 @@ async function httpsGet(kc: k8s.KubeConfig, path: string): Promise<string> {
   });
 }
 
-/** apiserver_request_total over mutating verbs, by verb, from the apiserver's /metrics. */
+/** The InferenceRequest creates of the load, which "writes per request" leaves out. */
+const LOAD_CREATES = 'POST inferencerequests 201';
+/** Request status writes the API server accepted. */
+const STATUS_WRITES = 'PATCH inferencerequests/status 200';
+
+/**
+ * apiserver_request_total over mutating verbs from the apiserver's /metrics, by
+ * "VERB resource[/subresource] code" (a refused write, 409 or 5xx, is a request too).
+ */
 async function apiWrites(kc: k8s.KubeConfig): Promise<Map<string, number>> {
-  const byVerb = new Map<string, number>();
+  const counts = new Map<string, number>();
   for (const line of (await httpsGet(kc, '/metrics')).split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
-    const verb = /verb="(POST|PUT|PATCH|DELETE|APPLY)"/.exec(line)?.[1];
-    if (verb === undefined) continue;
-    byVerb.set(verb, (byVerb.get(verb) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
+    const label = (name: string): string =>
+      new RegExp(`[{,]${name}="([^"]*)"`).exec(line)?.[1] ?? '';
+    const verb = label('verb');
+    if (!['POST', 'PUT', 'PATCH', 'DELETE', 'APPLY'].includes(verb)) continue;
+    const sub = label('subresource');
+    const key = `${verb} ${label('resource')}${sub ? `/${sub}` : ''} ${label('code')}`;
+    counts.set(key, (counts.get(key) ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1)));
   }
-  return byVerb;
+  return counts;
 }
 
 async function runLoad(
@@ -173,7 +191,7 @@ async function runLoad(
   ratePerSecond: number,
 ): Promise<RunResult> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
+  const clients = createClients(kc, CREATE_CLIENTS);
   const tag = `${policy}-${ratePerSecond}-${Date.now().toString(36)}`;
   const namespace = `bench-${tag}`;
   await core.createNamespace({ body: { metadata: { name: namespace } } });
@@ -197,7 +215,7 @@ async function runLoad(
     const started = Date.now();
     let next = 0;
     let createErrors = 0;
-    const creator = async (): Promise<void> => {
+    const creator = async (custom: k8s.CustomObjectsApi): Promise<void> => {
       for (;;) {
         const i = next++;
         const item = load[i];
@@ -214,7 +232,11 @@ async function runLoad(
         });
       }
     };
-    await Promise.all(Array.from({ length: CREATE_CONCURRENCY }, creator));
+    await Promise.all(
+      Array.from({ length: CREATE_CONCURRENCY }, (_, i) => clients[i % clients.length]).map(
+        (client) => (client ? creator(client) : Promise.resolve()),
+      ),
+    );
     const createdPerSecond = load.length / Math.max(1e-3, (Date.now() - started) / 1000);
     await waitUntil('every request finished', () => tracker.allFinished(), {
       timeoutMs: DRAIN_TIMEOUT_SECONDS * 1000,
@@ -227,11 +249,12 @@ async function runLoad(
     const lastFinish = Math.max(started, ...all.map((t) => t.seenFinishedMs ?? 0));
     const wallSeconds = (lastFinish - started) / 1000;
     const writesAfter = await apiWrites(kc);
-    const byVerb: Record<string, number> = {};
+    const byKind: Record<string, number> = {};
     let writes = 0;
-    for (const [verb, after] of writesAfter) {
-      const n = after - (writesBefore.get(verb) ?? 0) - (verb === 'POST' ? all.length : 0);
-      byVerb[verb] = n / load.length;
+    for (const [key, after] of writesAfter) {
+      const n = after - (writesBefore.get(key) ?? 0);
+      if (n === 0 || key === LOAD_CREATES) continue;
+      byKind[key] = n / load.length;
       writes += n;
     }
     const peakRss = fleet.operatorPeakRssBytes();
@@ -273,7 +296,8 @@ async function runLoad(
       toSucceededSeconds: { p50: q(toSucceeded, 0.5), p99: q(toSucceeded, 0.99) },
       slaAttainment: met / load.length,
       apiWritesPerRequest: writes / load.length,
-      apiWritesPerRequestByVerb: byVerb,
+      apiWritesPerRequestByKind: byKind,
+      statusWritesPerRequest: byKind[STATUS_WRITES] ?? 0,
       operatorCpuSeconds: operatorCpu,
       apiServerCpuSeconds: apiServerCpu,
       operatorPeakRssMiB: peakRss / 1024 ** 2,
@@ -302,7 +326,7 @@ function kneeOf(ramp: readonly RunResult[]): RunResult | undefined {
 export const operatorSuite: BenchSuite = {
   name: 'operator',
   description:
-    'operator on the local control plane with simulated agents: throughput, create→Scheduled/Succeeded latency, API writes, memory; DFTSP vs FCFS vs no batching',
+    'operator on the local control plane with simulated agents: throughput, create→Scheduled/Succeeded latency, API writes, memory; sweep vs DFTSP vs FCFS vs no batching',
   async run({ quick }) {
     const size = quick ? SIZES.quick : SIZES.full;
     const cp = await startControlPlane();
@@ -322,7 +346,7 @@ export const operatorSuite: BenchSuite = {
           kc,
           kubeconfigPath,
           cp.state.pid,
-          'dftsp',
+          RAMP_POLICY,
           size.nodes,
           makeLoad(rate * size.secondsPerRate, 1),
           rate,
@@ -364,7 +388,7 @@ export const operatorSuite: BenchSuite = {
           ]),
         ),
         '',
-        `Ramp: DFTSP on ${size.nodes} simulated agents (${SIM_MAX_SEQUENCES} sequences each), one operator process per rate, requests created for ${size.secondsPerRate} s at each offered rate (prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), followed with the operator's informer and a final list. Writes/request: the API server's apiserver_request_total over POST/PUT/PATCH/DELETE, less the creates. CPU: user + system seconds over the run (/proc/<pid>/stat); API server: the control plane's process group (kube-apiserver and etcd).`,
+        `Ramp: ${RAMP_POLICY} (the default policy) on ${size.nodes} simulated agents (${SIM_MAX_SEQUENCES} sequences each), one operator process per rate, requests created for ${size.secondsPerRate} s at each offered rate (prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), followed with the operator's informer and a final list. Writes/request: the API server's apiserver_request_total over POST/PUT/PATCH/DELETE, any answer (a 409 or 5xx is a request too), less the load's creates; status writes: accepted PATCHes of inferencerequests/status (the JSON has every verb, resource and code). CPU: user + system seconds over the run (/proc/<pid>/stat); API server: the control plane's process group (kube-apiserver and etcd).`,
         '',
         markdownTable(
           [
@@ -381,6 +405,7 @@ export const operatorSuite: BenchSuite = {
             'p99 s',
             'SLA attainment',
             'API writes/request',
+            'of them status writes',
             'operator CPU s',
             'API server CPU s',
             'operator peak RSS MiB',
@@ -399,6 +424,7 @@ export const operatorSuite: BenchSuite = {
             fmt(r.toSucceededSeconds.p99),
             `${fmt(r.slaAttainment * 100, 1)}%`,
             fmt(r.apiWritesPerRequest, 2),
+            fmt(r.statusWritesPerRequest, 2),
             fmt(r.operatorCpuSeconds, 1),
             fmt(r.apiServerCpuSeconds, 1),
             fmt(r.operatorPeakRssMiB, 0),

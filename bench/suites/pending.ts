@@ -33,7 +33,7 @@ import {
 } from '../../test/harness/controlplane.js';
 import { parsePrometheusText, sumOf } from '../../test/support/prometheus.js';
 import { markdownTable, type BenchSuite } from '../suite.js';
-import { createLoadRequest, makeLoad } from '../support/load.js';
+import { createClients, createLoadRequest, makeLoad } from '../support/load.js';
 import { cpuSeconds, procMemoryBytes } from '../support/proc.js';
 import { SIM_MAX_SEQUENCES, SimulatedFleet } from '../support/simulated-fleet.js';
 
@@ -183,9 +183,7 @@ async function runCase(
       }
     })();
     let next = 0;
-    const clients = Array.from({ length: CREATE_CLIENTS }, () =>
-      PooledKubeConfig.from(kc).makeApiClient(k8s.CustomObjectsApi),
-    );
+    const clients = createClients(kc, CREATE_CLIENTS);
     await Promise.all(
       clients.flatMap((client) =>
         Array.from({ length: CREATES_PER_CLIENT }, async () => {

@@ -1,9 +1,10 @@
 // The seeded request mix of the operator benchmarks: the same prompts, token counts and latency
 // budgets for every policy and every path that is compared, and how one becomes an InferenceRequest.
-import type * as k8s from '@kubernetes/client-node';
+import * as k8s from '@kubernetes/client-node';
 import { createRng } from '../../src/core/random.js';
 import type { InferenceRequest } from '../../src/gen/crds/inferencerequest.js';
 import { InferenceRequestResource } from '../../src/operator/api/constants.js';
+import { PooledKubeConfig } from '../../src/operator/kube/config.js';
 import { SIM_MODEL } from './simulated-fleet.js';
 
 export interface Load {
@@ -56,4 +57,15 @@ export function createLoadRequest(
     namespace,
     body,
   });
+}
+
+/**
+ * `count` API clients for creating load, each with its own pooled connections (the stock client
+ * opens a connection and a TLS handshake per call, which caps creates far below what the API
+ * server takes).
+ */
+export function createClients(kc: k8s.KubeConfig, count: number): k8s.CustomObjectsApi[] {
+  return Array.from({ length: count }, () =>
+    PooledKubeConfig.from(kc).makeApiClient(k8s.CustomObjectsApi),
+  );
 }
