@@ -75,6 +75,8 @@ export interface ManagerOptions {
   readonly maxStatusOutputChars?: number;
   /** Admission control: requests allowed to wait per node serving their model. */
   readonly maxPendingPerNode?: number;
+  /** How long a generation streams before its Running status write (default 1 s; 0: at once). */
+  readonly runningWriteDelayMs?: number;
   /** Time of leader election and the controllers (the system clock unless a test drives it). */
   readonly clock?: Clock;
   /**
@@ -317,7 +319,9 @@ export class Manager {
     if (term.aborted) return;
     log.info({ identity: this.identity }, 'controllers starting');
     const status = new StatusWriter(kubeConfig);
-    const events = new EventRecorder(kubeConfig, log);
+    const events = new EventRecorder(kubeConfig, log, (reason) => {
+      this.metrics.eventsDroppedTotal.inc({ reason });
+    });
     const requestController = new RequestController({
       kubeConfig,
       nodes: this.nodes,
@@ -330,6 +334,9 @@ export class Manager {
       ...(this.options.maxStatusOutputChars === undefined
         ? {}
         : { maxStatusOutputChars: this.options.maxStatusOutputChars }),
+      ...(this.options.runningWriteDelayMs === undefined
+        ? {}
+        : { runningWriteDelayMs: this.options.runningWriteDelayMs }),
       ...(this.options.maxPendingPerNode === undefined
         ? {}
         : { maxPendingPerNode: this.options.maxPendingPerNode }),

@@ -50,6 +50,8 @@ export interface OperatorMetrics {
   readonly requestLatencySeconds: Histogram<'node' | 'kind'>;
   readonly requestSlaTotal: Counter<'node' | 'result'>;
   readonly requestsShedTotal: Counter<'reason'>;
+  readonly eventsDroppedTotal: Counter<'reason'>;
+  readonly requestStatusWritesTotal: Counter<'phase'>;
   readonly nodeTokensPerSecond: Gauge<'node'>;
   readonly nodeQueueLength: Gauge<'node'>;
   readonly nodeReady: Gauge<'node'>;
@@ -200,6 +202,18 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     requestsShedTotal: new Counter({
       name: 'edgellm_requests_shed_total',
       help: 'Requests admission control failed before they ran, by reason (QueueFull: more wait than --max-pending-per-node allows; Overloaded: the queue ahead outlasts their latency budget).',
+      labelNames: ['reason'],
+      registers,
+    }),
+    requestStatusWritesTotal: new Counter({
+      name: 'edgellm_request_status_writes_total',
+      help: 'InferenceRequest status writes the API server accepted, by the phase written (the operator writes two per request: Scheduled and its outcome, plus Running for generations longer than --running-status-delay-seconds).',
+      labelNames: ['phase'],
+      registers,
+    }),
+    eventsDroppedTotal: new Counter({
+      name: 'edgellm_events_dropped_total',
+      help: 'Kubernetes Events not written because the operator was over its event rate (20/s, bursts of 200), by event reason.',
       labelNames: ['reason'],
       registers,
     }),

@@ -16,6 +16,9 @@ import { waitFor } from '../support/wait.js';
 const SEQUENCE_TOKENS = 512;
 const MAX_SEQUENCES = 8;
 const OUTPUT_LIMIT = 12;
+// Faults here strike while a request is Running: written at its first token, not after the
+// default second (a tiny model's generation may be over by then).
+const MANAGER_OPTIONS = { maxStatusOutputChars: OUTPUT_LIMIT, runningWriteDelayMs: 0 };
 
 let env: OperatorEnv;
 let manager: Manager;
@@ -36,7 +39,7 @@ beforeAll(async () => {
   proxy = await TcpProxy.start(agent.address);
   node = unique('edge-once');
   await env.createNode(node, env.nodeSpec(proxy.address, model));
-  manager = await env.startManager({ maxStatusOutputChars: OUTPUT_LIMIT });
+  manager = await env.startManager(MANAGER_OPTIONS);
   await env.waitForNode(node, ready);
 }, 180_000);
 
@@ -331,7 +334,7 @@ describe('exactly once', () => {
     } finally {
       await env.stopManager(proxied);
       await apiProxy.close();
-      manager = await env.startManager({ maxStatusOutputChars: OUTPUT_LIMIT });
+      manager = await env.startManager(MANAGER_OPTIONS);
     }
   }, 180_000);
 });

@@ -21,6 +21,7 @@ import {
 } from '../support/agent-process.js';
 import { createTestPki } from '../support/certs.js';
 import { finished, OperatorEnv, ready, unique } from '../support/operator-env.js';
+import { parsePrometheusText } from '../support/prometheus.js';
 import { waitFor } from '../support/wait.js';
 
 let env: OperatorEnv;
@@ -52,6 +53,16 @@ const startManager = (
   extra: Partial<ManagerOptions> = {},
 ): Promise<Manager> => env.startManager({ leaseDurationSeconds, ...extra });
 const stopManager = (manager: Manager): Promise<void> => env.stopManager(manager);
+
+/** The leader's status writes so far, by phase written. */
+async function statusWrites(leader: Manager): Promise<Map<string, number>> {
+  const text = await (await fetch(`http://${leader.address ?? ''}/metrics`)).text();
+  return new Map(
+    parsePrometheusText(text)
+      .filter((s) => s.name === 'edgellm_request_status_writes_total')
+      .map((s) => [s.labels['phase'] ?? '', s.value]),
+  );
+}
 
 beforeAll(async () => {
   env = await OperatorEnv.create('operator');
@@ -127,7 +138,8 @@ describe('operator', () => {
     );
   });
 
-  it('batches requests that arrive together, each batch consistent in status', async () => {
+  it('batches requests that arrive together, each batch consistent in status, two status writes each', async () => {
+    const writesBefore = await statusWrites(manager);
     const names = Array.from({ length: 6 }, (_, i) => unique(`batch${i}`));
     await Promise.all(
       names.map((name, i) =>
@@ -157,6 +169,13 @@ describe('operator', () => {
     }
     // Six requests within one debounce window do not go one by one.
     expect(Math.max(...[...batches.values()].map((m) => m.length))).toBeGreaterThan(1);
+    // Short generations (6 tokens) go from Scheduled to Succeeded: no Running write.
+    const writes = await statusWrites(manager);
+    const delta = (phase: string): number =>
+      (writes.get(phase) ?? 0) - (writesBefore.get(phase) ?? 0);
+    expect(delta('Scheduled')).toBe(names.length);
+    expect(delta('Succeeded')).toBe(names.length);
+    expect(delta('Running')).toBe(0);
   });
 
   it('fails what no node can serve (NoEligibleNode) or meet in time (DeadlineInfeasible)', async () => {

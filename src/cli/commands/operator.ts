@@ -7,6 +7,7 @@ import { pino } from 'pino';
 import { UserInputError } from '../../util/user-error.js';
 import { LEASE_DEFAULTS } from '../../operator/kube/lease.js';
 import { REQUEST_DEFAULTS } from '../../operator/requests/controller.js';
+import { DISPATCH_DEFAULTS } from '../../operator/requests/dispatch.js';
 import { Manager, OPERATOR_DEFAULTS, type OpenAiEndpointOptions } from '../../operator/manager.js';
 import { openAiDefaultsSchema, type OpenAiDefaults } from '../../operator/openai/defaults.js';
 import { OPENAI_SERVER_DEFAULTS } from '../../operator/openai/server.js';
@@ -28,6 +29,7 @@ interface OperatorFlags extends LlmPodFlags {
   readonly logLevel: string;
   readonly maxStatusOutputChars: string;
   readonly maxPendingPerNode: string;
+  readonly runningStatusDelaySeconds: string;
   readonly watchNamespaces?: string;
   readonly agentNamespace?: string;
   readonly agentServerName?: string;
@@ -189,6 +191,11 @@ export function register(program: Command): void {
       '--max-pending-per-node <n>',
       'admission control: requests of a model that may wait per node serving it; more fail QueueFull',
       String(REQUEST_DEFAULTS.maxPendingPerNode),
+    )
+    .option(
+      '--running-status-delay-seconds <s>',
+      'a request is written Running once it has generated this long; shorter ones go from Scheduled to their outcome (0: at the first token)',
+      String(DISPATCH_DEFAULTS.runningWriteDelayMs / 1000),
     );
   addLlmPodFlags(command);
   command
@@ -212,6 +219,11 @@ export function register(program: Command): void {
       )
         throw new UserInputError(
           `--max-status-output-chars must be an integer from 1 to ${REQUEST_DEFAULTS.maxStatusOutputChars} (the CRD's bound on status.output), got ${flags.maxStatusOutputChars}`,
+        );
+      const runningDelay = Number(flags.runningStatusDelaySeconds);
+      if (!Number.isFinite(runningDelay) || runningDelay < 0)
+        throw new UserInputError(
+          `--running-status-delay-seconds must be a number >= 0, got ${flags.runningStatusDelaySeconds}`,
         );
       const maxPending = Number(flags.maxPendingPerNode);
       if (!Number.isInteger(maxPending) || maxPending < 1)
@@ -245,6 +257,7 @@ export function register(program: Command): void {
         leaseDurationSeconds: duration,
         maxStatusOutputChars: maxOutput,
         maxPendingPerNode: maxPending,
+        runningWriteDelayMs: runningDelay * 1000,
         ...(watchNamespaces.length > 0 ? { watchNamespaces } : {}),
         ...(flags.agentNamespace === undefined ? {} : { agentNamespace: flags.agentNamespace }),
         ...(flags.agentServerName === undefined ? {} : { agentServerName: flags.agentServerName }),

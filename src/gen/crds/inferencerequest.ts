@@ -155,7 +155,7 @@ export interface InferenceRequestSpec {
  */
 export interface InferenceRequestStatus {
   /**
-   * Pending (waiting for a batch), Scheduled (in a batch sent to an agent), Running (tokens are streaming), Succeeded or Failed.
+   * Pending (waiting for a batch), Scheduled (in a batch sent to an agent), Running (generating for a while, 1 s by default; a shorter generation goes from Scheduled to its outcome), Succeeded or Failed.
    */
   phase?: 'Pending' | 'Scheduled' | 'Running' | 'Succeeded' | 'Failed';
   /**

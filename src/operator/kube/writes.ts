@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import type { EdgeNode, EdgeNodeStatus } from '../../gen/crds/edgenode.js';
 import type { InferenceRequest, InferenceRequestStatus } from '../../gen/crds/inferencerequest.js';
 import { ModelResource, type Model, type ModelStatus } from '../../gen/crds/model.js';
+import { RateLimiter } from '../../util/rate-limit.js';
 import { EdgeNodeResource, InferenceRequestResource } from '../api/constants.js';
 
 const MERGE_PATCH = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
@@ -71,13 +72,30 @@ export class StatusWriter {
 export const EVENT_TYPE = { normal: 'Normal', warning: 'Warning' } as const;
 export type EventType = (typeof EVENT_TYPE)[keyof typeof EVENT_TYPE];
 
-/** Records core/v1 Events; a failed write is logged, never thrown (events are best effort). */
+export const EVENT_DEFAULTS = {
+  /**
+   * Events written per second on average, with bursts up to `burst`: beyond that they are dropped
+   * (counted, and logged at debug), as client-go's recorder drops what its queue cannot hold, so
+   * a storm of failures (admission control shedding thousands) does not double the API server's
+   * load.
+   */
+  ratePerSecond: 20,
+  burst: 200,
+} as const;
+
+/**
+ * Records core/v1 Events; a failed write is logged, never thrown (events are best effort), and
+ * writes beyond EVENT_DEFAULTS' rate are dropped.
+ */
 export class EventRecorder {
   private readonly core: k8s.CoreV1Api;
+  private readonly limiter = new RateLimiter(() => Date.now());
 
   constructor(
     kubeConfig: k8s.KubeConfig,
     private readonly log: Logger,
+    /** Called with the reason of each event dropped over the rate. */
+    private readonly onDropped: (reason: string) => void = () => undefined,
     /** Namespace of events about cluster-scoped objects. */
     private readonly clusterNamespace = 'default',
   ) {
@@ -86,6 +104,11 @@ export class EventRecorder {
 
   record(object: k8s.KubernetesObject, type: EventType, reason: string, message: string): void {
     const meta = object.metadata ?? {};
+    if (!this.limiter.take('events', EVENT_DEFAULTS.ratePerSecond, EVENT_DEFAULTS.burst)) {
+      this.onDropped(reason);
+      this.log.debug({ reason, object: meta.name }, 'event dropped over the rate');
+      return;
+    }
     const namespace = meta.namespace ?? this.clusterNamespace;
     const now = new Date();
     const body: k8s.CoreV1Event = {

@@ -272,12 +272,13 @@ class CompletionMember implements BatchMemberHandle {
   }
 
   running(): Promise<void> {
-    this.c.sink.firstToken(this.clock.now());
+    // Nothing to record: the caller has had its first token since token().
     return Promise.resolve();
   }
 
   token(text: string): void {
     if (this.c.gone) throw new RequestGoneError(this.key);
+    if (!this.c.streamed) this.c.sink.firstToken(this.clock.now());
     this.c.streamed = true;
     this.c.sink.token(text);
   }

@@ -28,7 +28,7 @@ import {
   unavailable,
 } from './errors.js';
 import { forward, FORWARDED_HEADER, type ForwardTls } from './forward.js';
-import { RateLimiter } from './rate-limit.js';
+import { RateLimiter } from '../../util/rate-limit.js';
 import {
   chunk,
   completionResponse,

@@ -42,9 +42,12 @@ export interface BatchMemberHandle {
     readonly assignment: Assignment;
     readonly predicted: Predicted;
   }): Promise<void>;
-  /** Its first token streamed (`batchStartedMs`: when the batch was dispatched). */
+  /**
+   * Still generating DISPATCH_DEFAULTS.runningWriteDelayMs after its first token
+   * (`batchStartedMs`: when the batch was dispatched); a short generation never gets this call.
+   */
   running(batchStartedMs: number): Promise<void>;
-  /** A streamed chunk of its output. */
+  /** A streamed chunk of its output (the first one is its first token). */
   token(text: string, completionTokens: number): void;
   /** It finished with the agent's result. */
   succeeded(node: string, result: RequestResult, batchStartedMs: number): Promise<void>;

@@ -63,6 +63,8 @@ export interface RequestControllerOptions {
   readonly maxStatusOutputChars?: number;
   /** Waiting requests allowed per node serving their model (REQUEST_DEFAULTS.maxPendingPerNode). */
   readonly maxPendingPerNode?: number;
+  /** How long a generation streams before its Running write (DISPATCH_DEFAULTS). */
+  readonly runningWriteDelayMs?: number;
   readonly clock?: Clock;
   /** Candidate sources besides the InferenceRequest informer (the OpenAI endpoint's requests). */
   readonly sources?: readonly CandidateSource[];
@@ -77,6 +79,7 @@ export class RequestController {
   private readonly ttl: TtlController;
   /** When this operator first saw each request: latency budgets count from then. */
   private readonly firstSeen: FirstSeen;
+  private readonly recorder: RequestStatusRecorder;
 
   constructor(private readonly options: RequestControllerOptions) {
     const { kubeConfig, nodes, requests, agents, metrics, log } = options;
@@ -85,7 +88,7 @@ export class RequestController {
     this.firstSeen = firstSeen;
     this.queue = new WorkQueue({ name: 'rounds', metrics, clock });
     this.occupancy = new NodeOccupancy(nodes);
-    const recorder = new RequestStatusRecorder({
+    const recorder = (this.recorder = new RequestStatusRecorder({
       status: options.status,
       events: options.events,
       metrics,
@@ -99,7 +102,7 @@ export class RequestController {
       maxAttempts: options.maxAttempts ?? REQUEST_DEFAULTS.maxAttempts,
       firstSeen,
       clock,
-    });
+    }));
     const onBatchDone = (): void => {
       this.trigger();
     };
@@ -109,6 +112,10 @@ export class RequestController {
       occupancy,
       log,
       clock,
+      events: options.events,
+      ...(options.runningWriteDelayMs === undefined
+        ? {}
+        : { runningWriteDelayMs: options.runningWriteDelayMs }),
       maxAttempts: options.maxAttempts ?? REQUEST_DEFAULTS.maxAttempts,
     });
     this.round = new SchedulingRound({
@@ -164,6 +171,7 @@ export class RequestController {
       },
       delete: (r) => {
         this.firstSeen.forget(r);
+        this.recorder.forget(objectKey(r));
         this.cancel(objectKey(r));
       },
     });

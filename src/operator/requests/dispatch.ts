@@ -1,9 +1,14 @@
 // Dispatch of one chosen batch: every member is marked Scheduled first (for an InferenceRequest a
 // status write BEFORE ExecuteBatch, so a restarted operator always knows which batch it belongs
-// to), then ExecuteBatch runs on the node's agent; streamed tokens go to each member (Running,
-// and the chunks for a caller that streams) and streamed results finish them. What the stream
-// does not deliver is decided by the failure policy. Members come from any candidate source
-// (InferenceRequests, the OpenAI endpoint) through their handles.
+// to), then ExecuteBatch runs on the node's agent; streamed tokens go to each member (the chunks
+// for a caller that streams) and streamed results finish them. A member still generating
+// DISPATCH_DEFAULTS.runningWriteDelayMs after its first token is marked running (an
+// InferenceRequest's Running write) while Running writes stay under their rate; a shorter one,
+// or one over the rate, goes from Scheduled to its outcome, so a request costs two status writes
+// when the API server is busy. Outcome writes run alongside the stream (a few at a time,
+// each after its member's Running write settled), so a slow API server does not hold the stream.
+// What the stream does not deliver is decided by the failure policy. Members come from any
+// candidate source (InferenceRequests, the OpenAI endpoint) through their handles.
 import type { Logger } from 'pino';
 import { AGENT_ERROR_MEANING, classifyAgentError } from '../../agent-client/error-meaning.js';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
@@ -12,6 +17,8 @@ import { eachLimited } from '../../util/concurrency.js';
 import { REQUEST_REASON } from '../api/constants.js';
 import type { AgentConnector } from '../agents/connector.js';
 import { sleep, type Clock } from '../kube/clock.js';
+import { EVENT_TYPE, type EventRecorder } from '../kube/writes.js';
+import { RateLimiter } from '../../util/rate-limit.js';
 import type { NodeBatch } from '../scheduling/decide-round.js';
 import type { BatchMemberHandle } from './candidates.js';
 import { benchesNode, classifyBatchFailure, classifyResult } from './failure-policy.js';
@@ -19,9 +26,23 @@ import type { NodeOccupancy } from './node-occupancy.js';
 import { RequestGoneError } from './status-recorder.js';
 
 /** Scheduled marks of one batch in flight at once. */
-const WRITE_CONCURRENCY = 8;
+const WRITE_CONCURRENCY = 16;
+/** Outcome writes of one batch in flight at once; the stream waits when this many are. */
+const OUTCOME_WRITE_CONCURRENCY = 8;
 
 export const DISPATCH_DEFAULTS = {
+  /**
+   * A member is marked running (an InferenceRequest's status Running) once it has streamed this
+   * long without a result; shorter generations are never written Running.
+   */
+  runningWriteDelayMs: 1_000,
+  /**
+   * Running writes are the first to go when the API server is the limit: at most this many per
+   * second (bursts of runningWriteBurst) across all batches; a member over the rate stays
+   * Scheduled until its outcome. Scheduled and outcome writes are never skipped.
+   */
+  runningWritesPerSecond: 20,
+  runningWriteBurst: 40,
   /** Reattaches to a batch after its stream broke, before its requests go back to the round. */
   reattachAttempts: 3,
   /**
@@ -44,8 +65,12 @@ export interface BatchDispatcherOptions {
   readonly occupancy: NodeOccupancy;
   readonly log: Logger;
   readonly clock: Clock;
+  /** One Normal Event per dispatched batch, on its EdgeNode. */
+  readonly events: EventRecorder;
   /** Dispatches of one request before it fails AgentLost. */
   readonly maxAttempts: number;
+  /** DISPATCH_DEFAULTS.runningWriteDelayMs unless set (0: at the first token). */
+  readonly runningWriteDelayMs?: number;
 }
 
 /** A batch the round chose, with the handles of its members by key. */
@@ -57,7 +82,11 @@ export interface ChosenBatch {
 }
 
 export class BatchDispatcher {
-  constructor(private readonly options: BatchDispatcherOptions) {}
+  private readonly runningWrites: RateLimiter;
+
+  constructor(private readonly options: BatchDispatcherOptions) {
+    this.runningWrites = new RateLimiter(() => options.clock.now());
+  }
 
   async dispatch(chosen: ChosenBatch): Promise<void> {
     const { log, clock } = this.options;
@@ -89,6 +118,12 @@ export class BatchDispatcher {
         optimal: batch.solver.optimal,
       },
       'dispatching batch',
+    );
+    this.options.events.record(
+      chosen.node,
+      EVENT_TYPE.normal,
+      'BatchDispatched',
+      `batch ${batchId}: ${String(live.length)} requests (${batch.solver.policy}${batch.solver.optimal ? ', proven optimal' : ''}); predicted ${batch.predicted.totalSeconds.toFixed(2)} s`,
     );
     await this.execute(chosen, live);
   }
@@ -165,6 +200,46 @@ export class BatchDispatcher {
         return m.generationRequest(deadline === undefined ? undefined : new Date(deadline));
       }),
     };
+    // Writes for members, off the stream: a member's Running write (once started) and then its
+    // outcome, in that order, so an outcome is never overwritten by a late Running.
+    const runningWrites = new Map<string, Promise<void>>();
+    const writes = new Set<Promise<void>>();
+    const track = (write: Promise<void>): Promise<void> => {
+      writes.add(write);
+      void write.finally(() => writes.delete(write));
+      return write;
+    };
+    const settled = async (key: string): Promise<void> => {
+      await runningWrites.get(key);
+    };
+    const outcome = async (key: string, write: () => Promise<void>): Promise<void> => {
+      void track(
+        settled(key)
+          .then(write)
+          .catch((error: unknown) =>
+            this.ownWriteFailed(chosen.node, batchId, key, error, finished),
+          ),
+      );
+      while (writes.size >= OUTCOME_WRITE_CONCURRENCY) await Promise.race(writes);
+    };
+    const markRunningLater = (key: string, m: BatchMemberHandle): void => {
+      const delay = this.options.runningWriteDelayMs ?? DISPATCH_DEFAULTS.runningWriteDelayMs;
+      void sleep(clock, delay).then(() => {
+        if (finished.has(key)) return;
+        const { runningWritesPerSecond, runningWriteBurst } = DISPATCH_DEFAULTS;
+        if (!this.runningWrites.take('running', runningWritesPerSecond, runningWriteBurst)) return;
+        runningWrites.set(
+          key,
+          track(
+            m
+              .running(started)
+              .catch((error: unknown) =>
+                this.ownWriteFailed(chosen.node, batchId, key, error, finished),
+              ),
+          ),
+        );
+      });
+    };
     const onEvent = async (event: ExecuteBatchResponse): Promise<void> => {
       const e = event.event;
       if (e?.$case === 'token') {
@@ -175,24 +250,33 @@ export class BatchDispatcher {
         replayed.set(id, seen);
         if (seen <= (handled.get(id) ?? 0)) return;
         handled.set(id, seen);
-        m.token(e.value.text, e.value.completionTokens);
-        if (!running.has(e.value.requestId)) {
-          running.add(e.value.requestId);
-          await m.running(started);
+        try {
+          m.token(e.value.text, e.value.completionTokens);
+        } catch (error) {
+          await this.ownWriteFailed(chosen.node, batchId, id, error, finished);
+          return;
+        }
+        if (!running.has(id)) {
+          running.add(id);
+          markRunningLater(id, m);
         }
       } else if (e?.$case === 'result' && !finished.has(e.value.requestId)) {
-        const m = byId.get(e.value.requestId);
+        const result = e.value;
+        const m = byId.get(result.requestId);
         if (!m) return;
-        finished.add(e.value.requestId);
+        finished.add(result.requestId);
         const decision = classifyResult({
-          finishReason: e.value.finishReason,
-          error: e.value.error,
+          finishReason: result.finishReason,
+          error: result.error,
           node,
           attempts: m.attempts(),
           maxAttempts: this.options.maxAttempts,
         });
-        if (decision.kind === 'succeed') await m.succeeded(node, e.value, started);
-        else await m.apply(decision, node, e.value, started);
+        await outcome(result.requestId, () =>
+          decision.kind === 'succeed'
+            ? m.succeeded(node, result, started)
+            : m.apply(decision, node, result, started),
+        );
       }
     };
     for (let attach = 0; ; attach++) {
@@ -201,14 +285,7 @@ export class BatchDispatcher {
         // a heartbeat fails, which a network blip also causes.
         const client = await agents.client(chosen.node);
         replayed = new Map();
-        for await (const event of client.executeBatch(request)) {
-          try {
-            await onEvent(event);
-          } catch (error) {
-            // Our own write failed, not the agent: the batch goes on for the others.
-            await this.ownWriteFailed(chosen.node, batchId, event, error, finished);
-          }
-        }
+        for await (const event of client.executeBatch(request)) await onEvent(event);
         break;
       } catch (error) {
         const failure = classifyAgentError(error);
@@ -230,25 +307,32 @@ export class BatchDispatcher {
         }
         for (const [key, m] of byId) {
           if (finished.has(key)) continue;
-          await m.apply(
-            classifyBatchFailure({
-              failure,
+          finished.add(key);
+          await outcome(key, () =>
+            m.apply(
+              classifyBatchFailure({
+                failure,
+                node,
+                batchId,
+                deadlineMs: m.deadlineMs(),
+                nowMs: clock.now(),
+                attempts: m.attempts(),
+                maxAttempts: this.options.maxAttempts,
+              }),
               node,
-              batchId,
-              deadlineMs: m.deadlineMs(),
-              nowMs: clock.now(),
-              attempts: m.attempts(),
-              maxAttempts: this.options.maxAttempts,
-            }),
-            node,
+            ),
           );
         }
+        await Promise.all(writes);
         return;
       }
     }
+    await Promise.all(writes);
     // Requests without a result (should not happen on a clean stream) go back to the round.
     for (const [key, m] of byId) {
       if (finished.has(key) || m.isFinished()) continue;
+      finished.add(key);
+      await settled(key);
       await m.apply(
         { kind: 'requeue', why: 'the agent ended the batch without a result for this request' },
         node,
@@ -290,21 +374,19 @@ export class BatchDispatcher {
   }
 
   /**
-   * Recording a member's event failed. A member that is gone (its InferenceRequest deleted, its
-   * HTTP caller disconnected) has its sequence stopped on the agent (CancelGeneration) so its
+   * A write for a member failed. A member that is gone (its InferenceRequest deleted, its HTTP
+   * caller disconnected) has its sequence stopped on the agent (CancelGeneration) so its
    * neighbours keep the batch to themselves; any other failure (the API server unreachable after
    * retries) is logged and leaves the member as it is.
    */
   private async ownWriteFailed(
     node: EdgeNode,
     batchId: string,
-    event: ExecuteBatchResponse,
+    requestId: string,
     error: unknown,
     finished: Set<string>,
   ): Promise<void> {
     const { log } = this.options;
-    const e = event.event;
-    const requestId = e?.$case === 'token' || e?.$case === 'result' ? e.value.requestId : '';
     if (!(error instanceof RequestGoneError)) {
       log.warn({ err: error, batchId, request: requestId }, 'could not record a result');
       return;

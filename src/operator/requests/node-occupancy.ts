@@ -28,6 +28,11 @@ export class NodeOccupancy {
     return this.inflight;
   }
 
+  /** Keys of the requests in batches in flight. */
+  inFlightKeys(): Set<string> {
+    return new Set([...this.inflight.values()].flatMap((b) => b.keys));
+  }
+
   begin(node: string, batch: InFlightBatch): void {
     this.inflight.set(node, batch);
     if (batch.predictedSeconds !== undefined) this.lastPredicted.set(node, batch.predictedSeconds);

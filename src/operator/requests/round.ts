@@ -60,9 +60,14 @@ export class SchedulingRound {
   /** Runs one round; dispatches continue after it returns. */
   async run(all: readonly InferenceRequest[]): Promise<void> {
     const { nodes, recorder, occupancy, log, clock, firstSeen } = this.options;
-    const pending = all.filter(
-      (r) => phaseOf(r) === PHASE.pending && !r.metadata.deletionTimestamp,
-    );
+    // A request in a batch in flight (its Scheduled write may not be answered yet) or that
+    // this operator just scheduled or ended is not Pending, whatever the informer has shown.
+    const inFlight = occupancy.inFlightKeys();
+    const pending = all
+      .filter((r) => phaseOf(r) === PHASE.pending && !r.metadata.deletionTimestamp)
+      .filter((r) => !inFlight.has(objectKey(r)))
+      .map((r) => recorder.fresher(r))
+      .filter((r) => phaseOf(r) === PHASE.pending);
     const prompts = await this.options.prompts.resolve(pending);
     // A Pending InferenceRequest takes part once its prompt is known; other sources' requests
     // (the OpenAI endpoint) take part as they are.

@@ -77,6 +77,8 @@ export function succeededPatch(
   ctx: TransitionContext,
   input: {
     readonly node: string;
+    /** When its batch was dispatched: startTime, in case Running was never written. */
+    readonly startedMs: number;
     readonly measured: Measured;
     readonly usage: Usage;
     readonly output: { readonly output: string; readonly outputRef?: OutputRef };
@@ -87,6 +89,7 @@ export function succeededPatch(
     phase: PHASE.succeeded,
     reason: REQUEST_REASON.succeeded,
     message: `${tokens} tokens in ${(input.measured.executionSeconds ?? 0).toFixed(2)} s on ${input.node}`,
+    startTime: new Date(input.startedMs).toISOString(),
     measured: input.measured,
     usage: input.usage,
     output: input.output.output,

@@ -74,10 +74,11 @@ describe('request status transitions', () => {
     });
   });
 
-  it('Succeeded keeps the Scheduled condition and adds Completed=True', () => {
+  it('Succeeded keeps the Scheduled condition, adds Completed=True and the start time', () => {
     const scheduled = scheduledPatch(ctx(undefined), { assignment, predicted, attempts: 1 });
     const patch = succeededPatch(ctx({ conditions: scheduled.conditions ?? [] }, T1), {
       node: 'edge-a',
+      startedMs: T0.getTime(),
       measured: { latencySeconds: 2, executionSeconds: 1.25, tokensPerSecond: 8 },
       usage: { promptTokens: 5, completionTokens: 10 },
       output: { output: 'hello' },
@@ -87,6 +88,7 @@ describe('request status transitions', () => {
       reason: 'Succeeded',
       message: '10 tokens in 1.25 s on edge-a',
       output: 'hello',
+      startTime: T0.toISOString(),
       completionTime: T1.toISOString(),
     });
     expect(patch).not.toHaveProperty('outputRef');
