@@ -1,6 +1,7 @@
 // Every benchmark suite `make bench` runs, in order.
 import type { BenchSuite } from '../suite.js';
 import { agentSuite } from './agent.js';
+import { calibrationSuite } from './calibration.js';
 import { openaiSuite } from './openai.js';
 import { operatorSuite } from './operator.js';
 import { pendingSuite } from './pending.js';
@@ -15,6 +16,7 @@ export const SUITES: readonly BenchSuite[] = [
   plannerSuite,
   placementSuite,
   runtimeSuite,
+  calibrationSuite,
   agentSuite,
   operatorSuite,
   openaiSuite,

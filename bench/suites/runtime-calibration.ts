@@ -16,6 +16,7 @@ import {
   predictBatchPhases,
   type LatencyCoefficients,
 } from '../../src/core/model/calibration.js';
+import type { ObservedDecodeStep } from '../../src/core/model/observed-profile.js';
 import type { LatencyProfile } from '../../src/core/model/profile.js';
 import type { LlamaRuntime } from '../../src/runtime/llama.js';
 import type { GenerationRequest } from '../../src/runtime/types.js';
@@ -33,8 +34,13 @@ export interface CalibrationWorkload {
 export interface BatchError {
   readonly pass: number;
   readonly batchSize: number;
+  /** The workload's shape: prompt length in characters and maxTokens (repeated every pass). */
+  readonly promptChars: number;
+  readonly maxTokens: number;
   readonly promptTokens: readonly number[];
   readonly decodeSteps: number;
+  /** Each decode step as the runtime timed it: sequences and seconds. */
+  readonly steps: readonly ObservedDecodeStep[];
   readonly measured: { readonly prefillSeconds: number; readonly decodeSeconds: number };
   /** Fitted start-up calibration. */
   readonly startup: { readonly prefillSeconds: number; readonly decodeSeconds: number };
@@ -93,8 +99,11 @@ export async function measureCalibrationError(
           batches.push({
             pass,
             batchSize,
+            promptChars: chars,
+            maxTokens,
             promptTokens: o.promptTokens,
             decodeSteps: o.decodeSteps.length,
+            steps: o.decodeSteps,
             measured: {
               prefillSeconds: o.prefillSeconds,
               decodeSeconds: o.decodeSteps.reduce((a, s) => a + s.seconds, 0),
@@ -134,27 +143,68 @@ function summary(values: readonly number[]): ErrorSummary {
     : { median: median(values), p90: quantile(values, 0.9) };
 }
 
-/** Error of `which` prediction over `batches`: whole batch, prefill, decode (batches with steps). */
-export function calibrationErrors(
+type Phases = { readonly prefillSeconds: number; readonly decodeSeconds: number };
+
+/** Errors of `predict` over `batches`: whole batch, prefill, decode (batches with steps). */
+function errorsOf(
   batches: readonly BatchError[],
-  which: 'startup' | 'refined',
+  predict: (b: BatchError) => Phases,
 ): CalibrationErrors {
-  const total = batches.map((b) =>
-    relative(
-      b[which].prefillSeconds + b[which].decodeSeconds,
+  const total = batches.map((b) => {
+    const p = predict(b);
+    return relative(
+      p.prefillSeconds + p.decodeSeconds,
       b.measured.prefillSeconds + b.measured.decodeSeconds,
-    ),
+    );
+  });
+  const prefill = batches.map((b) =>
+    relative(predict(b).prefillSeconds, b.measured.prefillSeconds),
   );
-  const prefill = batches.map((b) => relative(b[which].prefillSeconds, b.measured.prefillSeconds));
   const decode = batches
     .filter((b) => b.decodeSteps > 0 && b.measured.decodeSeconds > 0)
-    .map((b) => relative(b[which].decodeSeconds, b.measured.decodeSeconds));
+    .map((b) => relative(predict(b).decodeSeconds, b.measured.decodeSeconds));
   return {
     total: summary(total),
     prefill: summary(prefill),
     decode: summary(decode),
     batches: batches.length,
   };
+}
+
+/** Error of `which` prediction over `batches`: whole batch, prefill, decode (batches with steps). */
+export function calibrationErrors(
+  batches: readonly BatchError[],
+  which: 'startup' | 'refined',
+): CalibrationErrors {
+  return errorsOf(batches, (b) => b[which]);
+}
+
+const shapeKey = (b: BatchError): string => `${b.batchSize}/${b.promptChars}/${b.maxTokens}`;
+
+/**
+ * The run's repeat noise: each batch of the last pass "predicted" by the median measured phases
+ * of the same shape (batch size, prompt length, maxTokens) in the passes before. No latency
+ * model can be expected to beat it by much: it is how far the same batch's time moves between
+ * passes on this machine. Undefined with a single pass.
+ */
+export function repeatNoise(batches: readonly BatchError[]): CalibrationErrors | undefined {
+  const last = Math.max(...batches.map((b) => b.pass));
+  const earlier = new Map<string, BatchError[]>();
+  for (const b of batches) {
+    if (b.pass === last) continue;
+    const list = earlier.get(shapeKey(b)) ?? [];
+    list.push(b);
+    earlier.set(shapeKey(b), list);
+  }
+  const scored = batches.filter((b) => b.pass === last && earlier.has(shapeKey(b)));
+  if (scored.length === 0) return undefined;
+  return errorsOf(scored, (b) => {
+    const same = earlier.get(shapeKey(b)) ?? [];
+    return {
+      prefillSeconds: median(same.map((x) => x.measured.prefillSeconds)),
+      decodeSeconds: median(same.map((x) => x.measured.decodeSeconds)),
+    };
+  });
 }
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
@@ -186,6 +236,13 @@ export function calibrationTable(result: CalibrationResult): string {
       ),
     ],
   ];
+  const noise = repeatNoise(result.batches);
+  if (noise) {
+    rows.push([
+      `repeat noise, pass ${last}: the same shape's median time in the passes before (no model)`,
+      noise,
+    ]);
+  }
   return markdownTable(
     [
       'profile',
@@ -207,5 +264,39 @@ export function calibrationTable(result: CalibrationResult): string {
       pct(e.decode.median),
       pct(e.decode.p90),
     ]),
+  );
+}
+
+/**
+ * Markdown: measured decode step time by the sequences in the step (median over every step of
+ * the run, with its p10-p90) against the final refined fit's prediction of the same steps: where
+ * the fitted form (fixed + per sequence + per context token) bends away from the hardware.
+ */
+export function stepTable(result: CalibrationResult): string {
+  const fit = fitLatencyProfile(result.finalProfile);
+  const bySequences = new Map<number, { measured: number[]; predicted: number[] }>();
+  for (const b of result.batches) {
+    for (const step of b.steps) {
+      const entry = bySequences.get(step.sequences) ?? { measured: [], predicted: [] };
+      entry.measured.push(step.seconds);
+      entry.predicted.push(
+        predictBatchPhases(fit, { promptTokens: [], decodeSteps: [step] }).decodeSeconds,
+      );
+      bySequences.set(step.sequences, entry);
+    }
+  }
+  const ms = (x: number): string => (x * 1000).toFixed(1);
+  return markdownTable(
+    ['sequences', 'steps', 'measured ms median (p10–p90)', 'refined fit ms', 'fit / measured'],
+    [...bySequences.entries()]
+      .filter(([, e]) => e.measured.length >= 10)
+      .sort(([a], [b]) => a - b)
+      .map(([sequences, e]) => [
+        String(sequences),
+        String(e.measured.length),
+        `${ms(median(e.measured))} (${ms(quantile(e.measured, 0.1))}–${ms(quantile(e.measured, 0.9))})`,
+        ms(median(e.predicted)),
+        (median(e.predicted) / median(e.measured)).toFixed(2),
+      ]),
   );
 }

@@ -1,7 +1,8 @@
 // Online refinement of a node's latency profile from the batches it runs. The start-up
 // calibration measures a few (batch size, length) points on idle hardware; the node then runs
-// real batches under its real load. Every batch's prefill and every decode step becomes an
-// observation in a bucket (phase, batch size, length band); a bucket with enough observations
+// real batches under its real load. Every batch's prefill becomes an observation in a bucket
+// (phase, batch size, length band), and so do its decode steps, one observation per bucket per
+// batch (their mean step time); a bucket with enough observations
 // yields a profile sample (the median of its latest observations) that replaces the calibration
 // samples of its bucket; the calibration samples no observation covers yet are rescaled to the
 // speed the observations show. The operator fits the refined profile exactly as the start-up one
@@ -124,22 +125,36 @@ export class ObservedProfile {
     }
   }
 
-  /** Records a batch: its prefill and each of its decode steps. Empty or zero-time parts are skipped. */
+  /**
+   * Records a batch: its prefill, and its decode steps as one observation per bucket they fall
+   * in (the mean step time at the mean per-sequence length of those steps), so that a bucket's
+   * window spans its latest batches, not the latest steps of one batch: a batch of 40 steps run
+   * through a burst of load would otherwise fill a window alone. Empty or zero-time parts are
+   * skipped.
+   */
   observe(batch: ObservedBatch): void {
     const b = batch.promptTokens.length;
     if (b > 0) {
       const mean = batch.promptTokens.reduce((a, s) => a + s, 0) / b;
       this.add(PROFILE_PHASE.prefill, b, mean, batch.prefillSeconds);
     }
+    const groups = new Map<
+      string,
+      { batchSize: number; length: number; seconds: number; n: number }
+    >();
     for (const step of batch.decodeSteps) {
-      if (step.sequences < 1) continue;
-      this.add(
-        PROFILE_PHASE.decode,
-        step.sequences,
-        step.contextTokens / step.sequences,
-        step.seconds,
-      );
+      if (!(step.sequences >= 1 && Number.isFinite(step.seconds) && step.seconds > 0)) continue;
+      const length = step.contextTokens / step.sequences;
+      if (!(Number.isFinite(length) && length >= 0)) continue;
+      const key = this.key(PROFILE_PHASE.decode, step.sequences, length);
+      const group = groups.get(key) ?? { batchSize: step.sequences, length: 0, seconds: 0, n: 0 };
+      group.length += length;
+      group.seconds += step.seconds;
+      group.n += 1;
+      groups.set(key, group);
     }
+    for (const g of groups.values())
+      this.add(PROFILE_PHASE.decode, g.batchSize, g.length / g.n, g.seconds / g.n);
   }
 
   /**

@@ -2,23 +2,37 @@
 // each phase, medians and p90s, and the CPU kernel library read from the loader's trace.
 import { describe, expect, it } from '@jest/globals';
 import { loadedCpuVariant } from '../../../bench/llama-cpp/batched-bench.js';
-import { calibrationErrors, type BatchError } from '../../../bench/suites/runtime-calibration.js';
+import {
+  calibrationErrors,
+  repeatNoise,
+  type BatchError,
+} from '../../../bench/suites/runtime-calibration.js';
 
 function batch(
   measured: [number, number],
   startup: [number, number],
   refined: [number, number],
   decodeSteps = 3,
+  shape: { pass: number; batchSize: number; promptChars: number } = {
+    pass: 1,
+    batchSize: 2,
+    promptChars: 40,
+  },
 ): BatchError {
   const phases = ([prefillSeconds, decodeSeconds]: [number, number]) => ({
     prefillSeconds,
     decodeSeconds,
   });
   return {
-    pass: 1,
-    batchSize: 2,
+    ...shape,
+    maxTokens: decodeSteps + 1,
     promptTokens: [8, 8],
     decodeSteps,
+    steps: Array.from({ length: decodeSteps }, () => ({
+      sequences: 2,
+      contextTokens: 20,
+      seconds: measured[1] / decodeSteps,
+    })),
     measured: phases(measured),
     startup: phases(startup),
     refined: phases(refined),
@@ -57,6 +71,30 @@ describe('calibrationErrors', () => {
 
   it('is NaN, not zero, when there is nothing to measure', () => {
     expect(calibrationErrors([], 'refined').total.median).toBeNaN();
+  });
+});
+
+describe('repeatNoise', () => {
+  it("predicts each last-pass batch by the median of the same shape's earlier passes, and nothing else", () => {
+    const none: [number, number] = [0, 0];
+    const at = (pass: number, batchSize: number, measured: [number, number]): BatchError =>
+      batch(measured, none, none, 3, { pass, batchSize, promptChars: 40 });
+    const noise = repeatNoise([
+      at(1, 2, [1, 2]),
+      at(2, 2, [3, 4]),
+      at(3, 2, [2, 2]), // predicted [2, 3]: prefill exact, decode 50% over, batch 25% over
+      at(1, 4, [1, 1]),
+      at(3, 4, [2, 2]), // predicted [1, 1]: 50% under everywhere
+      at(3, 8, [5, 5]), // no earlier pass of this shape: not scored
+    ]);
+    expect(noise?.batches).toBe(2);
+    expect(noise?.prefill.median).toBeCloseTo(0.25, 12);
+    expect(noise?.decode.median).toBeCloseTo(0.5, 12);
+    expect(noise?.total.median).toBeCloseTo(0.375, 12);
+  });
+
+  it('is undefined with a single pass', () => {
+    expect(repeatNoise([batch([1, 1], [1, 1], [1, 1])])).toBeUndefined();
   });
 });
 

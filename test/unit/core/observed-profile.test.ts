@@ -78,7 +78,7 @@ const batchArb = fc
   );
 
 describe('ObservedProfile', () => {
-  it('yields, per bucket with enough observations, the median of its latest window (oracle: the full history)', () => {
+  it('yields, per bucket with enough observations, the median of its latest window (oracle: the full history, decode steps averaged per batch and bucket)', () => {
     fc.assert(
       fc.property(
         fc.array(batchArb, { minLength: 1, maxLength: 12 }),
@@ -107,8 +107,19 @@ describe('ObservedProfile', () => {
               batch.promptTokens.reduce((a, s) => a + s, 0) / b,
               batch.prefillSeconds,
             );
-            for (const s of batch.decodeSteps)
-              push('decode', s.sequences, s.contextTokens / s.sequences, s.seconds);
+            // Decode: one observation per bucket per batch, the mean of the batch's steps in it.
+            const steps = new Map<string, { b: number; lengths: number[]; seconds: number[] }>();
+            for (const s of batch.decodeSteps) {
+              const length = s.contextTokens / s.sequences;
+              const key = `${s.sequences}/${observed.band(length)}`;
+              const g = steps.get(key) ?? { b: s.sequences, lengths: [], seconds: [] };
+              g.lengths.push(length);
+              g.seconds.push(s.seconds);
+              steps.set(key, g);
+            }
+            const mean = (xs: readonly number[]): number =>
+              xs.reduce((a, x) => a + x, 0) / xs.length;
+            for (const g of steps.values()) push('decode', g.b, mean(g.lengths), mean(g.seconds));
           }
           const expected: ProfileSample[] = [];
           for (const h of history.values()) {
@@ -221,6 +232,29 @@ describe('ObservedProfile', () => {
       expect(Math.abs(total(before) - measured) / measured).toBeGreaterThan(0.2);
       expect(Math.abs(total(after) - measured) / measured).toBeLessThan(0.05);
     }
+  });
+
+  it('counts a batch once per decode bucket: one slow batch of many steps does not fill the window', () => {
+    const observed = new ObservedProfile({ window: 5, minObservations: 3 });
+    const batch = (seconds: number): ObservedBatch => ({
+      promptTokens: [20, 20],
+      prefillSeconds: 0.1,
+      // 12 steps of two sequences at 21 tokens each: one bucket.
+      decodeSteps: Array.from({ length: 12 }, () => ({
+        sequences: 2,
+        contextTokens: 42,
+        seconds,
+      })),
+    });
+    for (let i = 0; i < 4; i++) observed.observe(batch(0.0625));
+    observed.observe(batch(0.1875)); // a burst of other work on the cores
+    const decode = observed.samples().filter((s) => s.phase === 'decode');
+    expect(decode).toEqual([{ phase: 'decode', batchSize: 2, contextTokens: 21, seconds: 0.0625 }]);
+    observed.observe(batch(0.1875));
+    observed.observe(batch(0.1875));
+    expect(observed.samples().filter((s) => s.phase === 'decode')).toEqual([
+      { phase: 'decode', batchSize: 2, contextTokens: 21, seconds: 0.1875 },
+    ]);
   });
 
   it('keeps at most maxBuckets buckets, dropping the least recently observed', () => {
