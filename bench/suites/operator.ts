@@ -19,6 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { PHASE } from '../../src/operator/api/constants.js';
+import { SIMULATED_DEFAULTS } from '../../src/runtime/simulated.js';
 import { PooledKubeConfig } from '../../src/operator/kube/config.js';
 import {
   Identity,
@@ -80,7 +81,7 @@ const API_CONCURRENCY = 8;
 const SIZES = {
   full: {
     nodes: 20,
-    rates: [25, 50, 100, 200, 400],
+    rates: [25, 50, 100, 200, 300, 400, 800],
     secondsPerRate: 8,
     policyNodes: 4,
     policyRequests: 300,
@@ -106,6 +107,19 @@ const DRAIN_TIMEOUT_SECONDS = 120;
 const POLICIES = ['sweep', 'dftsp', 'fcfs', 'single'] as const;
 /** The ramp runs the default policy. */
 const RAMP_POLICY = 'sweep';
+/** Seconds of a full batch of the load's longest outputs (48 tokens) on a ramp agent. */
+function rampBatchSeconds(): number {
+  const { prefill, decodeStep } = SIMULATED_DEFAULTS.coefficients;
+  const step = decodeStep.fixedSeconds + decodeStep.perSequenceSeconds * SIM_MAX_SEQUENCES;
+  const prompt = prefill.fixedSeconds + prefill.perTokenSeconds * SIM_MAX_SEQUENCES * 100;
+  return (prompt + 48 * step) / RAMP_AGENT_SPEED;
+}
+
+/**
+ * The ramp's agents run (and are calibrated) this many times faster than SIMULATED_DEFAULTS, so
+ * that the operator, not the agents, is what the ramp finds the limit of.
+ */
+const RAMP_AGENT_SPEED = 4;
 /** Environment: the ramp's rates instead of SIZES' (comma separated), for profiling one rate. */
 const RATES_ENV = 'EDGELLM_BENCH_OPERATOR_RATES';
 /** Environment: Node.js flags of the operator process, space separated. */
@@ -189,6 +203,8 @@ async function runLoad(
   nodeCount: number,
   load: readonly Load[],
   ratePerSecond: number,
+  /** The agents' speed over SIMULATED_DEFAULTS (SimulatedFleet's `speed`). */
+  agentSpeed = 1,
 ): Promise<RunResult> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const clients = createClients(kc, CREATE_CLIENTS);
@@ -205,6 +221,7 @@ async function runLoad(
       namespace,
       nodes: nodeCount,
       policy,
+      speed: agentSpeed,
       operatorNodeArgs: (process.env[NODE_ARGS_ENV] ?? '').split(' ').filter(Boolean),
     });
     await tracker.start();
@@ -350,6 +367,7 @@ export const operatorSuite: BenchSuite = {
           size.nodes,
           makeLoad(rate * size.secondsPerRate, 1),
           rate,
+          RAMP_AGENT_SPEED,
         );
         process.stdout.write(
           `operator bench: ${rate}/s: ${result.succeeded}/${result.requests} succeeded, ${result.unfinished} unfinished, create→Scheduled p99 ${fmt(result.toScheduledSeconds.p99)} s\n`,
@@ -388,7 +406,7 @@ export const operatorSuite: BenchSuite = {
           ]),
         ),
         '',
-        `Ramp: ${RAMP_POLICY} (the default policy) on ${size.nodes} simulated agents (${SIM_MAX_SEQUENCES} sequences each), one operator process per rate, requests created for ${size.secondsPerRate} s at each offered rate (prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), followed with the operator's informer and a final list. Writes/request: the API server's apiserver_request_total over POST/PUT/PATCH/DELETE, any answer (a 409 or 5xx is a request too), less the load's creates; status writes: accepted PATCHes of inferencerequests/status (the JSON has every verb, resource and code). CPU: user + system seconds over the run (/proc/<pid>/stat); API server: the control plane's process group (kube-apiserver and etcd).`,
+        `Ramp: ${RAMP_POLICY} (the default policy) on ${size.nodes} simulated agents (${SIM_MAX_SEQUENCES} sequences each, ${RAMP_AGENT_SPEED}x the simulated model's default speed and calibrated to it: a full batch of the longest outputs takes about ${rampBatchSeconds().toFixed(2)} s, so the fleet finishes about ${String(Math.round((size.nodes * SIM_MAX_SEQUENCES) / rampBatchSeconds()))} requests/s), one operator process per rate, requests created for ${size.secondsPerRate} s at each offered rate (prompts 20-400 chars, 8-48 tokens, budgets 5-30 s), followed with the operator's informer and a final list. Writes/request: the API server's apiserver_request_total over POST/PUT/PATCH/DELETE, any answer (a 409 or 5xx is a request too), less the load's creates; status writes: accepted PATCHes of inferencerequests/status (the JSON has every verb, resource and code). CPU: user + system seconds over the run (/proc/<pid>/stat); API server: the control plane's process group (kube-apiserver and etcd).`,
         '',
         markdownTable(
           [

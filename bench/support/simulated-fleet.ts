@@ -55,11 +55,18 @@ export interface FleetOptions {
    * that accepts no more work. Default 1.
    */
   readonly slowdown?: number;
+  /**
+   * Agents this many times faster than SIMULATED_DEFAULTS (calibration included, so the
+   * operator predicts what they do): for a ramp whose agents must not be the limit. Default 1.
+   */
+  readonly speed?: number;
 }
 
-/** SIMULATED_DEFAULTS' latency coefficients, every term `factor` times longer. */
-function slowerCoefficients(factor: number): LatencyCoefficients {
-  const { prefill, decodeStep } = SIMULATED_DEFAULTS.coefficients;
+/** Latency coefficients with every term `factor` times longer. */
+function scaledCoefficients(
+  factor: number,
+  { prefill, decodeStep }: LatencyCoefficients = SIMULATED_DEFAULTS.coefficients,
+): LatencyCoefficients {
   return {
     prefill: {
       fixedSeconds: prefill.fixedSeconds * factor,
@@ -76,13 +83,12 @@ function slowerCoefficients(factor: number): LatencyCoefficients {
 
 /**
  * One simulated agent: the real agent gRPC server over SimulatedRuntime, in this process. Its
- * calibration is SimulatedRuntime's at the default speed, whatever `slowdown` makes it run at.
+ * calibration is SimulatedRuntime's at `speed`, whatever `slowdown` makes it run at.
  */
-async function startSimulatedAgent(slowdown = 1): Promise<Agent> {
-  const runtime = new SimulatedRuntime(
-    slowdown === 1 ? {} : { coefficients: slowerCoefficients(slowdown) },
-  );
-  const reference = new SimulatedRuntime();
+async function startSimulatedAgent(slowdown = 1, speed = 1): Promise<Agent> {
+  const calibrated = scaledCoefficients(1 / speed);
+  const runtime = new SimulatedRuntime({ coefficients: scaledCoefficients(slowdown, calibrated) });
+  const reference = new SimulatedRuntime({ coefficients: calibrated });
   const config = agentConfigSchema.parse({
     listen: '127.0.0.1:0',
     metricsListen: false,
@@ -175,7 +181,7 @@ export class SimulatedFleet {
     let port = 0;
     try {
       for (let i = 0; i < options.nodes; i++) {
-        const agent = await startSimulatedAgent(options.slowdown);
+        const agent = await startSimulatedAgent(options.slowdown, options.speed);
         agents.push(agent);
         const name = `${namespace}-${i}`;
         nodeNames.push(name);
