@@ -54,6 +54,31 @@ describe('edgellm solve', () => {
     expect(up).toBeCloseTo(example.node.uplinkBandwidthHz as number, 3);
   });
 
+  it('under a time budget warms the policy up first and reports that apart from the solve', async () => {
+    const { code, stdout } = await solve({
+      ...example,
+      options: { ...example.options, policy: 'sweep', maxMilliseconds: 50 },
+    });
+    expect(code).toBe(0);
+    const out = JSON.parse(stdout) as {
+      batch: string[];
+      optimal: boolean;
+      warmUpMilliseconds?: number;
+    };
+    expect(out.batch).toEqual(['a', 'b', 'd', 'e']);
+    expect(out.optimal).toBe(true);
+    expect(out.warmUpMilliseconds).toBeGreaterThan(0);
+    const plain = JSON.parse((await solve(example)).stdout) as { warmUpMilliseconds?: number };
+    expect(plain.warmUpMilliseconds).toBeUndefined();
+    const baseline = await solve({
+      ...example,
+      options: { ...example.options, policy: 'fcfs', maxMilliseconds: 50 },
+    });
+    expect(
+      (JSON.parse(baseline.stdout) as { warmUpMilliseconds?: number }).warmUpMilliseconds,
+    ).toBeUndefined();
+  });
+
   it('runs every policy', async () => {
     for (const policy of [
       'sweep',

@@ -1,0 +1,113 @@
+// Warming the single-node solvers up in a fresh process. V8 compiles a function on its first
+// call and runs it in its interpreter until it has been called often enough to be optimised, so a
+// process's first sweep decision at 256 requests costs about 10 ms (static padding) to 20 ms
+// (ragged) where a warm process takes 1-4 ms; most of that is interpreted execution, which a
+// compile cache does not remove (docs/scheduling-solvers.md, "Cold"). A long-running caller (the
+// operator) therefore runs these synthetic decisions once at start-up, before its first round:
+// they decide nothing and their results are dropped; what remains is V8's compiled and optimised
+// code for the solvers. Pure: the caller passes the clock that bounds each decision.
+import type { ModelVariant, NodeResources, Objective, Padding } from '../model/types.js';
+import { COST_DEFAULTS, OBJECTIVE, PADDING } from '../model/types.js';
+import { createRng, uniform, uniformInt } from '../random.js';
+import { schedule } from './schedule.js';
+import { POLICY, type Policy, type ScheduleInstance } from './types.js';
+
+/** A 7B-class model in FP16 on a 24 GB edge GPU: memory and deadlines both bind. */
+const NODE: NodeResources = {
+  memoryBytes: 24e9,
+  computeFlops: 125e12,
+  utilization: 0.5,
+  uplinkBandwidthHz: 10e6,
+  downlinkBandwidthHz: 20e6,
+};
+const MODEL: ModelVariant = {
+  name: 'warm-up',
+  quantization: 'FP16',
+  layers: 32,
+  hiddenSize: 4096,
+  ffnSize: 11008,
+  kvWidth: 4096,
+  parameters: 6.74e9,
+  weightBits: 16,
+  kvBits: 16,
+  computeFactor: 1,
+  perplexity: 5.47,
+};
+
+/** A synthetic instance of `n` requests (prompts 64-1024, outputs 32-512, deadlines 1-6 s). */
+export function warmUpInstance(
+  n: number,
+  seed: number,
+  padding: Padding,
+  objective: Objective,
+): ScheduleInstance {
+  const rng = createRng(seed);
+  const requests = Array.from({ length: n }, (_, i) => ({
+    id: `warm-up-${String(i)}`,
+    promptTokens: uniformInt(rng, 64, 1024),
+    maxTokens: uniformInt(rng, 32, 512),
+    latencyBudgetSeconds: uniform(rng, 1, 6),
+    maxPerplexityIncrease: 1,
+    uplinkSpectralEfficiency: uniform(rng, 1, 6),
+    downlinkSpectralEfficiency: uniform(rng, 1, 6),
+  }));
+  return {
+    node: NODE,
+    model: MODEL,
+    bestPerplexity: MODEL.perplexity,
+    requests,
+    options: { ...COST_DEFAULTS, padding, objective },
+  };
+}
+
+export interface WarmUpOptions {
+  /** Policies to warm (default: the sweep, the default policy everywhere). */
+  readonly policies?: readonly Policy[];
+  /** Decisions per policy, padding and objective (default 3). */
+  readonly rounds?: number;
+  /** Requests per synthetic instance (default 128). */
+  readonly requests?: number;
+  /** Budget of each decision in seconds (default 0.05). */
+  readonly maxSeconds?: number;
+  /**
+   * A batch size cap for every second round (a cap that binds changes where the sweep spends
+   * its time: docs/scheduling-solvers.md); default none, so no round is capped.
+   */
+  readonly maxBatchSize?: number;
+}
+
+export const WARM_UP_DEFAULTS = {
+  policies: [POLICY.sweep],
+  rounds: 3,
+  requests: 128,
+  maxSeconds: 0.05,
+} as const satisfies Omit<Required<WarmUpOptions>, 'maxBatchSize'>;
+
+/** Runs the synthetic decisions; returns how many ran and the seconds they took on `clock`. */
+export function warmUpSolvers(
+  clock: () => number,
+  options: WarmUpOptions = {},
+): { decisions: number; seconds: number } {
+  const o = { ...WARM_UP_DEFAULTS, ...options };
+  const started = clock();
+  let decisions = 0;
+  for (let round = 0; round < o.rounds; round++) {
+    for (const policy of o.policies) {
+      for (const padding of [PADDING.static, PADDING.ragged]) {
+        for (const objective of [OBJECTIVE.requests, OBJECTIVE.tokens]) {
+          const instance = warmUpInstance(o.requests, 1 + decisions, padding, objective);
+          const capped = round % 2 === 1 && options.maxBatchSize !== undefined;
+          schedule(
+            capped ? { ...instance, maxBatchSize: options.maxBatchSize } : instance,
+            policy,
+            {
+              budget: { maxSeconds: o.maxSeconds, clock },
+            },
+          );
+          decisions++;
+        }
+      }
+    }
+  }
+  return { decisions, seconds: clock() - started };
+}
