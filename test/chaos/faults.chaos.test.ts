@@ -93,6 +93,9 @@ function startOperator(): OperatorProcess {
     namespace: env.ns,
     logFile: OPERATOR_LOG,
     maxStatusOutputChars: OUTPUT_INLINE_CHARS,
+    // Faults strike Running requests: written at the first token, not after the default second
+    // (the tiny model's generations are shorter than that).
+    runningStatusDelaySeconds: 0,
   });
   operators.push(op);
   return op;

@@ -20,6 +20,8 @@ export interface OperatorProcessOptions {
   readonly logFile: string;
   /** Outputs longer than this spill into a ConfigMap/Secret (--max-status-output-chars). */
   readonly maxStatusOutputChars?: number;
+  /** --running-status-delay-seconds (the operator's default when unset). */
+  readonly runningStatusDelaySeconds?: number;
 }
 
 export function startOperatorProcess(options: OperatorProcessOptions): OperatorProcess {
@@ -46,6 +48,9 @@ export function startOperatorProcess(options: OperatorProcessOptions): OperatorP
       ...(options.maxStatusOutputChars === undefined
         ? []
         : ['--max-status-output-chars', String(options.maxStatusOutputChars)]),
+      ...(options.runningStatusDelaySeconds === undefined
+        ? []
+        : ['--running-status-delay-seconds', String(options.runningStatusDelaySeconds)]),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, POD_NAME: options.identity } },
   );
