@@ -16,9 +16,14 @@
 // for real (etcd's NOSPACE alarm, which etcd raises before its disk runs out) while the requests'
 // own status stays writable.
 //
+// The etcd of everything else (the Leases, the InferenceRequests and their status) has a quota
+// too (--etcd-quota-bytes): the etcd-full scenario fills both etcds at once, as the one etcd of a
+// cluster that keeps everything would fill, for a few seconds (under the leader's renew deadline,
+// so no new leader recovers what the refused writes left in flight), then gives the space back.
+//
 // Not here: faults of the real node (agent pods deleted, the kubelet restarted): test/e2e/ has
 // those that need a kubelet.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -46,6 +51,9 @@ const GRACE_SECONDS = 15;
 /** The operators' JSON logs, kept after the run for a look at what they did. */
 const OPERATOR_LOG = join(repoRoot(), '.cache', 'chaos', 'operators.log');
 const SCENARIO_TIMEOUT_MS = (BUDGET_SECONDS + GRACE_SECONDS + 60) * 1000;
+/** How long the etcd-full scenario keeps both etcds full, and its operators' Lease. */
+const HOLD_FULL_MS = 3_000;
+const LEASE_SECONDS = 30;
 /** The operators' inline output limit: longer outputs (nearly all here) spill into ConfigMaps. */
 const OUTPUT_INLINE_CHARS = 32;
 
@@ -55,6 +63,8 @@ interface FaultOutcome {
   readonly killedAgents?: readonly AgentProcess[];
   /** For a fault that is lifted (space back): from then to the first success after it. */
   readonly liftedToSuccessSeconds?: number | null;
+  /** For a fault that is lifted: seconds from the fault's start to the lift. */
+  readonly liftedAfterSeconds?: number;
 }
 
 interface Row {
@@ -74,6 +84,8 @@ interface Row {
   readonly drainedSeconds: number | null;
   /** See FaultOutcome; undefined for faults not measured that way. */
   readonly liftedToSuccessSeconds?: number | null;
+  /** From the fault lifted to every request of the scenario terminal; for lifted faults. */
+  readonly liftedToDrainedSeconds?: number | null;
 }
 
 let env: OperatorEnv;
@@ -86,16 +98,27 @@ let operators: OperatorProcess[] = [];
 let operatorSerial = 0;
 const rows: Row[] = [];
 
-function startOperator(): OperatorProcess {
+function startOperator(leaseDurationSeconds?: number): OperatorProcess {
   const op = startOperatorProcess({
     identity: `chaos-operator-${++operatorSerial}`,
     kubeconfig: kubeconfigPath,
     namespace: env.ns,
     logFile: OPERATOR_LOG,
     maxStatusOutputChars: OUTPUT_INLINE_CHARS,
+    ...(leaseDurationSeconds === undefined ? {} : { leaseDurationSeconds }),
   });
   operators.push(op);
   return op;
+}
+
+/** Stops the operators (SIGTERM: the leader releases its Lease) and starts two new ones. */
+async function replaceOperators(leaseDurationSeconds?: number): Promise<void> {
+  for (const op of operators) op.proc.kill('SIGTERM');
+  await Promise.all(operators.map((op) => op.exited));
+  operators = [];
+  startOperator(leaseDurationSeconds);
+  startOperator(leaseDurationSeconds);
+  await leader();
 }
 
 async function leaseHolder(): Promise<string | undefined> {
@@ -104,6 +127,16 @@ async function leaseHolder(): Promise<string | undefined> {
     .readNamespacedLease({ name: 'edgellm-operator', namespace: env.ns })
     .catch(() => undefined);
   return lease?.spec?.holderIdentity ?? undefined;
+}
+
+/** When the Lease was last renewed (epoch ms; 0 when it cannot be read). */
+async function leaseRenewedMs(): Promise<number> {
+  const lease = await env.cluster
+    .api(k8s.CoordinationV1Api)
+    .readNamespacedLease({ name: 'edgellm-operator', namespace: env.ns })
+    .catch(() => undefined);
+  const renewed = lease?.spec?.renewTime;
+  return renewed === undefined ? 0 : new Date(renewed).getTime();
 }
 
 async function leader(): Promise<OperatorProcess> {
@@ -166,6 +199,18 @@ async function nextSpilledSuccess(scenario: string): Promise<number | null> {
     () => (Date.now() - from) / 1000,
     () => null,
   );
+}
+
+/** The operators' log lines (parsed) written after byte `offset` of OPERATOR_LOG. */
+async function operatorLinesSince(offset: number): Promise<Record<string, unknown>[]> {
+  const text = (await readFile(OPERATOR_LOG)).subarray(offset).toString();
+  return text.split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
 }
 
 /** Tokens request `i` of a scenario generates, unless the scenario says otherwise. */
@@ -290,6 +335,11 @@ async function scenario(
     ...(outcome.liftedToSuccessSeconds === undefined
       ? {}
       : { liftedToSuccessSeconds: outcome.liftedToSuccessSeconds }),
+    ...(outcome.liftedAfterSeconds === undefined
+      ? {}
+      : {
+          liftedToDrainedSeconds: drained === null ? null : drained - outcome.liftedAfterSeconds,
+        }),
   };
   rows.push(row);
   return row;
@@ -367,6 +417,7 @@ afterAll(async () => {
         'first success after fault s',
         'all ended after fault s',
         'first success after fault lifted s',
+        'all ended after fault lifted s',
       ],
       rows.map((r) => [
         r.scenario,
@@ -384,6 +435,7 @@ afterAll(async () => {
         r.firstSuccessSeconds?.toFixed(1) ?? '-',
         r.drainedSeconds?.toFixed(1) ?? '-',
         r.liftedToSuccessSeconds?.toFixed(1) ?? '-',
+        r.liftedToDrainedSeconds?.toFixed(1) ?? '-',
       ]),
     );
     process.stdout.write(`\nchaos: ${REQUESTS} requests per scenario\n${table}\n`);
@@ -520,11 +572,10 @@ describe('chaos: every request ends exactly once under faults', () => {
         throw new Error(
           'the control plane keeps ConfigMaps in its main etcd: run this suite as the chaos project (jest.config.js sets --separate-etcd-for)',
         );
-      const space = new EtcdSpace(
-        store.url,
-        env.cluster.api(k8s.CoreV1Api),
-        await env.cluster.newNamespace('neighbour'),
-      );
+      const space = new EtcdSpace(store.url, {
+        core: env.cluster.api(k8s.CoreV1Api),
+        namespace: await env.cluster.newNamespace('neighbour'),
+      });
       // A neighbour's data leaves 8 MiB; the fault is the last few writes that fill it.
       await space.prefill(8 * 2 ** 20);
       let scenarioId = '';
@@ -581,6 +632,94 @@ describe('chaos: every request ends exactly once under faults', () => {
         });
         expect(cm.data?.['output']?.length).toBeGreaterThan(OUTPUT_INLINE_CHARS);
       }
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'the one etcd holding everything full (etcd NOSPACE) for 3 s while batches finish, then space back',
+    async () => {
+      const { etcdUrl, etcdQuotaBytes, separateEtcd } = env.cluster.state;
+      if ((etcdQuotaBytes ?? 0) === 0 || separateEtcd === undefined)
+        throw new Error(
+          'the control plane has no quota on its etcd: run this suite as the chaos project (jest.config.js sets --etcd-quota-bytes)',
+        );
+      // Both etcds full at once, as the one etcd of a cluster that keeps everything fills: the
+      // Leases, the requests' status, the Events and the outputs' ConfigMaps all refused.
+      const stores = [
+        new EtcdSpace(etcdUrl),
+        new EtcdSpace(separateEtcd.url, {
+          core: env.cluster.api(k8s.CoreV1Api),
+          namespace: await env.cluster.newNamespace('neighbour'),
+        }),
+      ];
+      // Headroom past the step in which etcd's file grows (bbolt: 16 MiB at this size), so that
+      // prefilling does not trip the alarm; the fault is the last few writes that fill it.
+      await stores[0]?.prefill(24 * 2 ** 20);
+      await stores[1]?.prefill(8 * 2 ** 20);
+      // The operators here have a 4 s Lease (a renew deadline of 2.7 s) for quick failovers; the
+      // fault (filling takes a few seconds on a loaded machine) must fit in one term, so this
+      // scenario runs them with a 30 s Lease (a renew deadline of 20 s).
+      await replaceOperators(LEASE_SECONDS);
+      let scenarioId = '';
+      let refusals: string[] = [];
+      let logFrom = 0;
+      const timeline: string[] = [];
+      const row = await scenario(
+        'etcd-full',
+        async (_running, id) => {
+          scenarioId = id;
+          logFrom = (await stat(OPERATOR_LOG)).size;
+          const at = Date.now();
+          const mark = (what: string): void => {
+            timeline.push(`${((Date.now() - at) / 1000).toFixed(1)} s ${what}`);
+          };
+          // Right after the leader renewed its Lease: it has its whole renew deadline.
+          const renewed = await leaseRenewedMs();
+          await waitFor('the leader renewing its Lease', leaseRenewedMs, (ms) => ms > renewed, {
+            timeoutMs: 15_000,
+            intervalMs: 50,
+          });
+          refusals = (await Promise.all(stores.map((s) => s.fill()))).map((f) => f.refusal);
+          mark('both etcds full');
+          // Under the leader's renew deadline (20 s of its 30 s Lease, counted from the renewal
+          // just before): the leader keeps its term, and no recovery runs.
+          await new Promise((r) => setTimeout(r, HOLD_FULL_MS));
+          await Promise.all(stores.map((s) => s.reclaim()));
+          mark('space back');
+          const liftedAfterSeconds = (Date.now() - at) / 1000;
+          return { liftedAfterSeconds, liftedToSuccessSeconds: await nextSpilledSuccess(id) };
+        },
+        // Longer generations than most scenarios: batches are running when the space runs out.
+        (i) => 240 + (i % 4) * 64,
+      );
+      const lines = await operatorLinesSince(logFrom);
+      await replaceOperators();
+      const newTerms = lines.filter((l) => l['msg'] === 'started leading').length;
+      const settled = new Set(
+        lines
+          .filter((l) => l['msg'] === 'settling stranded requests')
+          .flatMap((l) => (l['requests'] as string[] | undefined) ?? [])
+          .filter((k) => k.startsWith(`${env.ns}/${scenarioId}-`)),
+      );
+      const refusedWrites = lines.filter(
+        (l) => l['msg'] === 'could not record a result' || l['msg'] === 'could not record failure',
+      ).length;
+      process.stdout.write(
+        `etcd-full: ${timeline.join('; ')}; ${refusedWrites} final writes refused, ${settled.size} requests settled by the leader afterwards, ${newTerms} new leader terms\n`,
+      );
+      for (const refusal of refusals) expect(refusal).toMatch(/database space exceeded/);
+      // Same leader throughout: what the refused writes left in flight, the leader settled.
+      expect(newTerms).toBe(0);
+      expectExactlyOnce(row, ['OutputNotStored']);
+      const items = await list(scenarioId);
+      for (const r of items.filter((i) => i.status?.phase === 'Failed'))
+        expect([r.metadata.name, r.status?.message]).toEqual([
+          r.metadata.name,
+          expect.stringMatching(
+            /could not be stored in a ConfigMap: HTTP 500: .*database space exceeded$/,
+          ),
+        ]);
     },
     SCENARIO_TIMEOUT_MS,
   );
