@@ -9,18 +9,18 @@
 // (the cache may lag a write that landed) and settled the way recovery settles them, by asking
 // their agent about their batch (GetBatch, which never runs anything):
 // - ended: its results are recorded (batch-report.ts); the result the agent kept, not a re-run;
-// - still queued or running: asked again at the next check (the question keeps the agent from
-//   counting the batch orphaned);
+// - still queued or running: asked again at the next check, without backoff (the question keeps
+//   the agent, whose orphan grace is 20 s, from counting the batch orphaned);
 // - unknown to the agent (restarted): classifyRecoveryFailure, back to Pending or AgentLost;
 // - agent unreachable: asked again, and given up as unknown only after the dispatcher's reattach
 //   window, past the agent's orphan grace, when a live agent has cancelled the batch itself.
 // A settlement whose write is refused again leaves the request as it was: it is tried again with
-// backoff (retryBaseMilliseconds doubling to retryMaxMilliseconds) until a write lands.
+// backoff (retryBaseMilliseconds doubling to retryMaxMilliseconds) until a write lands. Which
+// requests are due when is stranded-watch.ts (pure).
 import type { Logger } from 'pino';
 import { classifyAgentError, AGENT_ERROR_MEANING } from '../../agent-client/error-meaning.js';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
-import { PHASE } from '../api/constants.js';
 import type { AgentConnector } from '../agents/connector.js';
 import { isNotFound } from '../kube/api-errors.js';
 import { sleep, type Clock } from '../kube/clock.js';
@@ -28,8 +28,8 @@ import { objectKey, type Informer } from '../kube/informer.js';
 import { batchEnded, recordEndedBatch, recordUnreportedBatch } from './batch-report.js';
 import { DISPATCH_DEFAULTS } from './dispatch.js';
 import type { NodeOccupancy } from './node-occupancy.js';
-import { phaseOf } from './request-facts.js';
 import type { RequestStatusRecorder } from './status-recorder.js';
+import { StrandedWatch } from './stranded-watch.js';
 
 export const STRANDED_DEFAULTS = {
   /** How often the leader looks for stranded requests. */
@@ -57,20 +57,12 @@ export interface StrandedRequestsOptions {
   readonly clock: Clock;
 }
 
-/** What the repair knows of one request it saw stranded. */
-interface Watched {
-  /** The resourceVersion seen; a new one starts over. */
-  readonly resourceVersion: string;
-  readonly sinceMs: number;
-  /** When it may be settled next. */
-  nextMs: number;
-  tries: number;
-  /** The first settlement that found the agent unreachable. */
-  unreachableSinceMs?: number;
-}
-
 export class StrandedRequests {
-  private readonly watched = new Map<string, Watched>();
+  private readonly watch = new StrandedWatch({
+    graceMs: STRANDED_DEFAULTS.graceMilliseconds,
+    retryBaseMs: STRANDED_DEFAULTS.retryBaseMilliseconds,
+    retryMaxMs: STRANDED_DEFAULTS.retryMaxMilliseconds,
+  });
 
   constructor(private readonly options: StrandedRequestsOptions) {}
 
@@ -87,47 +79,17 @@ export class StrandedRequests {
     }
   }
 
-  /** One check: settles the requests stranded long enough; returns how many it tried. */
+  /** One check: tries to settle the requests stranded long enough; returns how many. */
   async check(): Promise<number> {
     const { requests, occupancy, clock } = this.options;
     if (!requests.isFresh) return 0;
-    const now = clock.now();
     const held = new Set([...occupancy.batches.values()].flatMap((b) => b.keys));
-    const inFlight = new Set<string>();
-    const due: InferenceRequest[] = [];
-    for (const r of requests.list()) {
-      const phase = phaseOf(r);
-      const key = objectKey(r);
-      if ((phase !== PHASE.scheduled && phase !== PHASE.running) || held.has(key)) continue;
-      inFlight.add(key);
-      const resourceVersion = r.metadata.resourceVersion ?? '';
-      let w = this.watched.get(key);
-      if (w?.resourceVersion !== resourceVersion) {
-        w = {
-          resourceVersion,
-          sinceMs: now,
-          nextMs: now + STRANDED_DEFAULTS.graceMilliseconds,
-          tries: 0,
-        };
-        this.watched.set(key, w);
-      }
-      if (now >= w.nextMs) due.push(r);
-    }
-    for (const key of this.watched.keys()) if (!inFlight.has(key)) this.watched.delete(key);
+    const due = this.watch.due(requests.list(), held, clock.now());
     const batches = new Map<
       string,
       { node: string; batchId: string; members: InferenceRequest[] }
     >();
     for (const cached of due) {
-      const w = this.watched.get(objectKey(cached));
-      if (w === undefined) continue;
-      w.tries++;
-      w.nextMs =
-        now +
-        Math.min(
-          STRANDED_DEFAULTS.retryMaxMilliseconds,
-          STRANDED_DEFAULTS.retryBaseMilliseconds * 2 ** (w.tries - 1),
-        );
       const r = await this.stillStranded(cached);
       if (r === undefined) continue;
       const node = r.status?.assignment?.node ?? '';
@@ -187,20 +149,18 @@ export class StrandedRequests {
       batch = await client.getBatch({ batchId }, STRANDED_DEFAULTS.callSeconds);
     } catch (error) {
       const failure = classifyAgentError(error);
-      const now = clock.now();
-      const since = members.map((r) => {
-        const w = this.watched.get(objectKey(r));
-        if (w !== undefined) w.unreachableSinceMs ??= now;
-        return w?.unreachableSinceMs ?? now;
-      });
+      const unreachableMs = this.watch.unreachable(members.map(objectKey), clock.now());
       if (
         failure.meaning === AGENT_ERROR_MEANING.notFound ||
-        now - Math.max(...since) >= DISPATCH_DEFAULTS.reattachWindowMs
+        unreachableMs >= DISPATCH_DEFAULTS.reattachWindowMs
       )
         await recordUnreportedBatch({ recorder, node, batchId, failure, members });
       return;
     }
-    if (!batchEnded(batch)) return;
+    if (!batchEnded(batch)) {
+      this.watch.soon(members.map(objectKey));
+      return;
+    }
     // Dispatched when it was marked Scheduled: the measured queue and latency count from then.
     const scheduled = members[0]?.status?.scheduledTime;
     const batchStartedMs = scheduled === undefined ? clock.now() : new Date(scheduled).getTime();
