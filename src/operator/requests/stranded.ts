@@ -81,10 +81,11 @@ export class StrandedRequests {
 
   /** One check: tries to settle the requests stranded long enough; returns how many. */
   async check(): Promise<number> {
-    const { requests, occupancy, clock } = this.options;
+    const { requests, occupancy, recorder, clock } = this.options;
     if (!requests.isFresh) return 0;
-    const held = new Set([...occupancy.batches.values()].flatMap((b) => b.keys));
-    const due = this.watch.due(requests.list(), held, clock.now());
+    // What this operator wrote counts even before the informer shows it.
+    const current = requests.list().map((r) => recorder.fresher(r));
+    const due = this.watch.due(current, occupancy.inFlightKeys(), clock.now());
     const batches = new Map<
       string,
       { node: string; batchId: string; members: InferenceRequest[] }
