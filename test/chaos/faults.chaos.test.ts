@@ -240,7 +240,7 @@ async function createRequests(
 
 /**
  * Creates the scenario's requests, injects `fault` once some run, follows them to the end and
- * records the row. `fault` gets the Running requests and the label value that lists the
+ * records the row. `fault` gets the requests in flight (Scheduled or Running) and the label value that lists the
  * scenario's requests; it returns the names it deleted (if any) and the agents it killed.
  */
 async function scenario(
@@ -251,25 +251,24 @@ async function scenario(
   const id = unique(name);
   const started = Date.now();
   await createRequests(id, maxTokens);
+  // In flight: Scheduled or Running (Running is written only for generations still streaming
+  // after a second, so a short batch goes from Scheduled to its outcome).
+  const isInFlight = (r: InferenceRequest): boolean =>
+    ['Scheduled', 'Running'].includes(r.status?.phase ?? '');
   const running = await waitFor(
-    `${name}: requests running`,
+    `${name}: requests in flight`,
     () => list(id),
-    (items) => items.filter((r) => r.status?.phase === 'Running').length >= 4,
+    (items) => items.filter(isInFlight).length >= 4,
     { timeoutMs: 90_000, intervalMs: 200 },
   );
-  const inFlight = running.filter((r) =>
-    ['Scheduled', 'Running'].includes(r.status?.phase ?? ''),
-  ).length;
+  const inFlight = running.filter(isInFlight).length;
   const faultAt = Date.now();
   const succeededAtFault = new Set(
     running.filter((r) => r.status?.phase === 'Succeeded').map((r) => r.metadata.name),
   );
   // The fault runs (a freeze lasts 25 s) while the requests are followed.
   const progress = { faultDone: false };
-  const faulted = fault(
-    running.filter((r) => r.status?.phase === 'Running'),
-    id,
-  ).finally(() => {
+  const faulted = fault(running.filter(isInFlight), id).finally(() => {
     progress.faultDone = true;
   });
   let firstSuccess: number | null = null;
