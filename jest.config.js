@@ -54,9 +54,12 @@ export default {
       displayName: 'chaos',
       roots: ['<rootDir>/test/chaos'],
       // ConfigMaps and Secrets (where long outputs spill) in an etcd of their own with a 32 MiB
-      // quota, which the full-store scenario fills while InferenceRequests stay writable.
+      // quota, which the full-store scenario fills while InferenceRequests stay writable; the
+      // etcd of everything else (Leases, InferenceRequests) has a 256 MiB quota, which the
+      // etcd-full scenario fills with the other one.
       globals: {
         edgellmControlPlaneArgs: [
+          `--etcd-quota-bytes=${256 * 1024 * 1024}`,
           '--separate-etcd-for=/configmaps,/secrets',
           `--separate-etcd-quota-bytes=${32 * 1024 * 1024}`,
         ],

@@ -16,9 +16,14 @@
 // for real (etcd's NOSPACE alarm, which etcd raises before its disk runs out) while the requests'
 // own status stays writable.
 //
+// The etcd of everything else (the Leases, the InferenceRequests and their status) has a quota
+// too (--etcd-quota-bytes): the etcd-full scenario fills both etcds at once, as the one etcd of a
+// cluster that keeps everything would fill, for a few seconds (under the leader's renew deadline,
+// so no new leader recovers what the refused writes left in flight), then gives the space back.
+//
 // Not here: faults of the real node (agent pods deleted, the kubelet restarted): test/e2e/ has
 // those that need a kubelet.
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
@@ -46,6 +51,9 @@ const GRACE_SECONDS = 15;
 /** The operators' JSON logs, kept after the run for a look at what they did. */
 const OPERATOR_LOG = join(repoRoot(), '.cache', 'chaos', 'operators.log');
 const SCENARIO_TIMEOUT_MS = (BUDGET_SECONDS + GRACE_SECONDS + 60) * 1000;
+/** How long the etcd-full scenario keeps both etcds full, and its operators' Lease. */
+const HOLD_FULL_MS = 10_000;
+const LEASE_SECONDS = 60;
 /** The operators' inline output limit: longer outputs (nearly all here) spill into ConfigMaps. */
 const OUTPUT_INLINE_CHARS = 32;
 
@@ -55,6 +63,8 @@ interface FaultOutcome {
   readonly killedAgents?: readonly AgentProcess[];
   /** For a fault that is lifted (space back): from then to the first success after it. */
   readonly liftedToSuccessSeconds?: number | null;
+  /** For a fault that is lifted: seconds from the fault's start to the lift. */
+  readonly liftedAfterSeconds?: number;
 }
 
 interface Row {
@@ -74,6 +84,8 @@ interface Row {
   readonly drainedSeconds: number | null;
   /** See FaultOutcome; undefined for faults not measured that way. */
   readonly liftedToSuccessSeconds?: number | null;
+  /** From the fault lifted to every request of the scenario terminal; for lifted faults. */
+  readonly liftedToDrainedSeconds?: number | null;
 }
 
 let env: OperatorEnv;
@@ -86,7 +98,7 @@ let operators: OperatorProcess[] = [];
 let operatorSerial = 0;
 const rows: Row[] = [];
 
-function startOperator(): OperatorProcess {
+function startOperator(leaseDurationSeconds?: number): OperatorProcess {
   const op = startOperatorProcess({
     identity: `chaos-operator-${++operatorSerial}`,
     kubeconfig: kubeconfigPath,
@@ -96,9 +108,20 @@ function startOperator(): OperatorProcess {
     // Faults strike Running requests: written at the first token, not after the default second
     // (the tiny model's generations are shorter than that).
     runningStatusDelaySeconds: 0,
+    ...(leaseDurationSeconds === undefined ? {} : { leaseDurationSeconds }),
   });
   operators.push(op);
   return op;
+}
+
+/** Stops the operators (SIGTERM: the leader releases its Lease) and starts two new ones. */
+async function replaceOperators(leaseDurationSeconds?: number): Promise<void> {
+  for (const op of operators) op.proc.kill('SIGTERM');
+  await Promise.all(operators.map((op) => op.exited));
+  operators = [];
+  startOperator(leaseDurationSeconds);
+  startOperator(leaseDurationSeconds);
+  await leader();
 }
 
 async function leaseHolder(): Promise<string | undefined> {
@@ -171,6 +194,18 @@ async function nextSpilledSuccess(scenario: string): Promise<number | null> {
   );
 }
 
+/** The operators' log lines (parsed) written after byte `offset` of OPERATOR_LOG. */
+async function operatorLinesSince(offset: number): Promise<Record<string, unknown>[]> {
+  const text = (await readFile(OPERATOR_LOG)).subarray(offset).toString();
+  return text.split('\n').flatMap((line) => {
+    try {
+      return [JSON.parse(line) as Record<string, unknown>];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** Tokens request `i` of a scenario generates, unless the scenario says otherwise. */
 const defaultMaxTokens = (i: number): number => 48 + (i % 4) * 32;
 
@@ -208,7 +243,7 @@ async function createRequests(
 
 /**
  * Creates the scenario's requests, injects `fault` once some run, follows them to the end and
- * records the row. `fault` gets the Running requests and the label value that lists the
+ * records the row. `fault` gets the requests in flight (Scheduled or Running) and the label value that lists the
  * scenario's requests; it returns the names it deleted (if any) and the agents it killed.
  */
 async function scenario(
@@ -219,25 +254,24 @@ async function scenario(
   const id = unique(name);
   const started = Date.now();
   await createRequests(id, maxTokens);
+  // In flight: Scheduled or Running (Running is written only for generations still streaming
+  // after a second, so a short batch goes from Scheduled to its outcome).
+  const isInFlight = (r: InferenceRequest): boolean =>
+    ['Scheduled', 'Running'].includes(r.status?.phase ?? '');
   const running = await waitFor(
-    `${name}: requests running`,
+    `${name}: requests in flight`,
     () => list(id),
-    (items) => items.filter((r) => r.status?.phase === 'Running').length >= 4,
+    (items) => items.filter(isInFlight).length >= 4,
     { timeoutMs: 90_000, intervalMs: 200 },
   );
-  const inFlight = running.filter((r) =>
-    ['Scheduled', 'Running'].includes(r.status?.phase ?? ''),
-  ).length;
+  const inFlight = running.filter(isInFlight).length;
   const faultAt = Date.now();
   const succeededAtFault = new Set(
     running.filter((r) => r.status?.phase === 'Succeeded').map((r) => r.metadata.name),
   );
   // The fault runs (a freeze lasts 25 s) while the requests are followed.
   const progress = { faultDone: false };
-  const faulted = fault(
-    running.filter((r) => r.status?.phase === 'Running'),
-    id,
-  ).finally(() => {
+  const faulted = fault(running.filter(isInFlight), id).finally(() => {
     progress.faultDone = true;
   });
   let firstSuccess: number | null = null;
@@ -293,6 +327,11 @@ async function scenario(
     ...(outcome.liftedToSuccessSeconds === undefined
       ? {}
       : { liftedToSuccessSeconds: outcome.liftedToSuccessSeconds }),
+    ...(outcome.liftedAfterSeconds === undefined
+      ? {}
+      : {
+          liftedToDrainedSeconds: drained === null ? null : drained - outcome.liftedAfterSeconds,
+        }),
   };
   rows.push(row);
   return row;
@@ -370,6 +409,7 @@ afterAll(async () => {
         'first success after fault s',
         'all ended after fault s',
         'first success after fault lifted s',
+        'all ended after fault lifted s',
       ],
       rows.map((r) => [
         r.scenario,
@@ -387,6 +427,7 @@ afterAll(async () => {
         r.firstSuccessSeconds?.toFixed(1) ?? '-',
         r.drainedSeconds?.toFixed(1) ?? '-',
         r.liftedToSuccessSeconds?.toFixed(1) ?? '-',
+        r.liftedToDrainedSeconds?.toFixed(1) ?? '-',
       ]),
     );
     process.stdout.write(`\nchaos: ${REQUESTS} requests per scenario\n${table}\n`);
@@ -523,11 +564,10 @@ describe('chaos: every request ends exactly once under faults', () => {
         throw new Error(
           'the control plane keeps ConfigMaps in its main etcd: run this suite as the chaos project (jest.config.js sets --separate-etcd-for)',
         );
-      const space = new EtcdSpace(
-        store.url,
-        env.cluster.api(k8s.CoreV1Api),
-        await env.cluster.newNamespace('neighbour'),
-      );
+      const space = new EtcdSpace(store.url, {
+        core: env.cluster.api(k8s.CoreV1Api),
+        namespace: await env.cluster.newNamespace('neighbour'),
+      });
       // A neighbour's data leaves 8 MiB; the fault is the last few writes that fill it.
       await space.prefill(8 * 2 ** 20);
       let scenarioId = '';
@@ -584,6 +624,97 @@ describe('chaos: every request ends exactly once under faults', () => {
         });
         expect(cm.data?.['output']?.length).toBeGreaterThan(OUTPUT_INLINE_CHARS);
       }
+    },
+    SCENARIO_TIMEOUT_MS,
+  );
+
+  it(
+    'the one etcd holding everything full (etcd NOSPACE) for 10 s while batches finish, then space back',
+    async () => {
+      const { etcdUrl, etcdQuotaBytes, separateEtcd } = env.cluster.state;
+      if ((etcdQuotaBytes ?? 0) === 0 || separateEtcd === undefined)
+        throw new Error(
+          'the control plane has no quota on its etcd: run this suite as the chaos project (jest.config.js sets --etcd-quota-bytes)',
+        );
+      // Both etcds full at once, as the one etcd of a cluster that keeps everything fills: the
+      // Leases, the requests' status, the Events and the outputs' ConfigMaps all refused.
+      const stores = [
+        new EtcdSpace(etcdUrl),
+        new EtcdSpace(separateEtcd.url, {
+          core: env.cluster.api(k8s.CoreV1Api),
+          namespace: await env.cluster.newNamespace('neighbour'),
+        }),
+      ];
+      // Headroom past the step in which etcd's file grows (bbolt: 16 MiB at this size), so that
+      // prefilling does not trip the alarm; the fault is the last few writes that fill it.
+      await stores[0]?.prefill(24 * 2 ** 20);
+      await stores[1]?.prefill(8 * 2 ** 20);
+      // The operators here have a 4 s Lease (a renew deadline of 2.7 s) for quick failovers; the
+      // fault must fit in one term, so this scenario runs them with a 60 s Lease: a renew deadline
+      // of 40 s, more than a renewal period (12 s), the filling (a few seconds on a loaded
+      // machine), the 10 s full and the reclaiming together.
+      await replaceOperators(LEASE_SECONDS);
+      let scenarioId = '';
+      let refusals: string[] = [];
+      let logFrom = 0;
+      const timeline: string[] = [];
+      const row = await scenario(
+        'etcd-full',
+        async (_running, id) => {
+          scenarioId = id;
+          logFrom = (await stat(OPERATOR_LOG)).size;
+          const at = Date.now();
+          const mark = (what: string): void => {
+            timeline.push(`${((Date.now() - at) / 1000).toFixed(1)} s ${what}`);
+          };
+          refusals = (await Promise.all(stores.map((s) => s.fill()))).map((f) => f.refusal);
+          mark('both etcds full');
+          // Batches finish meanwhile: their final writes are refused. The leader keeps its term
+          // (see above), so no leader-change recovery runs.
+          await new Promise((r) => setTimeout(r, HOLD_FULL_MS));
+          await Promise.all(stores.map((s) => s.reclaim()));
+          mark('space back');
+          return { liftedAfterSeconds: (Date.now() - at) / 1000 };
+        },
+        // The longest generations one sequence holds (512 tokens with the prompt): batches are
+        // still running when the space runs out.
+        (i) => 360 + (i % 4) * 32,
+      );
+      const lines = await operatorLinesSince(logFrom);
+      await replaceOperators();
+      const newTerms = lines.filter((l) => l['msg'] === 'started leading').length;
+      const settled = new Set(
+        lines
+          .filter((l) => l['msg'] === 'settling stranded requests')
+          .flatMap((l) => (l['requests'] as string[] | undefined) ?? [])
+          .filter((k) => k.startsWith(`${env.ns}/${scenarioId}-`)),
+      );
+      const refused = new Set(
+        lines
+          .filter(
+            (l) =>
+              l['msg'] === 'could not record a result' || l['msg'] === 'could not record failure',
+          )
+          .map((l) => String(l['request'])),
+      );
+      process.stdout.write(
+        `etcd-full: ${timeline.join('; ')}; final writes of ${refused.size} requests refused, ${settled.size} requests settled by the leader afterwards, ${newTerms} new leader terms\n`,
+      );
+      for (const refusal of refusals) expect(refusal).toMatch(/database space exceeded/);
+      // The fault met finished batches (else it tested nothing), and with the same leader
+      // throughout, the leader settled what the refused writes left in flight.
+      expect(refused.size).toBeGreaterThan(0);
+      expect(settled.size).toBeGreaterThan(0);
+      expect(newTerms).toBe(0);
+      expectExactlyOnce(row, ['OutputNotStored']);
+      const items = await list(scenarioId);
+      for (const r of items.filter((i) => i.status?.phase === 'Failed'))
+        expect([r.metadata.name, r.status?.message]).toEqual([
+          r.metadata.name,
+          expect.stringMatching(
+            /could not be stored in a ConfigMap: HTTP 500: .*database space exceeded$/,
+          ),
+        ]);
     },
     SCENARIO_TIMEOUT_MS,
   );

@@ -99,6 +99,8 @@ type state struct {
 	NodeName    string            `json:"nodeName,omitempty"`
 	ServiceCIDR string            `json:"serviceCidr"`
 	EtcdURL     string            `json:"etcdUrl"`
+	// EtcdQuotaBytes is that etcd's space quota (--etcd-quota-bytes; 0: etcd's default).
+	EtcdQuotaBytes int64 `json:"etcdQuotaBytes"`
 	// SeparateEtcd is the second etcd that stores the resources of --separate-etcd-for, if any.
 	SeparateEtcd *separateEtcd     `json:"separateEtcd,omitempty"`
 	Kubeconfigs  map[string]string `json:"kubeconfigs"`
@@ -118,6 +120,7 @@ func run() error {
 	address := flag.String("address", "127.0.0.1", "address kube-apiserver listens on and advertises (with --node-name: one the node and its pods reach)")
 	nodeName := flag.String("node-name", "", "also serve the test node of this name: identities for its kubelet, kube-proxy, controller manager and scheduler; Node authorization, ServiceAccount admission")
 	separateFor := flag.String("separate-etcd-for", "", "comma-separated group/resource list (\"/configmaps,/secrets\"; \"\" is the core group) that kube-apiserver stores in a second etcd of their own (--etcd-servers-overrides)")
+	etcdQuota := flag.Int64("etcd-quota-bytes", 0, "space quota of the etcd that stores everything (but --separate-etcd-for's resources): past it etcd raises its NOSPACE alarm and kube-apiserver refuses every write it stores (0: etcd's default, 2 GiB)")
 	separateQuota := flag.Int64("separate-etcd-quota-bytes", 0, "space quota of that second etcd: past it etcd raises its NOSPACE alarm and refuses writes (0: etcd's default, 2 GiB)")
 	exitOnStdinEOF := flag.Bool("exit-on-stdin-eof", false, "shut down when stdin closes: a parent that holds the pipe and dies (even by SIGKILL) takes the control plane with it")
 	flag.Usage = func() {
@@ -176,7 +179,7 @@ func run() error {
 		return err
 	}
 
-	etcd, etcdURL, err := startEtcd(filepath.Join(*dir, "etcd"), 0)
+	etcd, etcdURL, err := startEtcd(filepath.Join(*dir, "etcd"), *etcdQuota)
 	if err != nil {
 		return err
 	}
@@ -202,7 +205,7 @@ func run() error {
 		}
 	}
 
-	st := state{PID: os.Getpid(), Server: server, CAFile: files["ca.crt"], Files: files, NodeName: *nodeName, ServiceCIDR: serviceCIDR, EtcdURL: etcdURL, SeparateEtcd: separate, Kubeconfigs: kubeconfigs, Identities: ids}
+	st := state{PID: os.Getpid(), Server: server, CAFile: files["ca.crt"], Files: files, NodeName: *nodeName, ServiceCIDR: serviceCIDR, EtcdURL: etcdURL, EtcdQuotaBytes: *etcdQuota, SeparateEtcd: separate, Kubeconfigs: kubeconfigs, Identities: ids}
 	stJSON, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err

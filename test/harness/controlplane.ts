@@ -70,6 +70,8 @@ export interface ControlPlaneState {
   /** The node this control plane serves (--node-name), if any. */
   nodeName?: string;
   etcdUrl: string;
+  /** That etcd's space quota (--etcd-quota-bytes; 0: etcd's default, 2 GiB). */
+  etcdQuotaBytes?: number;
   /**
    * The second etcd of --separate-etcd-for (a project's `globals.edgellmControlPlaneArgs`):
    * kube-apiserver stores these resources there (`/configmaps`: group/resource), with this quota.

@@ -5,6 +5,7 @@
 // its own log, not from the status the operator wrote.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import * as k8s from '@kubernetes/client-node';
+import { InferenceRequestResource } from '../../src/operator/api/constants.js';
 import type { Manager } from '../../src/operator/manager.js';
 import { Identity } from '../harness/cluster.js';
 import { executionsByRequest, type AgentProcess } from '../support/agent-process.js';
@@ -272,6 +273,113 @@ describe('exactly once', () => {
       expect(executionsByRequest([agent]).get(`${env.ns}/${name}`)).toBe(1);
     } finally {
       await core.deleteNamespacedResourceQuota({ namespace: env.ns, name: quota });
+    }
+  }, 120_000);
+
+  it('a refused final status write leaves no request in flight: once writes land, it ends with its result, ran once, same leader', async () => {
+    // The fault of an etcd out of space (NOSPACE, not retried) for one request: an admission
+    // policy refuses every status write that would move it out of Scheduled or Running. On main
+    // its result was dropped after "could not record a result" and it stayed Running until the
+    // leader changed; now the leader settles it from the result its agent kept (GetBatch).
+    const name = unique('held');
+    const admission = env.cluster.api(k8s.AdmissionregistrationV1Api);
+    const policy = unique('hold-final-status');
+    // A dry-run create of this name is refused too: how the test knows the policy is in force.
+    const probe = `${name}-probe`;
+    const refusal = "the test refuses this request's final status";
+    await admission.createValidatingAdmissionPolicy({
+      body: {
+        metadata: { name: policy },
+        spec: {
+          failurePolicy: 'Fail',
+          matchConstraints: {
+            resourceRules: [
+              {
+                apiGroups: ['edgellm.io'],
+                apiVersions: ['*'],
+                resources: ['inferencerequests', 'inferencerequests/status'],
+                operations: ['CREATE', 'UPDATE'],
+              },
+            ],
+          },
+          validations: [
+            {
+              expression: `object.metadata.name != '${probe}' && (object.metadata.name != '${name}' || !has(object.status) || !has(object.status.phase) || object.status.phase in ['Scheduled', 'Running'])`,
+              message: refusal,
+            },
+          ],
+        },
+      },
+    });
+    await admission.createValidatingAdmissionPolicyBinding({
+      body: {
+        metadata: { name: policy },
+        spec: { policyName: policy, validationActions: ['Deny'] },
+      },
+    });
+    const lift = async (): Promise<void> => {
+      await admission
+        .deleteValidatingAdmissionPolicyBinding({ name: policy })
+        .catch(() => undefined);
+      await admission.deleteValidatingAdmissionPolicy({ name: policy }).catch(() => undefined);
+    };
+    // Sampled throughout: a new leader term would recover the request the old way.
+    let leaderLost = !manager.isLeader;
+    const sampler = setInterval(() => {
+      leaderLost ||= !manager.isLeader;
+    }, 100);
+    try {
+      await waitFor(
+        'the policy in force',
+        () =>
+          env.custom
+            .createNamespacedCustomObject({
+              group: InferenceRequestResource.group,
+              version: InferenceRequestResource.version,
+              plural: InferenceRequestResource.plural,
+              namespace: env.ns,
+              body: {
+                apiVersion: InferenceRequestResource.apiVersion,
+                kind: InferenceRequestResource.kind,
+                metadata: { name: probe },
+                spec: { model, prompt: 'x', maxTokens: 1, latencyBudget: '1s' },
+              },
+              dryRun: 'All',
+            })
+            .then(
+              () => false,
+              (e: unknown) => String((e as { body?: unknown }).body ?? e).includes(refusal),
+            ),
+        (refused) => refused,
+        { timeoutMs: 20_000, intervalMs: 50 },
+      );
+      await env.createRequest(name, {
+        model,
+        prompt: 'A long story, please',
+        maxTokens: 480,
+        latencyBudget: '120s',
+      });
+      const key = `${env.ns}/${name}`;
+      await waitFor(
+        'the agent finished the request',
+        () => Promise.resolve(agent.lines),
+        (lines) => lines.some((l) => l.msg === 'request finished' && l.requestId === key),
+        { timeoutMs: 60_000, intervalMs: 100 },
+      );
+      // Its result is in, the write refused: it stays in flight while the refusal lasts.
+      await new Promise((r) => setTimeout(r, 10_000));
+      const held = await env.getRequest(name);
+      expect(held.status?.phase).toBe('Running');
+      await lift();
+      const r = await env.waitForRequest(name, finished, 60_000);
+      expect(r.status).toMatchObject({ phase: 'Succeeded', attempts: 1 });
+      expect(r.status?.assignment?.batchId).toBe(held.status?.assignment?.batchId);
+      expect(r.status?.usage?.completionTokens).toBe(480);
+      expect(executionsByRequest([agent]).get(key)).toBe(1);
+      expect(leaderLost).toBe(false);
+    } finally {
+      clearInterval(sampler);
+      await lift();
     }
   }, 120_000);
 

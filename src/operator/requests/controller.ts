@@ -3,6 +3,7 @@
 //   round.ts           a scheduling round (prompts, decideRound, fail-fast, start dispatches)
 //   dispatch.ts        one batch: status Scheduled, ExecuteBatch, the streamed results
 //   recovery.ts        batches an earlier leader left in flight, followed by batch id
+//   stranded.ts        requests a refused status write left in flight, settled by batch id
 //   status-recorder.ts the one writer of request status (transitions.ts, failure-policy.ts)
 //   ttl.ts             ttlSecondsAfterFinished, a keyed controller of its own
 // Rounds are triggered through a work queue holding one key: events within the debounce window
@@ -12,6 +13,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
+import { InferenceRequestResource } from '../api/constants.js';
 import type { AgentConnector } from '../agents/connector.js';
 import { systemClock, type Clock } from '../kube/clock.js';
 import { objectKey, type Informer } from '../kube/informer.js';
@@ -29,6 +31,7 @@ import { PromptStore } from './prompts.js';
 import { BatchRecovery } from './recovery.js';
 import { SchedulingRound } from './round.js';
 import { RequestStatusRecorder } from './status-recorder.js';
+import { StrandedRequests } from './stranded.js';
 import { TtlController } from './ttl.js';
 
 export const REQUEST_DEFAULTS = {
@@ -76,6 +79,7 @@ export class RequestController {
   private readonly round: SchedulingRound;
   private readonly dispatcher: BatchDispatcher;
   private readonly recovery: BatchRecovery;
+  private readonly stranded: StrandedRequests;
   private readonly ttl: TtlController;
   /** When this operator first saw each request: latency budgets count from then. */
   private readonly firstSeen: FirstSeen;
@@ -143,6 +147,25 @@ export class RequestController {
       clock,
       onBatchDone,
     });
+    const objects = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const { group, version, plural } = InferenceRequestResource;
+    this.stranded = new StrandedRequests({
+      nodes,
+      requests,
+      agents,
+      recorder,
+      occupancy,
+      read: async (namespace, name) =>
+        (await objects.getNamespacedCustomObject({
+          group,
+          version,
+          plural,
+          namespace,
+          name,
+        })) as InferenceRequest,
+      log,
+      clock,
+    });
     this.ttl = new TtlController({ kubeConfig, requests, metrics, log, clock });
   }
 
@@ -156,7 +179,10 @@ export class RequestController {
     this.queue.addAfter(ROUND_KEY, REQUEST_DEFAULTS.debounceMilliseconds);
   }
 
-  /** Recovers in-flight batches, then runs rounds (and TTL cleanup) until `signal` aborts. */
+  /**
+   * Recovers in-flight batches, then runs rounds, TTL cleanup and the repair of stranded requests
+   * until `signal` aborts.
+   */
   async run(signal: AbortSignal): Promise<void> {
     const { requests, nodes } = this.options;
     // Registered for this run only: a replica that loses and regains the lead builds a new
@@ -198,7 +224,7 @@ export class RequestController {
     try {
       await this.recovery.recover(signal);
       this.trigger();
-      await Promise.all([this.rounds(signal), this.ttl.run(signal)]);
+      await Promise.all([this.rounds(signal), this.ttl.run(signal), this.stranded.run(signal)]);
     } finally {
       offRequests();
       offNodes();

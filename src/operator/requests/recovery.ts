@@ -7,13 +7,12 @@ import type { AgentClient } from '../../agent-client/client.js';
 import { classifyAgentError } from '../../agent-client/error-meaning.js';
 import type { EdgeNode } from '../../gen/crds/edgenode.js';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
-import { BatchState } from '../../gen/edgellm/agent/v1/agent.js';
-import { PHASE, REQUEST_REASON } from '../api/constants.js';
+import { PHASE } from '../api/constants.js';
 import type { AgentConnector } from '../agents/connector.js';
 import { sleep, type Clock } from '../kube/clock.js';
 import type { Informer } from '../kube/informer.js';
 import { objectKey } from '../kube/informer.js';
-import { classifyRecoveryFailure, classifyResult } from './failure-policy.js';
+import { batchEnded, recordEndedBatch, recordUnreportedBatch } from './batch-report.js';
 import type { NodeOccupancy } from './node-occupancy.js';
 import { phaseOf } from './request-facts.js';
 import type { RequestStatusRecorder } from './status-recorder.js';
@@ -99,51 +98,18 @@ export class BatchRecovery {
       try {
         batch = await client.getBatch({ batchId });
       } catch (error) {
-        const failure = classifyAgentError(error);
-        for (const r of members)
-          await recorder.apply(
-            r,
-            classifyRecoveryFailure({
-              failure,
-              node,
-              batchId,
-              attempts: recorder.attemptsOf(r),
-              maxAttempts: recorder.maxAttempts,
-            }),
-          );
+        await recordUnreportedBatch({
+          recorder,
+          node,
+          batchId,
+          failure: classifyAgentError(error),
+          members,
+        });
         return;
       }
-      const done =
-        batch.state !== BatchState.BATCH_STATE_QUEUED &&
-        batch.state !== BatchState.BATCH_STATE_RUNNING;
-      if (done) {
-        const results = new Map(batch.results.map((res) => [res.requestId, res]));
-        const batchStarted = started - (batch.summary?.queueSeconds ?? 0) * 1000;
-        for (const r of members) {
-          const res = results.get(objectKey(r));
-          if (res) {
-            const decision = classifyResult({
-              finishReason: res.finishReason,
-              error: res.error,
-              node,
-              attempts: recorder.attemptsOf(r),
-              maxAttempts: recorder.maxAttempts,
-            });
-            if (decision.kind === 'succeed') await recorder.succeeded(r, node, res, batchStarted);
-            else await recorder.unfinishedResult(r, node, res, batchStarted, decision);
-          } else if (batch.state === BatchState.BATCH_STATE_FAILED)
-            await recorder.failed(
-              r,
-              REQUEST_REASON.agentError,
-              `batch ${batchId} failed on ${node}: ${batch.summary?.error ?? ''}`,
-              node,
-            );
-          else
-            await recorder.requeue(
-              r,
-              `batch ${batchId} on ${node} ended without a result for this request`,
-            );
-        }
+      if (batchEnded(batch)) {
+        const batchStartedMs = started - (batch.summary?.queueSeconds ?? 0) * 1000;
+        await recordEndedBatch({ recorder, node, batchId, batch, members, batchStartedMs });
         return;
       }
       await sleep(clock, RECOVERY_DEFAULTS.pollMilliseconds, signal).catch(() => undefined);
