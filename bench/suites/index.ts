@@ -4,6 +4,7 @@ import { agentSuite } from './agent.js';
 import { calibrationSuite } from './calibration.js';
 import { openaiSuite } from './openai.js';
 import { operatorSuite } from './operator.js';
+import { operatorScenariosSuite } from './operator-scenarios.js';
 import { pendingSuite } from './pending.js';
 import { placementSuite } from './placement.js';
 import { plannerSuite } from './planner.js';
@@ -22,4 +23,5 @@ export const SUITES: readonly BenchSuite[] = [
   openaiSuite,
   soakSuite,
   pendingSuite,
+  operatorScenariosSuite,
 ];

@@ -15,7 +15,6 @@
 // "--cpu-prof --cpu-prof-dir=/tmp/prof" (Node.js flags of the operator process).
 import { get, type RequestOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
-import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
 import { PHASE } from '../../src/operator/api/constants.js';
@@ -30,7 +29,7 @@ import {
 } from '../../test/harness/controlplane.js';
 import { waitUntil } from '../../test/support/wait.js';
 import { markdownTable, quantile, type BenchSuite } from '../suite.js';
-import { createClients, createLoadRequest, makeLoad, type Load } from '../support/load.js';
+import { createClients, createWhenDue, makeLoad, type Load } from '../support/load.js';
 import { cpuSeconds, groupCpuSeconds } from '../support/proc.js';
 import { RequestTracker, type TrackedRequest } from '../support/request-tracker.js';
 import { SIM_MAX_SEQUENCES, SimulatedFleet } from '../support/simulated-fleet.js';
@@ -230,29 +229,13 @@ async function runLoad(
     const operatorCpuBefore = cpuSeconds(fleet.operatorPid);
     const apiServerCpuBefore = groupCpuSeconds(controlPlanePid);
     const started = Date.now();
-    let next = 0;
-    let createErrors = 0;
-    const creator = async (custom: k8s.CustomObjectsApi): Promise<void> => {
-      for (;;) {
-        const i = next++;
-        const item = load[i];
-        if (!item) return;
-        const due = started + (i * 1000) / ratePerSecond;
-        const wait = due - Date.now();
-        if (wait > 0) await sleep(wait);
-        tracker.created(item.name, Date.now());
-        await createLoadRequest(custom, namespace, item).catch((error: unknown) => {
-          // A create the API server refused is no request: it is counted as a failure below.
-          tracker.requests.delete(item.name);
-          createErrors += 1;
-          process.stderr.write(`operator bench: create ${item.name}: ${String(error)}\n`);
-        });
-      }
-    };
-    await Promise.all(
-      Array.from({ length: CREATE_CONCURRENCY }, (_, i) => clients[i % clients.length]).map(
-        (client) => (client ? creator(client) : Promise.resolve()),
-      ),
+    const createErrors = await createWhenDue(
+      clients,
+      namespace,
+      tracker,
+      load,
+      (_item, i) => started + (i * 1000) / ratePerSecond,
+      CREATE_CONCURRENCY,
     );
     const createdPerSecond = load.length / Math.max(1e-3, (Date.now() - started) / 1000);
     await waitUntil('every request finished', () => tracker.allFinished(), {

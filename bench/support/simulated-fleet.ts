@@ -60,6 +60,14 @@ export interface FleetOptions {
    * operator predicts what they do): for a ramp whose agents must not be the limit. Default 1.
    */
   readonly speed?: number;
+  /**
+   * Per node (by index), how many times longer every batch takes than at `speed`, calibration
+   * included: the operator knows (a slower node, not a mispredicted one). The EdgeNode's
+   * computeFlops is divided by it, so GAH visits the faster nodes first. Default 1.
+   */
+  readonly timeFactors?: readonly number[];
+  /** More EdgeNode spec.scheduling fields (e.g. urgencyHorizon), on every node. */
+  readonly scheduling?: Omit<NonNullable<EdgeNode['spec']['scheduling']>, 'policy'>;
 }
 
 /** Latency coefficients with every term `factor` times longer. */
@@ -181,17 +189,32 @@ export class SimulatedFleet {
     let port = 0;
     try {
       for (let i = 0; i < options.nodes; i++) {
-        const agent = await startSimulatedAgent(options.slowdown, options.speed);
+        const timeFactor = options.timeFactors?.[i] ?? 1;
+        const agent = await startSimulatedAgent(
+          options.slowdown,
+          (options.speed ?? 1) / timeFactor,
+        );
         agents.push(agent);
         const name = `${namespace}-${i}`;
         nodeNames.push(name);
+        const spec = localNodeSpec(agent.address, [{ ...SIM_MODEL }], {
+          scheduling: {
+            policy: options.policy as 'dftsp',
+            maxBatchSize: SIM_MAX_SEQUENCES,
+            ...options.scheduling,
+          },
+        });
         const node: EdgeNode = {
           apiVersion: EdgeNodeResource.apiVersion,
           kind: EdgeNodeResource.kind,
           metadata: { name },
-          spec: localNodeSpec(agent.address, [{ ...SIM_MODEL }], {
-            scheduling: { policy: options.policy as 'dftsp', maxBatchSize: SIM_MAX_SEQUENCES },
-          }),
+          spec: {
+            ...spec,
+            resources: {
+              ...spec.resources,
+              computeFlops: spec.resources.computeFlops / timeFactor,
+            },
+          },
         };
         await custom.createClusterCustomObject({
           group: EdgeNodeResource.group,

@@ -85,8 +85,14 @@ function drawClass(rng: Random, classes: readonly RequestClass[]): RequestClass 
   return classes[classes.length - 1] as RequestClass;
 }
 
+/** What drawArrivals reads of a scenario (the operator bench draws its loads with it too). */
+export type ArrivalProcess = Pick<
+  OnlineScenario,
+  'ratePerSecond' | 'durationSeconds' | 'bursts' | 'classes'
+> & { readonly variant: { readonly name: string } };
+
 /** The arrivals of one seed: Poisson at the scenario's rate, plus its bursts, in time order. */
-export function drawArrivals(scenario: OnlineScenario, seed: number): Arrival[] {
+export function drawArrivals(scenario: ArrivalProcess, seed: number): Arrival[] {
   const rng = createRng(seed);
   const times: number[] = [];
   for (let t = -Math.log(1 - rng()) / scenario.ratePerSecond; t < scenario.durationSeconds;) {

@@ -165,10 +165,27 @@ describe('EdgeNode', () => {
       'kvWidth (n_kv_heads * head_dim) cannot exceed hiddenSize',
     ],
     ['a batch size of 0', { scheduling: { maxBatchSize: 0 } }, 'spec.scheduling.maxBatchSize'],
+    [
+      'an urgency horizon of 0',
+      { scheduling: { urgencyHorizon: 0 } },
+      'spec.scheduling.urgencyHorizon',
+    ],
+    [
+      'a negative urgency horizon',
+      { scheduling: { urgencyHorizon: -1 } },
+      'spec.scheduling.urgencyHorizon',
+    ],
   ];
   it.each(badNodes)('rejects %s with a message naming the fix', async (_what, patch, message) => {
     const node = edgeNode(merged(validNodeSpec, patch));
     expect(await rejectionMessage(createNode(node))).toContain(message);
+  });
+
+  it('accepts an urgency horizon and policy random, and keeps them as given', async () => {
+    const created = await createNode(
+      edgeNode(merged(validNodeSpec, { scheduling: { policy: 'random', urgencyHorizon: 1.5 } })),
+    );
+    expect(created.spec.scheduling).toMatchObject({ policy: 'random', urgencyHorizon: 1.5 });
   });
 
   it('accepts two quantizations of one model with their own agent models', async () => {

@@ -30,6 +30,8 @@ export interface ClusterNode {
   readonly policy?: Policy;
   readonly maxBatchSize?: number;
   readonly budget?: SearchBudget;
+  /** This node's urgency horizon (horizon.ts), over GahOptions.urgencyHorizon; absent: that. */
+  readonly urgencyHorizon?: number;
 }
 
 export interface ClusterRequest extends RequestDemand {
@@ -214,10 +216,8 @@ export function assignAcrossNodes(
       const eligible = [...pending.values()].filter(
         (r) => r.model === variant.name && nodeAllows(r, node.name),
       );
-      const candidates =
-        options.urgencyHorizon === undefined
-          ? eligible
-          : capAtUrgencyHorizon(eligible, options.urgencyHorizon);
+      const horizon = node.urgencyHorizon ?? options.urgencyHorizon;
+      const candidates = horizon === undefined ? eligible : capAtUrgencyHorizon(eligible, horizon);
       if (candidates.length === 0) continue;
       const splits = new Map(
         candidates.flatMap((r) => (r.split === undefined ? [] : [[r.id, r.split] as const])),

@@ -152,9 +152,9 @@ export interface EdgeNodeSpec {
    */
   scheduling?: {
     /**
-     * Batch selection policy: sweep (default) and dftsp are exact and find the same optimum; sweep uses the cost model's structure and proves it within milliseconds at hundreds of waiting requests, dftsp (the paper's tree search, the reference) is then cut off by the budget. greedy, fcfs, edf and single are baselines for comparison.
+     * Batch selection policy: sweep (default) and dftsp are exact and find the same optimum; sweep uses the cost model's structure and proves it within milliseconds at hundreds of waiting requests, dftsp (the paper's tree search, the reference) is then cut off by the budget. greedy, fcfs, edf, random and single are baselines for comparison (random: a seeded shuffle per round).
      */
-    policy?: 'sweep' | 'dftsp' | 'greedy' | 'fcfs' | 'edf' | 'single';
+    policy?: 'sweep' | 'dftsp' | 'greedy' | 'fcfs' | 'edf' | 'random' | 'single';
     /**
      * Most requests in one batch (also capped by the agent's maxSequences for the model).
      */
@@ -179,6 +179,10 @@ export interface EdgeNodeSpec {
      * Radio model: linear gives each member a share of the band proportional to its load at a fixed spectral efficiency; noise-scaled lets the noise grow with the share.
      */
     communication?: 'linear' | 'noise-scaled';
+    /**
+     * Off when absent: the batch policy maximises this round's batch (the paper's objective). Set, no batch on this node may take longer than this factor times the smallest latency budget left among the requests it could take, so a large batch with a loose deadline does not hold the node while urgent requests expire (1 = the most urgent request's budget; docs/scheduling-scenarios.md).
+     */
+    urgencyHorizon?: number;
   };
 }
 

@@ -10,6 +10,7 @@ import {
   type ClusterNode,
   type FailureReason,
 } from '../../core/scheduler/gah.js';
+import { createRng } from '../../core/random.js';
 import type { Policy, PredictedTimes } from '../../core/scheduler/types.js';
 import { REQUEST_REASON } from '../api/constants.js';
 import { decideAdmission, type AdmissionNode, type Shed } from './admission.js';
@@ -196,7 +197,11 @@ export function decideRound(input: RoundInput): RoundDecision {
   const decision = assignAcrossNodes(
     participants.map((p) => p.round),
     servable.map((t) => t.request),
-    input.clock === undefined ? {} : { clock: input.clock },
+    {
+      ...(input.clock === undefined ? {} : { clock: input.clock }),
+      // Policy random's shuffle, seeded by the round's time: a pure function of the input.
+      rng: createRng(input.nowMs),
+    },
   );
   const byKey = new Map(servable.map((t) => [t.request.id, t]));
   const batches: NodeBatch[] = decision.assignments.map((a) => {

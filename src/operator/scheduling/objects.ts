@@ -70,6 +70,7 @@ export interface EdgeNodeView {
           readonly compute?: string | undefined;
           readonly padding?: string | undefined;
           readonly communication?: string | undefined;
+          readonly urgencyHorizon?: number | undefined;
         }
       | undefined;
   };

@@ -226,6 +226,8 @@ export function translateNode(
     variantOptions,
     policy,
     maxBatchSize: s?.maxBatchSize ?? SCHEDULING_DEFAULTS.maxBatchSize,
+    // Absent: the paper's objective (no horizon); the CRD keeps a set value > 0.
+    ...(s?.urgencyHorizon === undefined ? {} : { urgencyHorizon: s.urgencyHorizon }),
     partialModelExecution: node.status?.agent?.partialModelExecution ?? false,
     ...(clock === undefined ? {} : { budget: { maxSeconds: budgetSeconds, clock } }),
   };

@@ -35,6 +35,8 @@ function edgeNode(
     maxBatchSize?: number;
     status?: EdgeNodeView['status'];
     compute?: string;
+    policy?: string;
+    urgencyHorizon?: number;
   } = {},
 ): EdgeNodeView {
   return {
@@ -50,6 +52,8 @@ function edgeNode(
       scheduling: {
         ...(extra.maxBatchSize === undefined ? {} : { maxBatchSize: extra.maxBatchSize }),
         ...(extra.compute === undefined ? {} : { compute: extra.compute }),
+        ...(extra.policy === undefined ? {} : { policy: extra.policy }),
+        ...(extra.urgencyHorizon === undefined ? {} : { urgencyHorizon: extra.urgencyHorizon }),
       },
     },
     status: {
@@ -478,5 +482,40 @@ describe('decideRound', () => {
     const tightLeft = keys.filter((k) => !tightBatched.includes(k));
     expect(tight.waiting).toEqual(tightLeft.slice(0, 1));
     expect(tight.shed.map((x) => [x.key, x.reason])).toEqual([[tightLeft[1], 'QueueFull']]);
+  });
+
+  it('with spec.scheduling.urgencyHorizon, batches the urgent request the paper objective leaves to expire', () => {
+    // A slow node: six long requests with loose budgets make the largest batch (24 s under
+    // static padding), which the short request, 2 s left, cannot join.
+    const requests = [
+      request('urgent', { promptTokens: 32, maxTokens: 16, latencyBudget: '2s' }),
+      ...['l1', 'l2', 'l3', 'l4', 'l5', 'l6'].map((n) =>
+        request(n, { promptTokens: 512, maxTokens: 256, latencyBudget: '30s' }),
+      ),
+    ];
+    const batchOf = (d: ReturnType<typeof decideRound>) =>
+      d.batches.flatMap((b) => b.members.map((m) => m.key));
+    const paper = round([edgeNode('slow', 5e12)], requests);
+    expect(batchOf(paper)).toHaveLength(6);
+    expect(batchOf(paper)).not.toContain('default/urgent');
+    expect(paper.batches[0]?.predicted.totalSeconds).toBeGreaterThan(2);
+
+    // Horizon 1: no batch may outlast the smallest budget left (2 s); only the urgent one fits.
+    const urgent = round([edgeNode('slow', 5e12, { urgencyHorizon: 1 })], requests);
+    expect(batchOf(urgent)).toEqual(['default/urgent']);
+    expect(urgent.batches[0]?.predicted.totalSeconds).toBeLessThanOrEqual(2);
+    expect(urgent.waiting).toHaveLength(6);
+  });
+
+  it('runs policy random with a shuffle seeded by the round time (same input, same batch)', () => {
+    const nodes = [edgeNode('a', 100e12, { policy: 'random', maxBatchSize: 3 })];
+    const requests = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5', 'r6', 'r7'].map((n) => request(n));
+    const d = round(nodes, requests);
+    expect(d.notes).toEqual([]);
+    expect(d.batches[0]?.solver.policy).toBe('random');
+    expect(d.batches[0]?.members).toHaveLength(3);
+    expect(round(nodes, requests).batches[0]?.members.map((m) => m.key)).toEqual(
+      d.batches[0]?.members.map((m) => m.key),
+    );
   });
 });
