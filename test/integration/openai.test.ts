@@ -211,6 +211,20 @@ describe('OpenAI-compatible endpoint (official npm SDK)', () => {
     await expect(
       client.chat.completions.create({ model: tiny, messages: [] }),
     ).rejects.toMatchObject({ status: 400, param: 'messages' });
+    // Nothing to generate from (the agent would refuse it): 400, not the agent's error.
+    await expect(
+      client.chat.completions.create({
+        model: tiny,
+        messages: [{ role: 'system', content: [] as unknown as string }],
+      }),
+    ).rejects.toMatchObject({ status: 400, param: 'messages.0.content' });
+    await expect(
+      client.chat.completions.create({ model: tiny, messages: [{ role: 'user', content: '' }] }),
+    ).rejects.toMatchObject({ status: 400, param: 'messages' });
+    await expect(client.completions.create({ model: tiny, prompt: '' })).rejects.toMatchObject({
+      status: 400,
+      param: 'prompt',
+    });
     // A budget no node can meet (the header extension): 504.
     await expect(
       client.chat.completions.create(

@@ -7,9 +7,15 @@ import { z } from 'zod';
 
 const text = z.string().max(1_000_000);
 
-/** Message content: a string, or OpenAI's array of text parts. */
+/** Message content: a string, or OpenAI's array of text parts (at least one, as OpenAI's API). */
 const content = z
-  .union([text, z.array(z.object({ type: z.literal('text'), text })).max(256)])
+  .union([
+    text,
+    z
+      .array(z.object({ type: z.literal('text'), text }))
+      .min(1)
+      .max(256),
+  ])
   .transform((c) => (typeof c === 'string' ? c : c.map((p) => p.text).join('')));
 
 export const chatMessageSchema = z.object({
@@ -53,7 +59,14 @@ const common = {
 
 export const chatCompletionRequestSchema = z.object({
   ...common,
-  messages: z.array(chatMessageSchema).min(1).max(256),
+  messages: z
+    .array(chatMessageSchema)
+    .min(1)
+    .max(256)
+    .refine(
+      (messages) => messages.some((m) => m.content.length > 0),
+      'every message is empty: send some text',
+    ),
   max_completion_tokens: z.number().int().min(1).max(8192).optional().nullable(),
   tools: z.undefined('tools are not supported').or(z.array(z.unknown()).max(0)).optional(),
 });
@@ -62,7 +75,8 @@ export const completionRequestSchema = z.object({
   ...common,
   prompt: z
     .union([text, z.array(text).length(1, 'send one prompt per request')])
-    .transform((p) => (typeof p === 'string' ? p : (p[0] ?? ''))),
+    .transform((p) => (typeof p === 'string' ? p : (p[0] ?? '')))
+    .refine((p) => p.length > 0, 'the prompt is empty: send some text'),
 });
 
 export type ChatCompletionRequest = z.output<typeof chatCompletionRequestSchema>;
