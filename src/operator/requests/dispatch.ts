@@ -82,10 +82,11 @@ export interface ChosenBatch {
 }
 
 export class BatchDispatcher {
-  private readonly runningWrites: RateLimiter;
+  /** The rate of Running writes across all batches (DISPATCH_DEFAULTS.runningWritesPerSecond). */
+  private readonly runningWriteRate: RateLimiter;
 
   constructor(private readonly options: BatchDispatcherOptions) {
-    this.runningWrites = new RateLimiter(() => options.clock.now());
+    this.runningWriteRate = new RateLimiter(() => options.clock.now());
   }
 
   async dispatch(chosen: ChosenBatch): Promise<void> {
@@ -209,17 +210,15 @@ export class BatchDispatcher {
       void write.finally(() => writes.delete(write));
       return write;
     };
+    const writeFailed =
+      (key: string) =>
+      (error: unknown): Promise<void> =>
+        this.ownWriteFailed(chosen.node, batchId, key, error, finished);
     const settled = async (key: string): Promise<void> => {
       await runningWrites.get(key);
     };
     const outcome = async (key: string, write: () => Promise<void>): Promise<void> => {
-      void track(
-        settled(key)
-          .then(write)
-          .catch((error: unknown) =>
-            this.ownWriteFailed(chosen.node, batchId, key, error, finished),
-          ),
-      );
+      void track(settled(key).then(write).catch(writeFailed(key)));
       while (writes.size >= OUTCOME_WRITE_CONCURRENCY) await Promise.race(writes);
     };
     const markRunningLater = (key: string, m: BatchMemberHandle): void => {
@@ -227,17 +226,9 @@ export class BatchDispatcher {
       void sleep(clock, delay).then(() => {
         if (finished.has(key)) return;
         const { runningWritesPerSecond, runningWriteBurst } = DISPATCH_DEFAULTS;
-        if (!this.runningWrites.take('running', runningWritesPerSecond, runningWriteBurst)) return;
-        runningWrites.set(
-          key,
-          track(
-            m
-              .running(started)
-              .catch((error: unknown) =>
-                this.ownWriteFailed(chosen.node, batchId, key, error, finished),
-              ),
-          ),
-        );
+        if (!this.runningWriteRate.take('running', runningWritesPerSecond, runningWriteBurst))
+          return;
+        runningWrites.set(key, track(m.running(started).catch(writeFailed(key))));
       });
     };
     const onEvent = async (event: ExecuteBatchResponse): Promise<void> => {
