@@ -6,7 +6,7 @@
 // can hold k members and holds a member of output N (below, a cell has the members of the
 // previous column at a higher cost: dominated), and ending where k padded sequences no longer
 // fit in memory. Callers either drive the columns themselves (next, firstPrompt) or hand a
-// visitor to scan().
+// visitor to scan(), or visit columns in an order of their own (seek, visitColumn).
 import type { CostModel } from '../../model/batch.js';
 import { staticFits } from './decomposition.js';
 import { Fenwick } from './fenwick.js';
@@ -43,6 +43,8 @@ export class ColumnScan {
   private next_ = 0;
   /** The smallest prompt among the members that joined with the current column's output. */
   private ownPrompt = Infinity;
+  /** Candidates by prompt, for seek (built on first use). */
+  private byPrompt: Int32Array | null = null;
 
   constructor(
     private readonly cost: CostModel,
@@ -131,28 +133,68 @@ export class ColumnScan {
 
   /** Visits the columns and cells for visitor.size() members (see the header). */
   scan(visitor: ColumnVisitor): void {
-    const { cost, prompt, members } = this;
     this.begin();
     for (let N = this.next(visitor.size()); N >= 0; N = this.next(visitor.size())) {
-      const k = Math.max(1, visitor.size());
-      // Memory only gets tighter with N, for every prompt.
-      if (!staticFits(cost, k, this.minPrompt, N)) return;
-      const first = this.firstPrompt(k);
-      if (!staticFits(cost, k, first, N)) continue;
-      if (!visitor.enter(N, first)) continue;
-      let p = 0;
-      while (p < this.length) {
-        const S = prompt[members[p] ?? 0] ?? 0;
-        for (; p < this.length && (prompt[members[p] ?? 0] ?? 0) === S; p++) {
-          visitor.add(members[p] ?? 0);
-        }
-        if (S < first) continue;
-        // Memory only gets tighter with S.
-        if (!staticFits(cost, Math.max(1, visitor.size()), S, N)) break;
-        const verdict = visitor.cell(S);
-        if (verdict === 'end') break;
-        if (verdict === 'stop') return;
-      }
+      const verdict = this.visitColumn(N, visitor);
+      // 'unfit': memory only gets tighter with N, for every prompt.
+      if (verdict === 'stop' || verdict === 'unfit') return;
     }
+  }
+
+  /**
+   * Makes column `index` of `outputs` the current one, built from scratch in O(M log M) (for
+   * callers that visit the columns out of order): its members are the candidates with an output
+   * of at most its N that may be in a batch of `size`. next() goes on from the column after it.
+   * Returns its N.
+   */
+  seek(index: number, size: number): number {
+    const { prompt, output, sizeLimit, members } = this;
+    const M = prompt.length;
+    const N = this.outputs[index] ?? 0;
+    this.byPrompt ??= orderBy(prompt);
+    this.length = 0;
+    this.deadlines.clear();
+    this.ownPrompt = Infinity;
+    for (let r = 0; r < M; r++) {
+      const i = this.byPrompt[r] ?? 0;
+      const n = output[i] ?? 0;
+      if (n > N || (sizeLimit[i] ?? 0) < size) continue;
+      members[this.length++] = i;
+      this.deadlines.add(this.deadlineRank[i] ?? 0, 0);
+      if (n === N) this.ownPrompt = Math.min(this.ownPrompt, prompt[i] ?? 0);
+    }
+    this.column = index + 1;
+    let next = 0;
+    while (next < M && (output[this.byOutput[next] ?? 0] ?? 0) <= N) next++;
+    this.next_ = next;
+    return N;
+  }
+
+  /**
+   * Visits the current column's cells (output N) for visitor.size() members: 'unfit' when not
+   * even the smallest prompt fits that many padded sequences in memory, 'stop' when the visitor
+   * stopped, 'done' otherwise.
+   */
+  visitColumn(N: number, visitor: ColumnVisitor): 'done' | 'stop' | 'unfit' {
+    const { cost, prompt, members } = this;
+    const k = Math.max(1, visitor.size());
+    if (!staticFits(cost, k, this.minPrompt, N)) return 'unfit';
+    const first = this.firstPrompt(k);
+    if (!staticFits(cost, k, first, N)) return 'done';
+    if (!visitor.enter(N, first)) return 'done';
+    let p = 0;
+    while (p < this.length) {
+      const S = prompt[members[p] ?? 0] ?? 0;
+      for (; p < this.length && (prompt[members[p] ?? 0] ?? 0) === S; p++) {
+        visitor.add(members[p] ?? 0);
+      }
+      if (S < first) continue;
+      // Memory only gets tighter with S.
+      if (!staticFits(cost, Math.max(1, visitor.size()), S, N)) break;
+      const verdict = visitor.cell(S);
+      if (verdict === 'end') break;
+      if (verdict === 'stop') return 'stop';
+    }
+    return 'done';
   }
 }

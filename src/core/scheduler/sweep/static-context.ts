@@ -25,26 +25,20 @@ export interface StaticSweepInput {
   readonly control: SearchControl;
 }
 
-/** A cell that may hold a batch better than the incumbent, with upper bounds on it. */
-export interface CandidateCell {
-  readonly S: number;
-  readonly N: number;
-  readonly count: number;
-  readonly tokens: number;
-}
-
 /**
- * Cells that may hold a batch of one size, each with an upper bound on its tokens, in growable
- * typed arrays (a scan may keep thousands: every cell that can hold a batch of the size, when
- * a batch size cap binds).
+ * Cells that may hold a batch better than the incumbent, each with upper bounds on its tokens
+ * and its size, in growable typed arrays (a scan may keep thousands: every cell that can hold a
+ * batch of the size when a batch size cap binds; under objective tokens, every cell whose bound
+ * beats the largest batch's tokens).
  */
 export class CellList {
   S: Float64Array = new Float64Array(64);
   N: Float64Array = new Float64Array(64);
   tokens: Float64Array = new Float64Array(64);
+  count: Float64Array = new Float64Array(64);
   length = 0;
 
-  push(S: number, N: number, tokens: number): void {
+  push(S: number, N: number, tokens: number, count = 0): void {
     if (this.length === this.S.length) {
       const grow = (a: Float64Array): Float64Array => {
         const b = new Float64Array(a.length * 2);
@@ -54,10 +48,12 @@ export class CellList {
       this.S = grow(this.S);
       this.N = grow(this.N);
       this.tokens = grow(this.tokens);
+      this.count = grow(this.count);
     }
     this.S[this.length] = S;
     this.N[this.length] = N;
     this.tokens[this.length] = tokens;
+    this.count[this.length] = count;
     this.length++;
   }
 

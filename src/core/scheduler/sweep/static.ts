@@ -28,7 +28,7 @@ import { boundScan } from './static-bound.js';
 import { StaticContext, type StaticSweepInput } from './static-context.js';
 import { largest, tieCells } from './static-exact.js';
 import { tieBreak } from './static-tiebreak.js';
-import { searchCells, tokenCells } from './static-tokens.js';
+import { searchTokens } from './static-tokens.js';
 import type { Incumbent } from './threshold-search.js';
 
 export type { StaticSweepInput } from './static-context.js';
@@ -98,7 +98,6 @@ function tokensFirst(c: StaticContext): Incumbent {
     members: sized.members,
   };
   if (c.halted() || sized.members.length === 0) return incumbent;
-  const found = tokenCells(c, sized.members.length, incumbent);
-  if (!c.halted()) searchCells(c, found, incumbent, 1);
+  searchTokens(c, sized.members.length, incumbent);
   return incumbent;
 }

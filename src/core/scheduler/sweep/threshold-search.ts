@@ -9,9 +9,9 @@
 //   footprints and r smallest surrogate weights (w = latencyWeight * latency + kvWeight * kv,
 //   one constraint that every feasible batch meets) fit in what is left. Under objective
 //   `requests` the pool is sorted by w, so the r smallest of a suffix are its first r.
-// - tokens: under `requests`, the r largest outputs of the suffix (a table of sorted suffixes);
-//   under `tokens`, the pool is sorted by tokens per unit of w and the bound is the fractional
-//   knapsack over the suffix (and at most r times its longest output).
+// - tokens: the r largest outputs of the suffix (a table of sorted suffixes); under `tokens`,
+//   also the pool is sorted by tokens per unit of w and the fractional
+//   knapsack over the suffix bounds them (the smaller of the two counts).
 // Every bound only shrinks along the pool, so the first member whose bound cannot beat the
 // incumbent ends its siblings. Comparisons tolerate 1e-9 relative float error (they never cut a
 // batch CostModel accepts); a batch becomes the incumbent only after CostModel.check accepts it.
@@ -153,17 +153,17 @@ export function searchThreshold(
   const minC = new Float64Array(P + 1).fill(Infinity);
   const minKv = new Float64Array(P + 1).fill(Infinity);
   const minW = new Float64Array(P + 1).fill(Infinity);
-  const maxN = new Float64Array(P + 1);
   for (let i = P - 1; i >= 0; i--) {
     minC[i] = Math.min(minC[i + 1] ?? Infinity, c[i] ?? 0);
     minKv[i] = Math.min(minKv[i + 1] ?? Infinity, kv[i] ?? 0);
     minW[i] = Math.min(minW[i + 1] ?? Infinity, w[i] ?? 0);
-    maxN[i] = Math.max(maxN[i + 1] ?? 0, n[i] ?? 0);
   }
   const K = Math.max(0, Math.min(problem.maxCount - 1, P));
   const width = K + 1;
   // The r largest outputs of each suffix; not needed when the pool has no tokens (size only).
-  const topN = countFirst && (prefN[P] ?? 0) > 0 ? suffixLargestSums(n, K) : null;
+  // Under objective tokens it caps the fractional bound where the size limit binds (memory or
+  // a batch size cap under static padding), which the fractional bound ignores.
+  const topN = (prefN[P] ?? 0) > 0 ? suffixLargestSums(n, K) : null;
   const tau = problem.deadlineSeconds;
   const kvCapacity = problem.kvCapacity;
 
@@ -189,7 +189,7 @@ export function searchThreshold(
   };
 
   /** Upper bound on the tokens order[i..] can add: fractional knapsack in ratio order. */
-  const fractionalTokens = (i: number, capacity: number, more: number): number => {
+  const fractionalTokens = (i: number, capacity: number): number => {
     const base = prefW[i] ?? 0;
     const lo = largestWhere(i, P, (t) => within((prefW[t] ?? 0) - base, capacity));
     let tokens = (prefN[lo] ?? 0) - (prefN[i] ?? 0);
@@ -198,7 +198,7 @@ export function searchThreshold(
       const left = capacity - ((prefW[lo] ?? 0) - base);
       if (wi > 0 && left > 0) tokens += ((n[lo] ?? 0) * left) / wi;
     }
-    return Math.min(tokens, more * (maxN[i] ?? 0));
+    return tokens;
   };
 
   const chosen: number[] = [];
@@ -233,7 +233,7 @@ export function searchThreshold(
       } else {
         const latencyLeft = tau - problem.fixedSeconds(count + 1, maxOutput) - sumC;
         const capacity = lw * latencyLeft + (ragged ? kw * (kvCapacity - sumKv) : 0);
-        tokenBound = sumN + fractionalTokens(i, capacity, more);
+        tokenBound = sumN + Math.min(fractionalTokens(i, capacity), topN?.[i * width + more] ?? 0);
       }
       const countBound = count + more;
       if (
