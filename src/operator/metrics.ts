@@ -188,7 +188,7 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
     }),
     requestLatencySeconds: new Histogram({
       name: 'edgellm_request_latency_seconds',
-      help: 'Request latency by node and kind: predicted (the cost model, batch dispatch to last token), measured (the same span as run), end_to_end (creation to last token).',
+      help: 'Request latency by node and kind: queued (first seen by the operator to its batch dispatch), predicted (the cost model, batch dispatch to last token), measured (the same span as run), end_to_end (creation to last token).',
       labelNames: ['node', 'kind'],
       buckets: [...LATENCY_BUCKETS],
       registers,

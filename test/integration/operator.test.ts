@@ -439,6 +439,9 @@ describe('operator', () => {
     for (const node of nodes) {
       expect(sums.get(`${node}/predicted`)).toBeGreaterThan(0);
       expect(sums.get(`${node}/measured`)).toBeLessThan(sums.get(`${node}/end_to_end`) ?? 0);
+      // The wait before dispatch (queued) is part of end_to_end, not of the batch's run.
+      expect(sums.get(`${node}/queued`)).toBeGreaterThanOrEqual(0);
+      expect(sums.get(`${node}/queued`)).toBeLessThan(sums.get(`${node}/end_to_end`) ?? 0);
     }
   });
 

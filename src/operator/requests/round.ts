@@ -139,17 +139,23 @@ export class SchedulingRound {
     this.recordSolver(batch);
     const node = nodes.get(batch.node);
     if (!node) return;
-    const batchId = newBatchId(batch.node, clock.now());
+    const nowMs = clock.now();
+    const batchId = newBatchId(batch.node, nowMs);
     const members = new Map(
       batch.members.flatMap((m) => {
         const c = byKey.get(m.key);
-        return c === undefined ? [] : [[m.key, c.member()] as const];
+        if (c === undefined) return [];
+        this.options.metrics.requestLatencySeconds.observe(
+          { node: batch.node, kind: 'queued' },
+          Math.max(0, nowMs - c.firstSeenMs) / 1000,
+        );
+        return [[m.key, c.member()] as const];
       }),
     );
     occupancy.begin(batch.node, {
       batchId,
       keys: [...members.keys()],
-      sinceMs: clock.now(),
+      sinceMs: nowMs,
       predictedSeconds: batch.predicted.totalSeconds,
     });
     void this.options.dispatcher

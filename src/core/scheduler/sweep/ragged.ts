@@ -4,8 +4,8 @@
 // searched exactly (threshold-search.ts). The two constraints are combined into one surrogate
 // constraint whose multiplier is chosen per threshold to make its size bound the tightest (on a
 // grid of SURROGATE_STEPS); that bound is within a request or two of the LP bound's floor. The
-// incumbent starts from the better of two greedy batches (smallest latency term first, smallest
-// KV footprint first). Under objective requests the size is decided first, with tokens left out
+// incumbent starts from the best of the greedy batches (smallest latency term first, smallest
+// KV footprint first; under objective tokens also the most tokens per latency term first). Under objective requests the size is decided first, with tokens left out
 // (fast: the size bound is tight), then the most tokens at that size by a Lagrangian branch and
 // bound (fixed-size.ts): the tie-break is where the work is (many batches of the largest size
 // differ by a few tokens). Under objective tokens the same branch and bound runs over every size
@@ -60,7 +60,15 @@ export function sweepRagged(input: RaggedSweepInput): SweepOutcome {
   const countFirst = input.objective === OBJECTIVE.requests;
 
   const incumbent: Incumbent = { primary: 0, secondary: 0, members: [] };
-  for (const key of [terms.latency, terms.kv]) {
+  // Greedy orders: smallest latency term first, smallest KV footprint first, and under
+  // objective tokens also the most tokens per second of latency term first.
+  const greedyKeys = [terms.latency, terms.kv];
+  if (!countFirst) {
+    greedyKeys.push(
+      Float64Array.from(terms.tokens, (n, i) => -n / Math.max(terms.latency[i] ?? 0, 1e-12)),
+    );
+  }
+  for (const key of greedyKeys) {
     const chosen: PreparedRequest[] = [];
     let latency = 0;
     let kv = 0;
