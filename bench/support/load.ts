@@ -96,11 +96,16 @@ export async function createWhenDue<L extends Load>(
       const wait = dueMs(item, i) - Date.now();
       if (wait > 0) await sleep(wait);
       tracker.created(item.name, Date.now());
-      await createLoadRequest(custom, namespace, item).catch((error: unknown) => {
-        tracker.requests.delete(item.name);
-        refused += 1;
-        process.stderr.write(`bench: create ${namespace}/${item.name}: ${String(error)}\n`);
-      });
+      await createLoadRequest(custom, namespace, item).then(
+        () => {
+          tracker.accepted(item.name, Date.now());
+        },
+        (error: unknown) => {
+          tracker.requests.delete(item.name);
+          refused += 1;
+          process.stderr.write(`bench: create ${namespace}/${item.name}: ${String(error)}\n`);
+        },
+      );
     }
   };
   await Promise.all(

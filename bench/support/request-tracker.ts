@@ -12,6 +12,8 @@ import { customResourceInformer, type Informer } from '../../src/operator/kube/i
 export interface TrackedRequest {
   /** Date.now() right before the create call. */
   readonly createdMs: number;
+  /** Date.now() when the create call returned (the API server accepted it). */
+  acceptedMs?: number;
   /** Date.now() when the informer first showed it out of Pending (Scheduled or later). */
   seenScheduledMs?: number;
   /** Date.now() when the informer first showed it Running (or already finished). */
@@ -67,6 +69,12 @@ export class RequestTracker {
   /** Registers a request about to be created (before the call, so no event is missed). */
   created(name: string, createdMs: number): void {
     this.requests.set(name, { createdMs });
+  }
+
+  /** The create call of a registered request returned at `acceptedMs`. */
+  accepted(name: string, acceptedMs: number): void {
+    const t = this.requests.get(name);
+    if (t !== undefined) t.acceptedMs = acceptedMs;
   }
 
   /** Whether every registered request has finished. */
