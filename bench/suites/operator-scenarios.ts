@@ -5,7 +5,10 @@
 // fresh fleet per scenario and policy, the same seeded loads for every policy. Reports SLA
 // attainment (succeeded within the budget, as the agent measured it, of all created) and
 // completed requests per second, median and range over the seeds, in one table; the simulator's
-// numbers for the same scenarios are in docs/scheduling-scenarios.md.
+// numbers for the same scenarios are in docs/scheduling-scenarios.md. To look at a few:
+// EDGELLM_BENCH_SCENARIOS=chat-overload and EDGELLM_BENCH_SCENARIO_POLICIES=sweep,sweep-h2
+// (comma-separated names and column labels; the table then has only those, and overwrites the
+// committed one like any run).
 import { cpus, loadavg } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
@@ -43,7 +46,16 @@ const POLICIES: readonly {
   { label: 'random', policy: 'random' },
   { label: 'single', policy: 'single' },
   { label: 'sweep-h1', policy: 'sweep', urgencyHorizon: 1 },
+  { label: 'sweep-h2', policy: 'sweep', urgencyHorizon: 2 },
 ];
+
+/** The comma-separated names in environment variable `name`, or undefined when it is unset. */
+function chosen(name: string): ReadonlySet<string> | undefined {
+  const value = process.env[name];
+  return value === undefined || value === ''
+    ? undefined
+    : new Set(value.split(',').map((v) => v.trim()));
+}
 
 const SIZES = {
   full: { seeds: [1, 2, 3], durationSeconds: 5 },
@@ -193,6 +205,10 @@ export const operatorScenariosSuite: BenchSuite = {
   onlyWhenNamed: true,
   async run({ quick }) {
     const size = quick ? SIZES.quick : SIZES.full;
+    const onlyScenarios = chosen('EDGELLM_BENCH_SCENARIOS');
+    const onlyPolicies = chosen('EDGELLM_BENCH_SCENARIO_POLICIES');
+    const scenarios = OPERATOR_SCENARIOS.filter((s) => onlyScenarios?.has(s.name) ?? true);
+    const policies = POLICIES.filter((p) => onlyPolicies?.has(p.label) ?? true);
     const loadAtStart = loadavg()[0] ?? 0;
     const started = Date.now();
     const cp = await startControlPlane();
@@ -201,8 +217,8 @@ export const operatorScenariosSuite: BenchSuite = {
       const kc = kubeConfigFor(cp.state, Identity.admin);
       await installCrds(kc);
       const kubeconfigPath = cp.state.kubeconfigs[Identity.admin];
-      for (const scenario of OPERATOR_SCENARIOS)
-        for (const policy of POLICIES)
+      for (const scenario of scenarios)
+        for (const policy of policies)
           results.push(await runPolicy(kc, kubeconfigPath, scenario, policy, size));
     } finally {
       await stopControlPlane(cp);
@@ -213,16 +229,16 @@ export const operatorScenariosSuite: BenchSuite = {
       const runs = results.find((r) => r.scenario === scenario && r.policy === policy)?.runs ?? [];
       return runs.length === 0 ? '—' : spread(runs.map(pick), 1);
     };
-    const labels = POLICIES.map((p) => p.label);
+    const labels = policies.map((p) => p.label);
     const table = (pick: (r: SeedRun) => number): string =>
       markdownTable(
         ['scenario', ...labels],
-        OPERATOR_SCENARIOS.map((s) => [s.name, ...labels.map((l) => cell(s.name, l, pick))]),
+        scenarios.map((s) => [s.name, ...labels.map((l) => cell(s.name, l, pick))]),
       );
     const markdown = [
       `The real \`edgellm operator\` on the local kube-apiserver; the agents are simulated (the real agent gRPC server over SimulatedRuntime in the bench process, ${SIM_MAX_SEQUENCES} sequences of 512 tokens, a batch takes the time SimulatedRuntime's latency model says: prefill 0.5 ms per token, a decode step 20 ms + 2 ms per sequence, times the node's factor). One fresh operator and fleet per scenario and policy; seeds ${size.seeds.join(', ')}, ${size.durationSeconds} s of arrivals each, the same loads for every policy. Scenarios (bench/support/operator-scenarios.ts, redrawn from the simulator's at the simulated agent's scale):`,
       '',
-      ...OPERATOR_SCENARIOS.map((s) => `- **${s.name}**: ${s.stresses}.`),
+      ...scenarios.map((s) => `- **${s.name}**: ${s.stresses}.`),
       '',
       `SLA attainment, % of created requests that succeeded within their budget (status.measured.latencySeconds), median (min–max) over the seeds:`,
       '',
@@ -241,8 +257,8 @@ export const operatorScenariosSuite: BenchSuite = {
       data: {
         seeds: size.seeds,
         durationSeconds: size.durationSeconds,
-        scenarios: OPERATOR_SCENARIOS,
-        policies: POLICIES,
+        scenarios,
+        policies,
         results,
         loadAverage: { start: loadAtStart, end: loadAtEnd },
         minutes,
