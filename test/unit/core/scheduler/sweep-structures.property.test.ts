@@ -1,7 +1,10 @@
 // The sweep's small data structures (orders, selection, heaps, Fenwick tree) against plain
-// sorting, on random values with many ties.
+// sorting, on random values with many ties; the column scan's random access (seek) against
+// reaching the same column in order.
 import { describe, expect, it } from '@jest/globals';
 import fc from 'fast-check';
+import { CostModel } from '../../../../src/core/model/batch.js';
+import { ColumnScan } from '../../../../src/core/scheduler/sweep/columns.js';
 import { Fenwick } from '../../../../src/core/scheduler/sweep/fenwick.js';
 import { LargestK, SmallestK } from '../../../../src/core/scheduler/sweep/heaps.js';
 import {
@@ -10,6 +13,7 @@ import {
   orderByDescending,
   ranksOf,
 } from '../../../../src/core/scheduler/sweep/order.js';
+import { warmUpInstance } from '../../../../src/core/scheduler/warm-up.js';
 
 /** Values drawn from a few, so that ties are common, or from a wide range. */
 const valuesArb = fc.oneof(
@@ -115,6 +119,64 @@ describe('Fenwick tree', () => {
             expect(tree.kth(k)).toBe(k <= present.length ? present[k - 1] : -1);
             const sum = present.slice(0, k).reduce((a, r) => a + (values[r] ?? 0), 0);
             expect(tree.sumOfFirst(k)).toBeCloseTo(sum, 6);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('column scan', () => {
+  const instance = warmUpInstance(1, 1, 'static', 'requests');
+  const cost = new CostModel(instance.node, instance.model, instance.options);
+  const candidateArb = fc.record({
+    prompt: fc.constantFrom(16, 64, 64, 200, 512),
+    output: fc.constantFrom(8, 32, 32, 100, 256),
+    deadline: fc.constantFrom(1, 2, 2, 3.5, 6),
+    sizeLimit: fc.nat({ max: 4 }),
+  });
+
+  it('seek(index) builds the column that next() reaches in order, and next() goes on from it', () => {
+    fc.assert(
+      fc.property(
+        fc.array(candidateArb, { minLength: 1, maxLength: 24 }),
+        fc.integer({ min: 1, max: 3 }),
+        (candidates, size) => {
+          const column = (): ColumnScan => {
+            const deadline = Float64Array.from(candidates, (c) => c.deadline);
+            const byDeadline = orderByDescending(deadline);
+            return new ColumnScan(
+              cost,
+              Float64Array.from(candidates, (c) => c.prompt),
+              Float64Array.from(candidates, (c) => c.output),
+              deadline,
+              byDeadline,
+              ranksOf(byDeadline),
+              Int32Array.from(candidates, (c) => c.sizeLimit),
+            );
+          };
+          const view = (scan: ColumnScan): unknown => ({
+            members: [...scan.members.subarray(0, scan.length)].sort((a, b) => a - b),
+            prompts: [...scan.members.subarray(0, scan.length)].map(
+              (i) => candidates[i]?.prompt ?? 0,
+            ),
+            first: [1, 2, 3, 4].map((k) => scan.firstPrompt(k)),
+            latest: [1, 2, 3, 4].map((k) => scan.kthLatest(k)),
+          });
+          const inOrder = column();
+          inOrder.begin();
+          const sought = column();
+          for (let index = 0; index < inOrder.outputs.length; index++) {
+            const N = inOrder.next(size);
+            expect(sought.seek(index, size)).toBe(N);
+            expect(view(sought)).toEqual(view(inOrder));
+            // From a sought column, next() moves to the one after it, as in order.
+            if (index + 1 < inOrder.outputs.length) {
+              const after = column();
+              after.seek(index, size);
+              expect(after.next(size)).toBe(inOrder.outputs[index + 1]);
+            }
           }
         },
       ),
