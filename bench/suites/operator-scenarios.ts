@@ -12,7 +12,6 @@
 import { cpus, loadavg } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { PHASE } from '../../src/operator/api/constants.js';
 import {
   Identity,
   installCrds,
@@ -111,27 +110,18 @@ async function runSeed(
       intervalMs: 100,
     }).catch(() => undefined);
     await tracker.finalList();
-    const all = [...tracker.requests.entries()];
-    const budgets = new Map(load.map((item) => [item.name, item.budgetSeconds]));
-    const failed: Record<string, number> = {};
-    if (createErrors > 0) failed.CreateRefused = createErrors;
-    for (const [, t] of all)
-      if (t.phase === PHASE.failed)
-        failed[t.reason ?? 'Unknown'] = (failed[t.reason ?? 'Unknown'] ?? 0) + 1;
-    const succeeded = all.filter(([, t]) => t.phase === PHASE.succeeded);
-    const metBudget = succeeded.filter(
-      ([name, t]) => t.latencySeconds !== undefined && t.latencySeconds <= (budgets.get(name) ?? 0),
-    ).length;
-    const lastFinish = Math.max(started, ...all.map(([, t]) => t.seenFinishedMs ?? 0));
-    const wallSeconds = (lastFinish - started) / 1000;
+    const { succeeded, failed, metBudget, unfinished, wallSeconds } = tracker.outcomes(
+      load,
+      started,
+      createErrors,
+    );
     return {
       seed,
       requests: load.length,
       succeeded: succeeded.length,
       metBudget,
       failed,
-      unfinished: all.filter(([, t]) => t.phase !== PHASE.succeeded && t.phase !== PHASE.failed)
-        .length,
+      unfinished,
       wallSeconds,
       slaAttainment: metBudget / load.length,
       completedPerSecond: succeeded.length / Math.max(1e-3, wallSeconds),

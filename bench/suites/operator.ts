@@ -17,7 +17,6 @@ import { get, type RequestOptions } from 'node:https';
 import { performance } from 'node:perf_hooks';
 import * as k8s from '@kubernetes/client-node';
 import { pino } from 'pino';
-import { PHASE } from '../../src/operator/api/constants.js';
 import { SIMULATED_DEFAULTS } from '../../src/runtime/simulated.js';
 import { PooledKubeConfig } from '../../src/operator/kube/config.js';
 import {
@@ -273,8 +272,11 @@ async function runLoad(
     const operatorCpu = cpuSeconds(fleet.operatorPid) - operatorCpuBefore;
     const apiServerCpu = groupCpuSeconds(controlPlanePid) - apiServerCpuBefore;
     const all = [...tracker.requests.values()];
-    const lastFinish = Math.max(started, ...all.map((t) => t.seenFinishedMs ?? 0));
-    const wallSeconds = (lastFinish - started) / 1000;
+    const { succeeded, failed, metBudget, unfinished, wallSeconds } = tracker.outcomes(
+      load,
+      started,
+      createErrors,
+    );
     const writesAfter = await apiWrites(kc);
     const byKind: Record<string, number> = {};
     let writes = 0;
@@ -287,21 +289,6 @@ async function runLoad(
     const peakRss = fleet.operatorPeakRssBytes();
     const queuedMeanSeconds = await queuedMean(fleet.operatorMetrics);
 
-    const finished = (t: TrackedRequest): boolean =>
-      t.phase === PHASE.succeeded || t.phase === PHASE.failed;
-    const succeeded = all.filter((t) => t.phase === PHASE.succeeded);
-    const failed: Record<string, number> = {};
-    if (createErrors > 0) failed.CreateRefused = createErrors;
-    for (const t of all)
-      if (t.phase === PHASE.failed)
-        failed[t.reason ?? 'Unknown'] = (failed[t.reason ?? 'Unknown'] ?? 0) + 1;
-    const budgets = new Map(load.map((item) => [item.name, item.budgetSeconds]));
-    const met = [...tracker.requests].filter(
-      ([name, t]) =>
-        t.phase === PHASE.succeeded &&
-        t.latencySeconds !== undefined &&
-        t.latencySeconds <= (budgets.get(name) ?? 0),
-    ).length;
     // The status's times: what the system did, whatever the lag of this process's own watch
     // (on 2 cores this process, the API server and the operator share the CPU, and at 100/s
     // its informer saw Scheduled 1-2 s after the operator wrote it; seenScheduled below).
@@ -320,7 +307,7 @@ async function runLoad(
       requests: load.length,
       succeeded: succeeded.length,
       failed,
-      unfinished: all.filter((t) => !finished(t)).length,
+      unfinished,
       wallSeconds,
       completedPerSecond: succeeded.length / wallSeconds,
       toScheduledSeconds: { p50: q(toScheduled, 0.5), p99: q(toScheduled, 0.99) },
@@ -328,7 +315,7 @@ async function runLoad(
       createCallSeconds: { p50: q(createCall, 0.5), p99: q(createCall, 0.99) },
       queuedMeanSeconds,
       toSucceededSeconds: { p50: q(toSucceeded, 0.5), p99: q(toSucceeded, 0.99) },
-      slaAttainment: met / load.length,
+      slaAttainment: metBudget / load.length,
       apiWritesPerRequest: writes / load.length,
       apiWritesPerRequestByKind: byKind,
       statusWritesPerRequest: byKind[STATUS_WRITES] ?? 0,

@@ -35,6 +35,18 @@ export interface TrackedRequest {
 const finished = (phase: string | undefined): boolean =>
   phase === PHASE.succeeded || phase === PHASE.failed;
 
+/** What the tracked requests came to. */
+export interface TrackedOutcomes {
+  readonly succeeded: readonly TrackedRequest[];
+  /** Failed requests by reason; creates the API server refused as CreateRefused. */
+  readonly failed: Readonly<Record<string, number>>;
+  /** Succeeded within their latency budget, as the agent measured it. */
+  readonly metBudget: number;
+  readonly unfinished: number;
+  /** From `startedMs` to the last finish this process saw, seconds. */
+  readonly wallSeconds: number;
+}
+
 export class RequestTracker {
   readonly requests = new Map<string, TrackedRequest>();
   private readonly informer: Informer<InferenceRequest>;
@@ -80,6 +92,36 @@ export class RequestTracker {
   /** Whether every registered request has finished. */
   allFinished(): boolean {
     return [...this.requests.values()].every((t) => finished(t.phase));
+  }
+
+  /**
+   * The outcomes of the tracked requests: `load` gives each one's latency budget, `startedMs`
+   * when the creates began, `refusedCreates` how many creates the API server refused.
+   */
+  outcomes(
+    load: readonly { readonly name: string; readonly budgetSeconds: number }[],
+    startedMs: number,
+    refusedCreates: number,
+  ): TrackedOutcomes {
+    const budgets = new Map(load.map((item) => [item.name, item.budgetSeconds]));
+    const all = [...this.requests.entries()];
+    const failed: Record<string, number> = {};
+    if (refusedCreates > 0) failed.CreateRefused = refusedCreates;
+    for (const [, t] of all)
+      if (t.phase === PHASE.failed)
+        failed[t.reason ?? 'Unknown'] = (failed[t.reason ?? 'Unknown'] ?? 0) + 1;
+    const succeeded = all.filter(([, t]) => t.phase === PHASE.succeeded);
+    const metBudget = succeeded.filter(
+      ([name, t]) => t.latencySeconds !== undefined && t.latencySeconds <= (budgets.get(name) ?? 0),
+    ).length;
+    const lastFinish = Math.max(startedMs, ...all.map(([, t]) => t.seenFinishedMs ?? 0));
+    return {
+      succeeded: succeeded.map(([, t]) => t),
+      failed,
+      metBudget,
+      unfinished: all.filter(([, t]) => !finished(t.phase)).length,
+      wallSeconds: (lastFinish - startedMs) / 1000,
+    };
   }
 
   /** Lists the namespace once and takes in what the watch may have missed. */
