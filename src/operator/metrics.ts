@@ -52,6 +52,7 @@ export interface OperatorMetrics {
   readonly requestsShedTotal: Counter<'reason'>;
   readonly eventsDroppedTotal: Counter<'reason'>;
   readonly requestStatusWritesTotal: Counter<'phase'>;
+  readonly requestStatusWritesSupersededTotal: Counter;
   readonly nodeTokensPerSecond: Gauge<'node'>;
   readonly nodeQueueLength: Gauge<'node'>;
   readonly nodeReady: Gauge<'node'>;
@@ -209,6 +210,11 @@ export function createOperatorMetrics(registry: Registry): OperatorMetrics {
       name: 'edgellm_request_status_writes_total',
       help: 'InferenceRequest status writes the API server accepted, by the phase written (the operator writes two per request: Scheduled and its outcome, plus Running for generations longer than --running-status-delay-seconds).',
       labelNames: ['phase'],
+      registers,
+    }),
+    requestStatusWritesSupersededTotal: new Counter({
+      name: 'edgellm_request_status_writes_superseded_total',
+      help: 'Status writes of a dispatch (Running, an outcome, a requeue) not made because the request had moved on: a newer leader requeued, re-dispatched or ended it, or its outcome was on record already.',
       registers,
     }),
     eventsDroppedTotal: new Counter({

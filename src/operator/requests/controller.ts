@@ -30,7 +30,7 @@ import { updatePhaseGauge } from './phase-gauge.js';
 import { PromptStore } from './prompts.js';
 import { BatchRecovery } from './recovery.js';
 import { SchedulingRound } from './round.js';
-import { RequestStatusRecorder } from './status-recorder.js';
+import { RequestStatusRecorder, type RequestReader } from './status-recorder.js';
 import { StrandedRequests } from './stranded.js';
 import { TtlController } from './ttl.js';
 
@@ -92,12 +92,23 @@ export class RequestController {
     this.firstSeen = firstSeen;
     this.queue = new WorkQueue({ name: 'rounds', metrics, clock });
     this.occupancy = new NodeOccupancy(nodes);
+    const objects = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const { group, version, plural } = InferenceRequestResource;
+    const read: RequestReader = async (namespace, name) =>
+      (await objects.getNamespacedCustomObject({
+        group,
+        version,
+        plural,
+        namespace,
+        name,
+      })) as InferenceRequest;
     const recorder = (this.recorder = new RequestStatusRecorder({
       status: options.status,
       events: options.events,
       metrics,
       log,
       requests,
+      read,
       spill: new OutputSpill(
         kubeConfig,
         options.maxStatusOutputChars ?? REQUEST_DEFAULTS.maxStatusOutputChars,
@@ -147,22 +158,13 @@ export class RequestController {
       clock,
       onBatchDone,
     });
-    const objects = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-    const { group, version, plural } = InferenceRequestResource;
     this.stranded = new StrandedRequests({
       nodes,
       requests,
       agents,
       recorder,
       occupancy,
-      read: async (namespace, name) =>
-        (await objects.getNamespacedCustomObject({
-          group,
-          version,
-          plural,
-          namespace,
-          name,
-        })) as InferenceRequest,
+      read,
       log,
       clock,
     });

@@ -365,10 +365,10 @@ export class BatchDispatcher {
   }
 
   /**
-   * A write for a member failed. A member that is gone (its InferenceRequest deleted, its HTTP
-   * caller disconnected) has its sequence stopped on the agent (CancelGeneration) so its
-   * neighbours keep the batch to themselves; any other failure (the API server unreachable after
-   * retries) is logged and leaves the member as it is.
+   * A write for a member failed. A member that is gone (its InferenceRequest deleted or gone on
+   * to a newer dispatch, its HTTP caller disconnected) has its sequence stopped on the agent
+   * (CancelGeneration) so its neighbours keep the batch to themselves; any other failure (the API
+   * server unreachable after retries) is logged and leaves the member as it is.
    */
   private async ownWriteFailed(
     node: EdgeNode,
@@ -398,12 +398,12 @@ export class BatchDispatcher {
       );
       log.info(
         { batchId, request: requestId, cancelled },
-        'request gone; its sequence was stopped',
+        'request gone from this batch; its sequence was stopped',
       );
     } catch (error) {
       log.warn(
         { batchId, request: requestId, err: classifyAgentError(error).message },
-        'request gone; could not stop its sequence',
+        'request gone from this batch; could not stop its sequence',
       );
     }
   }

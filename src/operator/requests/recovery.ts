@@ -61,10 +61,16 @@ export class BatchRecovery {
     for (const { node, batchId, members } of groups.values()) {
       occupancy.begin(node, { batchId, keys: members.map(objectKey), sinceMs: clock.now() });
       log.info({ node, batchId, requests: members.length }, 'recovering batch');
-      void this.follow(node, batchId, members, signal).finally(() => {
-        occupancy.end(node);
-        this.options.onBatchDone();
-      });
+      void this.follow(node, batchId, members, signal)
+        .catch((error: unknown) => {
+          // A write the API server refused after retries: once this batch no longer holds its
+          // members, the repair of stranded requests settles them (stranded.ts).
+          log.warn({ err: error, node, batchId }, 'could not record a recovered batch');
+        })
+        .finally(() => {
+          occupancy.end(node);
+          this.options.onBatchDone();
+        });
     }
   }
 

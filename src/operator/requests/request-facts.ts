@@ -23,3 +23,33 @@ export function budgetSeconds(r: Pick<InferenceRequest, 'spec'>): number | undef
     return undefined;
   }
 }
+
+/**
+ * The dispatch a request in flight belongs to: the object (uid), its batch and its dispatch count.
+ * A write that only its own dispatch may make (Running, the outcome, a requeue) is made only while
+ * the API server's copy is still in that dispatch (`inDispatch`).
+ */
+export interface DispatchIdentity {
+  readonly uid: string;
+  readonly batchId: string;
+  readonly attempts: number;
+}
+
+export function dispatchOf(r: Pick<InferenceRequest, 'metadata' | 'status'>): DispatchIdentity {
+  return {
+    uid: r.metadata.uid ?? '',
+    batchId: r.status?.assignment?.batchId ?? '',
+    attempts: r.status?.attempts ?? 0,
+  };
+}
+
+/** Whether `r` is Scheduled or Running in dispatch `d`. */
+export function inDispatch(
+  r: Pick<InferenceRequest, 'metadata' | 'status'>,
+  d: DispatchIdentity,
+): boolean {
+  const phase = phaseOf(r);
+  if (phase !== PHASE.scheduled && phase !== PHASE.running) return false;
+  const current = dispatchOf(r);
+  return current.uid === d.uid && current.batchId === d.batchId && current.attempts === d.attempts;
+}

@@ -1,6 +1,16 @@
 // The one place where a request's outcome is written: it applies the pure transitions
 // (transitions.ts) and outcome decisions (failure-policy.ts) to the API server as status merge
 // patches, and records the Events, metrics and log lines that go with each.
+//
+// Every write is conditioned on a resourceVersion. Scheduled and the failure of a waiting
+// request: on the version the round read. Running, the outcome and a requeue are writes only the
+// request's dispatch may make (its uid, batch id and dispatch count, request-facts.ts
+// DispatchIdentity): on the freshest version in that dispatch; a conflict re-reads the request
+// and writes again only while the API server's copy is still Scheduled or Running in that
+// dispatch (a label edit also changes the version). So a dispatcher of an earlier leadership
+// term, a recovery that read a stale cache, or a retried write whose first try landed never
+// overwrites what a newer dispatch or an outcome already recorded: the write is dropped
+// (DispatchSupersededError, counted in edgellm_request_status_writes_superseded_total).
 import type { Logger } from 'pino';
 import type { InferenceRequest } from '../../gen/crds/inferencerequest.js';
 import type { RequestResult } from '../../gen/edgellm/agent/v1/agent.js';
@@ -15,7 +25,13 @@ import type { OperatorMetrics } from '../metrics.js';
 import { retryOrGiveUp, type OutcomeDecision } from './failure-policy.js';
 import type { FirstSeen } from './first-seen.js';
 import { OutputNotStoredError, type OutputSpill, type StoredOutput } from './output-spill.js';
-import { budgetSeconds, isFinished } from './request-facts.js';
+import {
+  budgetSeconds,
+  dispatchOf,
+  inDispatch,
+  isFinished,
+  type DispatchIdentity,
+} from './request-facts.js';
 import {
   failedPatch,
   requeuedPatch,
@@ -29,13 +45,41 @@ import {
   type TransitionContext,
 } from './transitions.js';
 
-/** The request was deleted: there is no status left to write (its sequence should stop). */
+/**
+ * The request is no longer this dispatch's: deleted (this class), or moved on to another
+ * dispatch (DispatchSupersededError). There is no status left to write for it here, and its
+ * sequence in this batch should stop.
+ */
 export class RequestGoneError extends Error {
   override name = 'RequestGoneError';
-  constructor(readonly key: string) {
-    super(`InferenceRequest ${key} was deleted`);
+  constructor(
+    readonly key: string,
+    message = `InferenceRequest ${key} was deleted`,
+  ) {
+    super(message);
   }
 }
+
+/**
+ * The API server's copy of the request is no longer Scheduled or Running in the dispatch a write
+ * belongs to: a newer leader requeued, re-dispatched or ended it, an outcome was recorded
+ * already, or it was deleted and created again under its name.
+ */
+export class DispatchSupersededError extends RequestGoneError {
+  override name = 'DispatchSupersededError';
+  constructor(key: string, dispatch: DispatchIdentity, current: InferenceRequest) {
+    super(
+      key,
+      `InferenceRequest ${key} left batch ${dispatch.batchId} (dispatch ${String(dispatch.attempts)}): it is ${current.status?.phase ?? 'Pending'}${current.status?.assignment?.batchId ? ` in batch ${current.status.assignment.batchId}` : ''}, dispatch ${String(current.status?.attempts ?? 0)}`,
+    );
+  }
+}
+
+/** Reads a request from the API server (an API error, 404 when it is gone). */
+export type RequestReader = (namespace: string, name: string) => Promise<InferenceRequest>;
+
+/** Tries of a write in a dispatch that meets a conflict (each after a fresh read). */
+const DISPATCH_WRITE_ATTEMPTS = 5;
 
 export interface RequestStatusRecorderOptions {
   readonly status: StatusWriter;
@@ -44,6 +88,8 @@ export interface RequestStatusRecorderOptions {
   readonly log: Logger;
   /** The informer cache: a status write of this controller may be newer than a caller's copy. */
   readonly requests: Informer<InferenceRequest>;
+  /** The API server's copy, read after a conditioned write met a conflict. */
+  readonly read: RequestReader;
   readonly spill: OutputSpill;
   readonly maxAttempts: number;
   /** When this operator first saw each request. */
@@ -114,10 +160,12 @@ export class RequestStatusRecorder {
    * Still generating a while after its first token (the dispatcher waits
    * DISPATCH_DEFAULTS.runningWriteDelayMs, so a short generation goes from Scheduled to its
    * outcome in one write); returns the updated object (the given one if the write failed).
-   * Throws RequestGoneError when the request was deleted.
+   * Throws RequestGoneError when the request was deleted or left this dispatch.
    */
   async running(r: InferenceRequest, batchStartedMs: number): Promise<InferenceRequest> {
-    return this.write(r, runningPatch(this.context(r), batchStartedMs)).catch((error: unknown) => {
+    return this.writeInDispatch(r, (current) =>
+      runningPatch(this.context(current), batchStartedMs),
+    ).catch((error: unknown) => {
       if (error instanceof RequestGoneError) throw error;
       this.options.log.warn({ err: error, request: objectKey(r) }, 'could not record Running');
       return r;
@@ -127,7 +175,8 @@ export class RequestStatusRecorder {
   /**
    * Succeeded with the agent's result; `batchStartedMs`: when the batch was dispatched. An output
    * too long for status that cannot be stored fails the request OutputNotStored: it ran once, and
-   * running it again would only meet the same refusal (and count twice).
+   * running it again would only meet the same refusal (and count twice). A request deleted or
+   * gone on to another dispatch is left as it is; another API error is thrown.
    */
   async succeeded(
     r: InferenceRequest,
@@ -135,12 +184,17 @@ export class RequestStatusRecorder {
     result: RequestResult,
     batchStartedMs: number,
   ): Promise<void> {
-    r = this.fresher(r);
     const { metrics, spill } = this.options;
-    const measured = this.measured(r, result, batchStartedMs);
+    const dispatch = dispatchOf(r);
+    const fresh = this.fresher(r);
+    if (!inDispatch(fresh, dispatch)) {
+      this.dropped(this.superseded(r, dispatch, fresh));
+      return;
+    }
+    const measured = this.measured(fresh, result, batchStartedMs);
     let output: StoredOutput;
     try {
-      output = await spill.store(r, result.text);
+      output = await spill.store(fresh, result.text);
     } catch (error) {
       if (!(error instanceof OutputNotStoredError)) throw error;
       await this.failed(
@@ -152,16 +206,21 @@ export class RequestStatusRecorder {
       );
       return;
     }
-    await this.write(
-      r,
-      succeededPatch(this.context(r), {
-        node,
-        startedMs: batchStartedMs,
-        measured,
-        usage: { promptTokens: result.promptTokens, completionTokens: result.completionTokens },
-        output,
-      }),
-    );
+    try {
+      await this.writeInDispatch(r, (current) =>
+        succeededPatch(this.context(current), {
+          node,
+          startedMs: batchStartedMs,
+          measured,
+          usage: { promptTokens: result.promptTokens, completionTokens: result.completionTokens },
+          output,
+        }),
+      );
+    } catch (error) {
+      if (!(error instanceof RequestGoneError)) throw error;
+      this.dropped(error);
+      return;
+    }
     metrics.requestsCompletedTotal.inc({
       node,
       phase: PHASE.succeeded,
@@ -173,7 +232,7 @@ export class RequestStatusRecorder {
       { node, kind: 'end_to_end' },
       measured.latencySeconds ?? 0,
     );
-    const budget = budgetSeconds(r);
+    const budget = budgetSeconds(fresh);
     if (budget !== undefined)
       metrics.requestSlaTotal.inc({
         node,
@@ -194,7 +253,10 @@ export class RequestStatusRecorder {
     await this.apply(r, decision, node, this.measured(this.fresher(r), result, batchStartedMs));
   }
 
-  /** Failed with `reason`; a write that fails is logged (the next round sees the request). */
+  /**
+   * Failed with `reason`, a write of `r`'s dispatch; one that fails is logged (the stranded
+   * repair or the next leader sees the request).
+   */
   async failed(
     r: InferenceRequest,
     reason: string,
@@ -202,7 +264,9 @@ export class RequestStatusRecorder {
     node = '',
     measured?: Measured,
   ): Promise<void> {
-    await this.recordFailure(this.fresher(r), { reason, message, node, measured });
+    await this.recordFailure(r, { reason, message, node, measured }, (patchOf) =>
+      this.writeInDispatch(r, patchOf),
+    );
   }
 
   /**
@@ -212,7 +276,9 @@ export class RequestStatusRecorder {
    * the next round decides it again. Returns whether it was written.
    */
   async failedWaiting(r: InferenceRequest, reason: string, message: string): Promise<boolean> {
-    return this.recordFailure(r, { reason, message, node: '' }, r.metadata.resourceVersion);
+    return this.recordFailure(r, { reason, message, node: '' }, (patchOf) =>
+      this.write(r, patchOf(r), r.metadata.resourceVersion),
+    );
   }
 
   private async recordFailure(
@@ -223,23 +289,21 @@ export class RequestStatusRecorder {
       readonly node: string;
       readonly measured?: Measured | undefined;
     },
-    resourceVersion?: string,
+    write: (patchOf: (current: InferenceRequest) => RequestStatusPatch) => Promise<unknown>,
   ): Promise<boolean> {
     const { metrics, events, log } = this.options;
     const { reason, message, node, measured } = failure;
     try {
-      await this.write(
-        r,
-        failedPatch(this.context(r), {
+      await write((current) =>
+        failedPatch(this.context(current), {
           reason,
           message,
           ...(measured === undefined ? {} : { measured }),
         }),
-        resourceVersion,
       );
     } catch (error) {
-      if (error instanceof RequestGoneError) log.info({ request: objectKey(r) }, 'request deleted');
-      else if (resourceVersion !== undefined && isConflict(error))
+      if (error instanceof RequestGoneError) this.dropped(error);
+      else if (isConflict(error))
         log.debug({ request: objectKey(r) }, 'request changed since the round read it');
       else log.warn({ err: error, request: objectKey(r) }, 'could not record failure');
       return false;
@@ -254,14 +318,10 @@ export class RequestStatusRecorder {
 
   /** Back to Pending for another round, or Failed AgentLost after maxAttempts. */
   async requeue(r: InferenceRequest, why: string): Promise<void> {
-    const current = this.fresher(r);
-    await this.apply(
-      current,
-      retryOrGiveUp(why, current.status?.attempts ?? 0, this.options.maxAttempts),
-    );
+    await this.apply(r, retryOrGiveUp(why, this.attemptsOf(r), this.options.maxAttempts));
   }
 
-  /** Carries out an outcome decision. */
+  /** Carries out an outcome decision: a write of `r`'s dispatch. */
   async apply(
     r: InferenceRequest,
     decision: OutcomeDecision,
@@ -272,19 +332,20 @@ export class RequestStatusRecorder {
       await this.failed(r, decision.reason, decision.message, node, measured);
       return;
     }
-    const current = this.fresher(r);
-    await this.write(
-      current,
-      requeuedPatch(this.context(current), {
-        why: decision.why,
-        attempts: current.status?.attempts ?? 0,
-        maxAttempts: this.options.maxAttempts,
-      }),
-    ).catch((error: unknown) => {
-      if (!(error instanceof RequestGoneError))
-        this.options.log.warn({ err: error, request: objectKey(r) }, 'could not requeue');
-    });
-    this.options.events.record(current, EVENT_TYPE.warning, REQUEST_REASON.agentLost, decision.why);
+    try {
+      await this.writeInDispatch(r, (current) =>
+        requeuedPatch(this.context(current), {
+          why: decision.why,
+          attempts: current.status?.attempts ?? 0,
+          maxAttempts: this.options.maxAttempts,
+        }),
+      );
+    } catch (error) {
+      if (error instanceof RequestGoneError) this.dropped(error);
+      else this.options.log.warn({ err: error, request: objectKey(r) }, 'could not requeue');
+      return;
+    }
+    this.options.events.record(r, EVENT_TYPE.warning, REQUEST_REASON.agentLost, decision.why);
   }
 
   /** Whether the informer's copy of `r` is Succeeded or Failed already. */
@@ -316,6 +377,62 @@ export class RequestStatusRecorder {
       generation: r.metadata.generation,
       now: new Date(this.options.clock.now()),
     };
+  }
+
+  /** A write for a request deleted or gone on to another dispatch was not made. */
+  private dropped(error: RequestGoneError): void {
+    if (error instanceof DispatchSupersededError)
+      this.options.log.info(
+        { request: error.key, why: error.message },
+        'not writing over a newer dispatch',
+      );
+    else this.options.log.info({ request: error.key }, 'request deleted');
+  }
+
+  /** A write of `dispatch` that will not be made, counted. */
+  private superseded(
+    r: InferenceRequest,
+    dispatch: DispatchIdentity,
+    current: InferenceRequest,
+  ): DispatchSupersededError {
+    this.options.metrics.requestStatusWritesSupersededTotal.inc();
+    return new DispatchSupersededError(objectKey(r), dispatch, current);
+  }
+
+  /**
+   * A write only `r`'s dispatch may make (DispatchIdentity), built from the copy it is written
+   * over: conditioned on the freshest version in that dispatch; a conflict reads the request
+   * again and writes again while the API server's copy is still in that dispatch. Throws
+   * DispatchSupersededError when it is not, RequestGoneError when the request was deleted.
+   */
+  private async writeInDispatch(
+    r: InferenceRequest,
+    patchOf: (current: InferenceRequest) => RequestStatusPatch,
+  ): Promise<InferenceRequest> {
+    const dispatch = dispatchOf(r);
+    let current = this.fresher(r);
+    for (let attempt = 1; ; attempt++) {
+      if (!inDispatch(current, dispatch)) throw this.superseded(r, dispatch, current);
+      try {
+        return await this.write(current, patchOf(current), current.metadata.resourceVersion);
+      } catch (error) {
+        if (!isConflict(error) || attempt >= DISPATCH_WRITE_ATTEMPTS) throw error;
+      }
+      current = await this.read(current);
+    }
+  }
+
+  /** The API server's copy of `r`; RequestGoneError when it was deleted. */
+  private async read(r: InferenceRequest): Promise<InferenceRequest> {
+    try {
+      return await retryTransient(
+        () => this.options.read(r.metadata.namespace ?? 'default', r.metadata.name ?? ''),
+        this.options.clock,
+      );
+    } catch (error) {
+      if (isNotFound(error)) throw new RequestGoneError(objectKey(r));
+      throw error;
+    }
   }
 
   /**

@@ -28,7 +28,7 @@ import { objectKey, type Informer } from '../kube/informer.js';
 import { batchEnded, recordEndedBatch, recordUnreportedBatch } from './batch-report.js';
 import { DISPATCH_DEFAULTS } from './dispatch.js';
 import type { NodeOccupancy } from './node-occupancy.js';
-import type { RequestStatusRecorder } from './status-recorder.js';
+import type { RequestReader, RequestStatusRecorder } from './status-recorder.js';
 import { StrandedWatch } from './stranded-watch.js';
 
 export const STRANDED_DEFAULTS = {
@@ -42,9 +42,6 @@ export const STRANDED_DEFAULTS = {
   /** Deadline of the GetBatch call. */
   callSeconds: 5,
 } as const;
-
-/** Reads a request from the API server (an API error, 404 when it is gone). */
-export type RequestReader = (namespace: string, name: string) => Promise<InferenceRequest>;
 
 export interface StrandedRequestsOptions {
   readonly nodes: Informer<EdgeNode>;
