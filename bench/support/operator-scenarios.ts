@@ -80,10 +80,10 @@ export const OPERATOR_SCENARIOS: readonly OperatorScenario[] = [
     name: 'bursts',
     simulator: 'bursts',
     stresses:
-      'chat (prompt 16-128, output 8-48, budget 2-6 s) at 2/s plus 24 at once every 3 s: queues build and drain, budgets cluster',
+      'chat (prompt 16-128, output 8-48, budget 2-6 s) at 2/s plus 64 at once every 2 s, as many as 4 agents hold in one round (and about what they finish in 2 s): queues build and drain, budgets cluster',
     timeFactors: FOUR_EQUAL,
     ratePerSecond: 2,
-    bursts: { everySeconds: 3, size: 24 },
+    bursts: { everySeconds: 2, size: 64 },
     classes: [CHAT],
   },
   {
