@@ -7,6 +7,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient } from '../../src/agent-client/client.js';
 import { LLAMA_RUNTIME_DEFAULTS } from '../../src/runtime/llama.js';
+import { AGENT_THREAD_POOL_SIZE } from '../../src/agent/thread-pool.js';
 import { REGISTRY_MODEL, registryModelPath } from '../../src/runtime/models/catalog.js';
 import { startAgentProcess } from '../../test/support/agent-process.js';
 import { buildBatchedBench } from '../llama-cpp/batched-bench.js';
@@ -100,7 +101,7 @@ export const runtimeSuite: BenchSuite = {
         `${GENERATED_TOKENS} generated tokens per sequence (greedy), KV cache ${MAX_SEQUENCES * SEQUENCE_TOKENS} ` +
         `cells, batch ${BATCH_TOKENS} tokens, flash attention ${FLASH_ATTENTION}; ` +
         `median (min–max) of ${repeats} alternating runs. Agent: \`edgellm agent\` in its own process ` +
-        `(UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'unset'}), ` +
+        `(libuv pool threads: ${process.env.UV_THREADPOOL_SIZE ?? `the agent's default, ${AGENT_THREAD_POOL_SIZE}`}), ` +
         'ExecuteBatch over plain-text gRPC on 127.0.0.1, timed by the client from the call to the end of ' +
         'the stream. llama.cpp: its `llama-batched-bench` built from the source node-llama-cpp ships ' +
         '(bench/llama-cpp/), linked to the same prebuilt libllama/libggml the agent loads, run with ' +

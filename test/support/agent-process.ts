@@ -27,9 +27,17 @@ export interface AgentProcess {
 }
 
 /** Spawns the built CLI's agent with these arguments; resolves once it logs that it serves. */
-export async function startAgentProcess(args: readonly string[]): Promise<AgentProcess> {
+export async function startAgentProcess(
+  args: readonly string[],
+  /** Its environment: this process's, with these variables set (undefined: removed). */
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<AgentProcess> {
+  const childEnv = Object.fromEntries(
+    Object.entries({ ...process.env, ...env }).filter(([, value]) => value !== undefined),
+  );
   const proc = spawn(process.execPath, ['dist/src/cli/main.js', 'agent', ...args], {
     stdio: ['ignore', 'pipe', 'inherit'],
+    env: childEnv,
   });
   const exited = new Promise<number | null>((resolve) => {
     proc.once('exit', resolve);

@@ -9,6 +9,7 @@ import {
   type AgentConfig,
   type AgentModelConfigInput,
 } from '../../agent/config.js';
+import { sizeAgentThreadPool } from '../../agent/thread-pool.js';
 import { agentVersion } from '../../agent/version.js';
 import { CALIBRATION_PLANS, calibrate, loadCalibrationText } from '../../agent/calibration.js';
 import { SimulatedRuntime } from '../../runtime/simulated.js';
@@ -45,6 +46,8 @@ export function register(program: Command): void {
       [],
     )
     .action(async (flags: AgentFlags) => {
+      // Before the config is read: libuv sizes its pool at its first use.
+      sizeAgentThreadPool();
       const loaded = await loadAgentConfig(flags.config, flags.model);
       const config: AgentConfig = flags.insecureDev
         ? { ...loaded, tls: { insecure: true } }

@@ -3,7 +3,7 @@
 // and exits 0.
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentClient, collectBatch } from '../../../src/agent-client/client.js';
@@ -43,10 +43,22 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function startAgent(args: readonly string[]): Promise<AgentProcess> {
-  const started = await startAgentProcess(args);
+async function startAgent(
+  args: readonly string[],
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<AgentProcess> {
+  const started = await startAgentProcess(args, env);
   child = started.proc;
   return started;
+}
+
+/** Threads of process `pid` that are libuv's pool workers (by the name libuv gives them). */
+async function libuvWorkers(pid: number): Promise<number> {
+  const tasks = await readdir(`/proc/${pid}/task`);
+  const names = await Promise.all(
+    tasks.map((t) => readFile(`/proc/${pid}/task/${t}/comm`, 'utf8').catch(() => '')),
+  );
+  return names.filter((n) => n.includes('libuv')).length;
 }
 
 describe('edgellm agent --config', () => {
@@ -100,6 +112,20 @@ describe('edgellm agent --config', () => {
       expect.arrayContaining(['signal received', 'agent stopped']),
     );
     child = undefined;
+  });
+
+  it("runs llama.cpp's calls on one libuv pool thread unless UV_THREADPOOL_SIZE is set", async () => {
+    // The model loaded and the start-up calibration ran on the pool before 'agent serving'.
+    for (const [env, expected] of [
+      [{ UV_THREADPOOL_SIZE: undefined }, 1],
+      [{ UV_THREADPOOL_SIZE: '3' }, 3],
+    ] as const) {
+      const { proc, exited } = await startAgent(['--config', join(dir, 'agent.yaml')], env);
+      expect(await libuvWorkers(proc.pid ?? 0)).toBe(expected);
+      proc.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      child = undefined;
+    }
   });
 
   it('--simulate serves a configured model without reading its file, with an exact profile', async () => {
