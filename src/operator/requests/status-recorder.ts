@@ -423,16 +423,10 @@ export class RequestStatusRecorder {
   }
 
   /** The API server's copy of `r`; RequestGoneError when it was deleted. */
-  private async read(r: InferenceRequest): Promise<InferenceRequest> {
-    try {
-      return await retryTransient(
-        () => this.options.read(r.metadata.namespace ?? 'default', r.metadata.name ?? ''),
-        this.options.clock,
-      );
-    } catch (error) {
-      if (isNotFound(error)) throw new RequestGoneError(objectKey(r));
-      throw error;
-    }
+  private read(r: InferenceRequest): Promise<InferenceRequest> {
+    return this.call(r, () =>
+      this.options.read(r.metadata.namespace ?? 'default', r.metadata.name ?? ''),
+    );
   }
 
   /**
@@ -445,20 +439,23 @@ export class RequestStatusRecorder {
     patch: RequestStatusPatch,
     resourceVersion?: string,
   ): Promise<InferenceRequest> {
+    const updated = await this.call(r, () =>
+      this.options.status.patchRequest(
+        r.metadata.name ?? '',
+        r.metadata.namespace ?? 'default',
+        patch,
+        resourceVersion,
+      ),
+    );
+    this.options.metrics.requestStatusWritesTotal.inc({ phase: patch.phase ?? 'unchanged' });
+    this.written.set(objectKey(updated), updated);
+    return updated;
+  }
+
+  /** An API call about `r`, transient errors retried; a 404 throws RequestGoneError. */
+  private async call<T>(r: InferenceRequest, api: () => Promise<T>): Promise<T> {
     try {
-      const updated = await retryTransient(
-        () =>
-          this.options.status.patchRequest(
-            r.metadata.name ?? '',
-            r.metadata.namespace ?? 'default',
-            patch,
-            resourceVersion,
-          ),
-        this.options.clock,
-      );
-      this.options.metrics.requestStatusWritesTotal.inc({ phase: patch.phase ?? 'unchanged' });
-      this.written.set(objectKey(updated), updated);
-      return updated;
+      return await retryTransient(api, this.options.clock);
     } catch (error) {
       if (isNotFound(error)) throw new RequestGoneError(objectKey(r));
       throw error;
