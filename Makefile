@@ -28,8 +28,9 @@ $(STAMP): package.json package-lock.json
 
 setup: $(STAMP) ## Install Node (if needed) and npm packages
 
-build: $(STAMP) ## Compile TypeScript to dist/
+build: $(STAMP) ## Compile TypeScript to dist/, and the llama.cpp thread pool module to dist/native/
 	tsc -p tsconfig.build.json
+	scripts/build-native.sh
 
 tiny-models: build ## Generate the tiny GGUF test models into .cache/models/tiny-<generator hash>/
 	node dist/src/runtime/models/make-tiny-models.js

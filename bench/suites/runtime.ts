@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { AgentClient } from '../../src/agent-client/client.js';
 import { LLAMA_RUNTIME_DEFAULTS } from '../../src/runtime/llama.js';
 import { AGENT_THREAD_POOL_SIZE } from '../../src/agent/thread-pool.js';
+import { THREAD_POOL_ENV, type ThreadPoolMode } from '../../src/runtime/llama-thread-pool.js';
 import { REGISTRY_MODEL, registryModelPath } from '../../src/runtime/models/catalog.js';
 import { startAgentProcess } from '../../test/support/agent-process.js';
 import { buildBatchedBench } from '../llama-cpp/batched-bench.js';
@@ -31,8 +32,11 @@ function uptime(): string {
     .join(', ');
 }
 
-/** Agent over gRPC vs llama-batched-bench (runtime-speed.ts), with the agent in its own process. */
-async function speedPart(threads: number, repeats: number) {
+/**
+ * Agent over gRPC vs llama-batched-bench (runtime-speed.ts), with the agent in its own process
+ * keeping llama.cpp's threads as `threadPool` says (src/runtime/llama-thread-pool.ts).
+ */
+async function speedPart(threads: number, repeats: number, threadPool: ThreadPoolMode) {
   const batchedBench = await buildBatchedBench();
   const dir = await mkdtemp(join(tmpdir(), 'edgellm-bench-runtime-'));
   const config = join(dir, 'agent.yaml');
@@ -50,7 +54,14 @@ async function speedPart(threads: number, repeats: number) {
       '',
     ].join('\n'),
   );
-  const agent = await startAgentProcess(['--config', config]);
+  const agent = await startAgentProcess(['--config', config], { [THREAD_POOL_ENV]: threadPool });
+  const serving = agent.lines.find((l) => l.msg === 'agent serving');
+  if (serving?.threadPool !== threadPool) {
+    agent.proc.kill('SIGTERM');
+    throw new Error(
+      `the agent keeps llama.cpp's threads ${String(serving?.threadPool)}, not ${threadPool}: ${String(serving?.threadPoolDetail)}`,
+    );
+  }
   const client = new AgentClient({ address: agent.address, tls: { insecure: true } });
   try {
     const prompts = await findPrompts(
@@ -93,7 +104,8 @@ export const runtimeSuite: BenchSuite = {
     const threads = Number(process.env.BENCH_THREADS ?? 2);
     const repeats = quick ? 1 : 5;
     const loadBefore = uptime();
-    const { prompts, speed } = await speedPart(threads, repeats);
+    const { prompts, speed } = await speedPart(threads, repeats, 'persistent');
+    const perCall = await speedPart(threads, repeats, 'per-call');
     const loadAfter = uptime();
     const markdown = [
       `SmolLM2-135M-Instruct ${REGISTRY_MODEL.quantization} (PyPI \`${REGISTRY_MODEL.pypiPackage}\` ` +
@@ -101,7 +113,8 @@ export const runtimeSuite: BenchSuite = {
         `${GENERATED_TOKENS} generated tokens per sequence (greedy), KV cache ${MAX_SEQUENCES * SEQUENCE_TOKENS} ` +
         `cells, batch ${BATCH_TOKENS} tokens, flash attention ${FLASH_ATTENTION}; ` +
         `median (min–max) of ${repeats} alternating runs. Agent: \`edgellm agent\` in its own process ` +
-        `(libuv pool threads: ${process.env.UV_THREADPOOL_SIZE ?? `the agent's default, ${AGENT_THREAD_POOL_SIZE}`}), ` +
+        `(libuv pool threads: ${process.env.UV_THREADPOOL_SIZE ?? `the agent's default, ${AGENT_THREAD_POOL_SIZE}`}; ` +
+        "llama.cpp's threads in a persistent pool per context, the agent's default), " +
         'ExecuteBatch over plain-text gRPC on 127.0.0.1, timed by the client from the call to the end of ' +
         'the stream. llama.cpp: its `llama-batched-bench` built from the source node-llama-cpp ships ' +
         '(bench/llama-cpp/), linked to the same prebuilt libllama/libggml the agent loads, run with ' +
@@ -111,6 +124,13 @@ export const runtimeSuite: BenchSuite = {
         'Agent evaluations: llama_decode calls per batch (one for the prompts, one per decode step).',
       '',
       speedTable(speed),
+      '',
+      'The same with ggml creating and joining the llama.cpp threads on every llama_decode, as ' +
+        'node-llama-cpp leaves them (a second agent process with `EDGELLM_LLAMA_THREAD_POOL=per-call`; ' +
+        'the agent gives each context a persistent pool by default, native/llama-thread-pool.cpp), ' +
+        'llama-batched-bench unchanged:',
+      '',
+      speedTable(perCall.speed),
       '',
       `Load average (1, 5, 15 min): ${loadBefore} before, ${loadAfter} after.`,
     ].join('\n');
@@ -128,6 +148,7 @@ export const runtimeSuite: BenchSuite = {
         loadBefore,
         loadAfter,
         speed,
+        perCallThreads: perCall.speed,
       },
     };
   },

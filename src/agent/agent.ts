@@ -142,6 +142,8 @@ export class Agent {
         metrics: metricsServer?.address,
         mtls: 'caFile' in config.tls,
         models: runtime.loadedModels().map((m) => m.name),
+        threadPool: runtime.capabilities().threadPool,
+        threadPoolDetail: runtime.capabilities().threadPoolDetail,
       },
       'agent serving',
     );

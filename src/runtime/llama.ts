@@ -10,6 +10,11 @@ import { performance } from 'node:perf_hooks';
 import { checkBatch } from './batch-checks.js';
 import { runDecodeLoop } from './decode-loop.js';
 import {
+  assertOneLlamaLibrary,
+  usePersistentThreadPool,
+  type ThreadPoolChoice,
+} from './llama-thread-pool.js';
+import {
   getLlama,
   LlamaLogLevel,
   type Llama,
@@ -134,6 +139,7 @@ export class LlamaRuntime implements InferenceRuntime {
   private constructor(
     private readonly llama: Llama,
     private readonly threads: number,
+    private readonly threadPool: ThreadPoolChoice,
   ) {}
 
   static async create(options: LlamaRuntimeOptions = {}): Promise<LlamaRuntime> {
@@ -142,9 +148,16 @@ export class LlamaRuntime implements InferenceRuntime {
       throw new RuntimeUnavailableError(`threads must be a positive integer, got ${threads}`);
     }
     const log = options.log;
+    const gpu = options.gpu ?? LLAMA_RUNTIME_DEFAULTS.gpu;
+    // Before getLlama loads node-llama-cpp's addon (llama-thread-pool.ts); CPU only.
+    const threadPool: ThreadPoolChoice =
+      gpu === false
+        ? usePersistentThreadPool()
+        : { mode: 'per-call', detail: 'a GPU build: the pool module wraps the CPU libraries' };
+    let llama: Llama;
     try {
-      const llama = await getLlama({
-        gpu: options.gpu ?? LLAMA_RUNTIME_DEFAULTS.gpu,
+      llama = await getLlama({
+        gpu,
         // Never compile llama.cpp or fetch its sources: use the prebuilt binary or fail.
         build: 'never',
         skipDownload: true,
@@ -154,7 +167,6 @@ export class LlamaRuntime implements InferenceRuntime {
         logLevel: LlamaLogLevel.warn,
         logger: (level: LlamaLogLevel, message: string) => log?.(level, message.trimEnd()),
       });
-      return new LlamaRuntime(llama, threads);
     } catch (error) {
       throw new RuntimeUnavailableError(
         `node-llama-cpp found no usable prebuilt llama.cpp binary (${error instanceof Error ? error.message : String(error)}); ` +
@@ -162,6 +174,8 @@ export class LlamaRuntime implements InferenceRuntime {
         { cause: error },
       );
     }
+    if (threadPool.mode === 'persistent') assertOneLlamaLibrary();
+    return new LlamaRuntime(llama, threads, threadPool);
   }
 
   capabilities(): RuntimeCapabilities {
@@ -170,6 +184,8 @@ export class LlamaRuntime implements InferenceRuntime {
       partialModelExecution: false,
       accelerator: gpu === false ? 'cpu' : gpu,
       threads: this.threads,
+      threadPool: this.threadPool.mode,
+      threadPoolDetail: this.threadPool.detail,
     };
   }
 

@@ -37,6 +37,13 @@ export interface RuntimeCapabilities {
   /** `cpu`, or the GPU backend in use (`cuda`, `vulkan`, `metal`). */
   readonly accelerator: string;
   readonly threads: number;
+  /**
+   * How llama.cpp's threads are kept (llama-thread-pool.ts): `persistent`, a pool per context,
+   * or `per-call`, created on every decode; absent where the runtime has none.
+   */
+  readonly threadPool?: 'persistent' | 'per-call';
+  /** The pool module's path, or why the threads are per-call. */
+  readonly threadPoolDetail?: string;
 }
 
 export interface SamplingOptions {

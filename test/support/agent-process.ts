@@ -13,6 +13,9 @@ export interface LogLine {
   batchId?: string;
   requestId?: string;
   finishReason?: string;
+  /** How the agent keeps llama.cpp's threads (on the 'agent serving' line). */
+  threadPool?: string;
+  threadPoolDetail?: string;
 }
 
 export interface AgentProcess {

@@ -474,7 +474,9 @@ describe('agent over gRPC with mTLS', () => {
     const running = new Promise<void>((resolve) => (started = resolve));
     const stream = (async () => {
       const events: ExecuteBatchResponse[] = [];
-      for await (const event of client.executeBatch(batch('drain-1', ['Finish me please'], 24))) {
+      // 96 tokens: still running when drain-2 is queued and the shutdown starts, also under load
+      // (with 24, the tiny model sometimes finished first and drain-2 ran instead of queueing).
+      for await (const event of client.executeBatch(batch('drain-1', ['Finish me please'], 96))) {
         events.push(event);
         if (event.event?.$case === 'token') started();
       }

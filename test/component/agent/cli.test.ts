@@ -116,9 +116,12 @@ describe('edgellm agent --config', () => {
 
   it("runs llama.cpp's calls on one libuv pool thread unless UV_THREADPOOL_SIZE is set", async () => {
     // The model loaded and the start-up calibration ran on the pool before 'agent serving'.
+    // Per-call llama.cpp threads: a persistent pool's threads take the name of the libuv worker
+    // that created them (the next test counts those).
+    const perCall = { EDGELLM_LLAMA_THREAD_POOL: 'per-call' };
     for (const [env, expected] of [
-      [{ UV_THREADPOOL_SIZE: undefined }, 1],
-      [{ UV_THREADPOOL_SIZE: '3' }, 3],
+      [{ ...perCall, UV_THREADPOOL_SIZE: undefined }, 1],
+      [{ ...perCall, UV_THREADPOOL_SIZE: '3' }, 3],
     ] as const) {
       const { proc, exited } = await startAgent(['--config', join(dir, 'agent.yaml')], env);
       expect(await libuvWorkers(proc.pid ?? 0)).toBe(expected);
@@ -126,6 +129,53 @@ describe('edgellm agent --config', () => {
       expect(await exited).toBe(0);
       child = undefined;
     }
+  });
+
+  it("keeps llama.cpp's threads in a persistent pool per context unless EDGELLM_LLAMA_THREAD_POOL=per-call", async () => {
+    const threadsAfterBatch = new Map<string, number>();
+    for (const mode of ['persistent', 'per-call'] as const) {
+      const { proc, address, lines, exited } = await startAgent(
+        ['--config', join(dir, 'agent.yaml')],
+        { EDGELLM_LLAMA_THREAD_POOL: mode === 'persistent' ? undefined : mode },
+      );
+      expect(lines.find((l) => l.msg === 'agent serving')?.threadPool).toBe(mode);
+      const client = new AgentClient({
+        address,
+        tls: { ca: pki.ca.cert, cert: pki.client.cert, key: pki.client.key },
+      });
+      try {
+        const events = await collectBatch(
+          client.executeBatch({
+            batchId: `pool-${mode}`,
+            model: 'tiny',
+            requests: ['a', 'b'].map((id) => ({
+              id,
+              prompt: 'Hello',
+              maxTokens: 8,
+              sampling: undefined,
+              deadline: undefined,
+              messages: [],
+              stop: [],
+            })),
+          }),
+        );
+        const last = events.at(-1)?.event;
+        expect(last?.$case === 'summary' && last.value.state).toBe(
+          BatchState.BATCH_STATE_SUCCEEDED,
+        );
+      } finally {
+        client.close();
+      }
+      threadsAfterBatch.set(mode, (await readdir(`/proc/${proc.pid ?? 0}/task`)).length);
+      proc.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      child = undefined;
+    }
+    // threads: 2 is the caller and one pool thread, for the model's one context; the start-up
+    // calibration's context was freed with its pool.
+    expect(
+      (threadsAfterBatch.get('persistent') ?? 0) - (threadsAfterBatch.get('per-call') ?? 0),
+    ).toBe(1);
   });
 
   it('--simulate serves a configured model without reading its file, with an exact profile', async () => {

@@ -50,6 +50,9 @@ describe('LlamaRuntime', () => {
       partialModelExecution: false,
       accelerator: 'cpu',
       threads: 2,
+      // make build built the module, so every context has a persistent llama.cpp thread pool
+      threadPool: 'persistent',
+      threadPoolDetail: expect.stringMatching(/dist\/native\/llama-thread-pool\.node$/),
     });
     // The tiny vocabulary has one token per character (plus a few merges).
     expect(await runtime.countTokens(MODEL, 'xyz')).toBe(4); // '▁', 'x', 'y', 'z'
