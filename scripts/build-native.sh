@@ -5,45 +5,38 @@
 #
 # Inputs, all from what `npm install` put in node_modules (nothing is downloaded): the llama.cpp
 # headers from the source node-llama-cpp ships as a git bundle (llama/gitRelease.bundle), and the
-# prebuilt libraries the agent loads (@node-llama-cpp/linux-x64/bins/linux-x64/), which the module
-# links with an rpath relative to dist/native/ (the same layout in the repository and in the
-# agent image's /app). Cached under .cache/native/<key>/, key = hash of this script, the source,
-# the bundle, the libraries and the compiler's version. Needs a C++17 compiler and git. Only
-# linux-x64 has the prebuilt CPU libraries this targets; elsewhere it builds nothing and the
-# runtime keeps ggml's per-call threads.
+# prebuilt libraries the agent loads (@node-llama-cpp/<platform>/bins/<platform>/, found by
+# llama-cpp-prebuilt.sh), which the module links with an rpath relative to dist/native/ (the same
+# layout in the repository and in the agent image's /app). Cached under .cache/native/<key>/,
+# key = hash of these scripts, the source, the bundle, the libraries and the compiler's version.
+# Needs a C++17 compiler and git. On a platform without node-llama-cpp's prebuilt Linux CPU
+# libraries it builds nothing and the runtime keeps ggml's per-call threads.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 src="$repo_root/native/llama-thread-pool.cpp"
 dest="$repo_root/dist/native/llama-thread-pool.node"
-nlc="$repo_root/node_modules/node-llama-cpp"
-bundle="$nlc/llama/gitRelease.bundle"
-platform=linux-x64
-bins="$repo_root/node_modules/@node-llama-cpp/$platform/bins/$platform"
+who=build-native
+# shellcheck source=llama-cpp-prebuilt.sh
+source "$repo_root/scripts/llama-cpp-prebuilt.sh"
 
-if [[ "$(uname -s)-$(uname -m)" != Linux-x86_64 ]]; then
-  echo "build-native: $(uname -s)-$(uname -m) has no prebuilt $platform llama.cpp; skipping the thread pool module" >&2
+if [[ -z "$platform" ]]; then
+  echo "$who: node-llama-cpp has no prebuilt $(uname -s)-$(uname -m) CPU build; skipping the thread pool module" >&2
   rm -f "$dest"
   exit 0
 fi
-for f in "$bundle" "$bins/libggml-base.so"; do
-  [[ -e "$f" ]] || { echo "build-native: $f is missing; run make setup (npm install)" >&2; exit 1; }
-done
+llama_cpp_prebuilt
 cxx="${CXX:-c++}"
 for tool in git "$cxx"; do
-  command -v "$tool" >/dev/null || { echo "build-native: $tool is not installed (apt-get install g++ git)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "$who: $tool is not installed (apt-get install g++ git)" >&2; exit 1; }
 done
-libllama=$(cd "$bins" && ls libllama.v*.so 2>/dev/null | head -n1)
-libggml=$(cd "$bins" && ls libggml.v*.so 2>/dev/null | head -n1)
-[[ -n "$libllama" && -n "$libggml" ]] || { echo "build-native: no libllama.v*.so / libggml.v*.so in $bins" >&2; exit 1; }
 
-key=$( (cat "${BASH_SOURCE[0]}" "$src"; sha256sum "$bundle" "$bins/$libllama" "$bins/$libggml" \
+key=$( (cat "${BASH_SOURCE[0]}" "$repo_root/scripts/llama-cpp-prebuilt.sh" "$src"; sha256sum "$bundle" "$bins/$libllama" "$bins/$libggml" \
   "$bins/libggml-base.so" | cut -d' ' -f1; "$cxx" --version | head -n1) | sha256sum | cut -c1-16)
 cached="$repo_root/.cache/native/$key/llama-thread-pool.node"
 if [[ ! -f "$cached" ]]; then
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
-  git clone --quiet --bare "$bundle" "$work/git"
-  git --git-dir="$work/git" archive HEAD include ggml/include | tar -x -C "$work"
+  extract_llama_source "$work" include ggml/include
   mkdir -p "$(dirname "$cached")"
   # $ORIGIN/../..: the folder holding dist/ and node_modules/ (the repository, or /app).
   "$cxx" -std=c++17 -O2 -shared -fPIC -Wall -Wextra -Werror \

@@ -14,28 +14,16 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo_root="$(cd "$here/../.." && pwd)"
-nlc="$repo_root/node_modules/node-llama-cpp"
-bundle="$nlc/llama/gitRelease.bundle"
-info="$nlc/llama/llama.cpp.info.json"
-
-case "$(uname -s)-$(uname -m)" in
-  Linux-x86_64) platform=linux-x64 ;;
-  Linux-aarch64) platform=linux-arm64 ;;
-  *) echo "llama-batched-bench: unsupported platform $(uname -s)-$(uname -m) (linux x64/arm64 only)" >&2; exit 1 ;;
-esac
-bins="$repo_root/node_modules/@node-llama-cpp/$platform/bins/$platform"
-for f in "$bundle" "$info" "$bins/libllama-common.so" "$bins/libggml-base.so"; do
-  [[ -e "$f" ]] || { echo "llama-batched-bench: $f is missing; run make setup (npm install)" >&2; exit 1; }
-done
+who=llama-batched-bench
+# shellcheck source=../../scripts/llama-cpp-prebuilt.sh
+source "$repo_root/scripts/llama-cpp-prebuilt.sh"
+[[ -n "$platform" ]] || { echo "$who: unsupported platform $(uname -s)-$(uname -m) (linux x64/arm64 only)" >&2; exit 1; }
+llama_cpp_prebuilt
 for tool in cmake git "${CXX:-c++}"; do
-  command -v "$tool" >/dev/null || { echo "llama-batched-bench: $tool is not installed (apt-get install cmake g++ git)" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "$who: $tool is not installed (apt-get install cmake g++ git)" >&2; exit 1; }
 done
-# The versioned library names (libllama.v<tag>.so) follow node-llama-cpp's release tag.
-libllama=$(cd "$bins" && ls libllama.v*.so 2>/dev/null | head -n1)
-libggml=$(cd "$bins" && ls libggml.v*.so 2>/dev/null | head -n1)
-[[ -n "$libllama" && -n "$libggml" ]] || { echo "llama-batched-bench: no libllama.v*.so / libggml.v*.so in $bins" >&2; exit 1; }
 
-key=$( (cat "$here/build.sh" "$here/CMakeLists.txt" "$info"; sha256sum "$bundle" "$bins/libllama-common.so" \
+key=$( (cat "$here/build.sh" "$here/CMakeLists.txt" "$repo_root/scripts/llama-cpp-prebuilt.sh" "$info"; sha256sum "$bundle" "$bins/libllama-common.so" \
   "$bins/$libllama" "$bins/$libggml" "$bins/libggml-base.so" | cut -d' ' -f1; "${CXX:-c++}" --version | head -n1;
   cmake --version | head -n1) | sha256sum | cut -c1-16)
 out_dir="$repo_root/.cache/llama-batched-bench/$key"
@@ -51,8 +39,7 @@ start=$(date +%s)
 work="$out_dir.tmp.$$"
 rm -rf "$work" && mkdir -p "$work/src"
 trap 'rm -rf "$work"' EXIT
-git clone --quiet --bare "$bundle" "$work/git"
-git --git-dir="$work/git" archive HEAD include common ggml/include tools/batched-bench vendor | tar -x -C "$work/src"
+extract_llama_source "$work/src" include common ggml/include tools/batched-bench vendor
 cmake -S "$here" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_SRC="$work/src" -DNLC_BINS="$bins" \
   -DLIBLLAMA="$libllama" -DLIBGGML="$libggml" >&2
 cmake --build "$work/build" --parallel 2 >&2

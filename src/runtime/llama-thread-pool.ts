@@ -35,8 +35,8 @@ let loadedFrom: string | undefined;
 
 /**
  * Loads the thread pool module into this process (once) unless `env` asks for per-call threads
- * or the module is not built (linux-x64 only). Must run before node-llama-cpp loads its addon
- * (getLlama); later contexts of every model get a pool.
+ * or the module is not built (Linux x64 and arm64 only). Must run before node-llama-cpp loads
+ * its addon (getLlama); later contexts of every model get a pool.
  */
 export function usePersistentThreadPool(
   env: Readonly<Record<string, string | undefined>> = process.env,
@@ -51,7 +51,10 @@ export function usePersistentThreadPool(
   if (loadedFrom !== undefined) return { mode: 'persistent', detail: loadedFrom };
   const path = threadPoolModulePath();
   if (!existsSync(path)) {
-    return { mode: 'per-call', detail: `${path} is not built (make build builds it on linux-x64)` };
+    return {
+      mode: 'per-call',
+      detail: `${path} is not built (make build builds it where node-llama-cpp has prebuilt Linux CPU libraries)`,
+    };
   }
   // RTLD_GLOBAL: the addon node-llama-cpp loads next resolves llama.cpp's functions here first.
   process.dlopen({ exports: {} }, path, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL);
