@@ -8,9 +8,10 @@
 # prebuilt libraries the agent loads (@node-llama-cpp/<platform>/bins/<platform>/, found by
 # llama-cpp-prebuilt.sh), which the module links with an rpath relative to dist/native/ (the same
 # layout in the repository and in the agent image's /app). Cached under .cache/native/<key>/,
-# key = hash of these scripts, the source, the bundle, the libraries and the compiler's version.
-# Needs a C++17 compiler and git. On a platform without node-llama-cpp's prebuilt Linux CPU
-# libraries it builds nothing and the runtime keeps ggml's per-call threads.
+# key = hash of these scripts, the source, Node-API's header, the bundle, the libraries and the
+# compiler's version. Needs a C++17 compiler, git and Node's headers (Node-API). On a platform
+# without node-llama-cpp's prebuilt Linux CPU libraries it builds nothing and the runtime keeps
+# ggml's per-call threads.
 set -euo pipefail
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 src="$repo_root/native/llama-thread-pool.cpp"
@@ -26,21 +27,26 @@ if [[ -z "$platform" ]]; then
 fi
 llama_cpp_prebuilt
 cxx="${CXX:-c++}"
-for tool in git "$cxx"; do
-  command -v "$tool" >/dev/null || { echo "$who: $tool is not installed (apt-get install g++ git)" >&2; exit 1; }
+for tool in git "$cxx" node; do
+  command -v "$tool" >/dev/null || { echo "$who: $tool is not installed (apt-get install g++ git; node: make setup)" >&2; exit 1; }
 done
+# Node-API's headers come with Node (the one scripts/ensure-node.sh provides has them).
+node_include="$(dirname "$(dirname "$(command -v node)")")/include/node"
+[[ -f "$node_include/node_api.h" ]] || { echo "$who: $node_include/node_api.h is missing (Node's headers)" >&2; exit 1; }
 
-key=$( (cat "${BASH_SOURCE[0]}" "$repo_root/scripts/llama-cpp-prebuilt.sh" "$src"; sha256sum "$bundle" "$bins/$libllama" "$bins/$libggml" \
+key=$( (cat "${BASH_SOURCE[0]}" "$repo_root/scripts/llama-cpp-prebuilt.sh" "$src" "$node_include/node_api.h"; sha256sum "$bundle" "$bins/$libllama" "$bins/$libggml" \
   "$bins/libggml-base.so" | cut -d' ' -f1; "$cxx" --version | head -n1) | sha256sum | cut -c1-16)
 cached="$repo_root/.cache/native/$key/llama-thread-pool.node"
+# A module that fails to build must not stay behind from an earlier build.
+rm -f "$dest"
 if [[ ! -f "$cached" ]]; then
   work="$(mktemp -d)"
   trap 'rm -rf "$work"' EXIT
   extract_llama_source "$work" include ggml/include
   mkdir -p "$(dirname "$cached")"
   # $ORIGIN/../..: the folder holding dist/ and node_modules/ (the repository, or /app).
-  "$cxx" -std=c++17 -O2 -shared -fPIC -Wall -Wextra -Werror \
-    -I"$work/include" -I"$work/ggml/include" -o "$work/llama-thread-pool.node" "$src" \
+  "$cxx" -std=c++17 -O2 -shared -fPIC -Wall -Wextra \
+    -I"$work/include" -I"$work/ggml/include" -I"$node_include" -o "$work/llama-thread-pool.node" "$src" \
     -L"$bins" -l:"$libllama" -l:"$libggml" -l:libggml-base.so -ldl \
     -Wl,-rpath,"\$ORIGIN/../../node_modules/@node-llama-cpp/$platform/bins/$platform"
   mv -f "$work/llama-thread-pool.node" "$cached"

@@ -20,17 +20,17 @@ llama_cpp_prebuilt() {
   for f in "$bundle" "$info" "$bins/libllama-common.so" "$bins/libggml-base.so"; do
     [[ -e "$f" ]] || { echo "$who: $f is missing; run make setup (npm install)" >&2; return 1; }
   done
-  libllama=$(cd "$bins" && ls libllama.v*.so 2>/dev/null | head -n1)
-  libggml=$(cd "$bins" && ls libggml.v*.so 2>/dev/null | head -n1)
+  libllama=$(cd "$bins" && compgen -G 'libllama.v*.so' | head -n1 || true)
+  libggml=$(cd "$bins" && compgen -G 'libggml.v*.so' | head -n1 || true)
   [[ -n "$libllama" && -n "$libggml" ]] || { echo "$who: no libllama.v*.so / libggml.v*.so in $bins" >&2; return 1; }
 }
 
 extract_llama_source() {
-  local dest=$1 git_dir
+  local dest=$1
   shift
-  git_dir="$(mktemp -d)"
-  git clone --quiet --bare "$bundle" "$git_dir"
   mkdir -p "$dest"
-  git --git-dir="$git_dir" archive HEAD "$@" | tar -x -C "$dest"
-  rm -rf "$git_dir"
+  # The clone lives in DEST, so the caller's clean-up of its work folder removes it on failure.
+  git clone --quiet --bare "$bundle" "$dest/.llama-cpp.git"
+  git --git-dir="$dest/.llama-cpp.git" archive HEAD "$@" | tar -x -C "$dest"
+  rm -rf "$dest/.llama-cpp.git"
 }

@@ -9,7 +9,7 @@
 // addon makes the addon's llama_init_from_model and llama_free resolve to the module's wrappers,
 // which attach a pool to each new context as llama.cpp's own tools do.
 // `EDGELLM_LLAMA_THREAD_POOL=per-call` keeps ggml's per-call threads.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { constants } from 'node:os';
 import { join } from 'node:path';
 import { RuntimeUnavailableError } from './errors.js';
@@ -31,15 +31,23 @@ export function threadPoolModulePath(root = repoRoot()): string {
   return join(root, 'dist', 'native', 'llama-thread-pool.node');
 }
 
-let loadedFrom: string | undefined;
+/** What the module exports. */
+interface ThreadPoolModule {
+  /** Contexts that have a pool now (in this process). */
+  attachedPools(): number;
+}
+
+let loaded: { readonly path: string; readonly module: ThreadPoolModule } | undefined;
 
 /**
- * Loads the thread pool module into this process (once) unless `env` asks for per-call threads
- * or the module is not built (Linux x64 and arm64 only). Must run before node-llama-cpp loads
- * its addon (getLlama); later contexts of every model get a pool.
+ * Loads the thread pool module into this process (once) unless `env` asks for per-call threads,
+ * the module is not built (Linux x64 and arm64 only) or it does not load (then per-call, with the
+ * loader's error). Must run before node-llama-cpp loads its addon (getLlama); later contexts of
+ * node-llama-cpp's prebuilt CPU build get a pool.
  */
 export function usePersistentThreadPool(
   env: Readonly<Record<string, string | undefined>> = process.env,
+  path = threadPoolModulePath(),
 ): ThreadPoolChoice {
   const setting = env[THREAD_POOL_ENV] ?? 'persistent';
   if (setting !== 'persistent' && setting !== 'per-call') {
@@ -48,43 +56,31 @@ export function usePersistentThreadPool(
     );
   }
   if (setting === 'per-call') return { mode: 'per-call', detail: `${THREAD_POOL_ENV}=per-call` };
-  if (loadedFrom !== undefined) return { mode: 'persistent', detail: loadedFrom };
-  const path = threadPoolModulePath();
+  if (loaded !== undefined) return { mode: 'persistent', detail: loaded.path };
   if (!existsSync(path)) {
     return {
       mode: 'per-call',
       detail: `${path} is not built (make build builds it where node-llama-cpp has prebuilt Linux CPU libraries)`,
     };
   }
-  // RTLD_GLOBAL: the addon node-llama-cpp loads next resolves llama.cpp's functions here first.
-  process.dlopen({ exports: {} }, path, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL);
-  loadedFrom = path;
+  const module = { exports: {} as Partial<ThreadPoolModule> };
+  try {
+    // RTLD_GLOBAL: the addon node-llama-cpp loads next resolves llama.cpp's functions here first.
+    process.dlopen(module, path, constants.dlopen.RTLD_NOW | constants.dlopen.RTLD_GLOBAL);
+  } catch (error) {
+    // E.g. built for other llama.cpp libraries than node_modules holds now: make build rebuilds.
+    const reason = error instanceof Error ? error.message : String(error);
+    return { mode: 'per-call', detail: `could not load ${path} (run make build): ${reason}` };
+  }
+  const { attachedPools } = module.exports;
+  if (typeof attachedPools !== 'function') {
+    return { mode: 'per-call', detail: `${path} exports no attachedPools(); run make build` };
+  }
+  loaded = { path, module: { attachedPools } };
   return { mode: 'persistent', detail: path };
 }
 
-/**
- * The distinct libllama files `maps` (a /proc/<pid>/maps text) has mapped. With the module
- * loaded there must be exactly one: its wrappers call the next llama_init_from_model, which is
- * in the libllama it links (the prebuilt CPU one), so contexts of another llama.cpp build would
- * reach the wrong library.
- */
-export function mappedLlamaLibraries(maps: string): string[] {
-  const paths = new Set<string>();
-  for (const line of maps.split('\n')) {
-    const path = line.slice(line.indexOf('/'));
-    // libllama.so or libllama.v<tag>.so (not libllama-common.so, which node-llama-cpp also loads)
-    if (line.includes('/') && /\/libllama\.(v[^/]*\.)?so$/.test(path)) paths.add(path);
-  }
-  return [...paths];
-}
-
-/** Throws RuntimeUnavailableError when this process has more than one libllama mapped. */
-export function assertOneLlamaLibrary(maps = readFileSync('/proc/self/maps', 'utf8')): void {
-  const libraries = mappedLlamaLibraries(maps);
-  if (libraries.length > 1) {
-    throw new RuntimeUnavailableError(
-      `two llama.cpp libraries are loaded (${libraries.join(', ')}), so the persistent thread pool ` +
-        `module would wrap the wrong one; set ${THREAD_POOL_ENV}=per-call`,
-    );
-  }
+/** Contexts with a persistent pool in this process now (0 without the module). */
+export function attachedPools(): number {
+  return loaded?.module.attachedPools() ?? 0;
 }

@@ -10,7 +10,7 @@ import { performance } from 'node:perf_hooks';
 import { checkBatch } from './batch-checks.js';
 import { runDecodeLoop } from './decode-loop.js';
 import {
-  assertOneLlamaLibrary,
+  attachedPools,
   usePersistentThreadPool,
   type ThreadPoolChoice,
 } from './llama-thread-pool.js';
@@ -153,7 +153,10 @@ export class LlamaRuntime implements InferenceRuntime {
     const threadPool: ThreadPoolChoice =
       gpu === false
         ? usePersistentThreadPool()
-        : { mode: 'per-call', detail: 'a GPU build: the pool module wraps the CPU libraries' };
+        : {
+            mode: 'per-call',
+            detail: 'a GPU build (the pool module serves the prebuilt CPU build only)',
+          };
     let llama: Llama;
     try {
       llama = await getLlama({
@@ -174,7 +177,6 @@ export class LlamaRuntime implements InferenceRuntime {
         { cause: error },
       );
     }
-    if (threadPool.mode === 'persistent') assertOneLlamaLibrary();
     return new LlamaRuntime(llama, threads, threadPool);
   }
 
@@ -184,8 +186,22 @@ export class LlamaRuntime implements InferenceRuntime {
       partialModelExecution: false,
       accelerator: gpu === false ? 'cpu' : gpu,
       threads: this.threads,
-      threadPool: this.threadPool.mode,
-      threadPoolDetail: this.threadPool.detail,
+      ...this.threadPoolNow(),
+    };
+  }
+  /**
+   * The pool as it is: persistent only while the module has attached a pool to at least as
+   * many contexts as this runtime holds (one per loaded model), so a wrapper that was bypassed
+   * shows as per-call.
+   */
+  private threadPoolNow(): Pick<RuntimeCapabilities, 'threadPool' | 'threadPoolDetail'> {
+    const { mode, detail } = this.threadPool;
+    if (mode === 'per-call' || attachedPools() >= this.models.size) {
+      return { threadPool: mode, threadPoolDetail: detail };
+    }
+    return {
+      threadPool: 'per-call',
+      threadPoolDetail: `${detail} is loaded, but ${String(attachedPools())} of ${String(this.models.size)} contexts have a pool`,
     };
   }
 

@@ -50,7 +50,8 @@ describe('LlamaRuntime', () => {
       partialModelExecution: false,
       accelerator: 'cpu',
       threads: 2,
-      // make build built the module, so every context has a persistent llama.cpp thread pool
+      // make build built the module, and the model's context has a persistent llama.cpp thread
+      // pool (the runtime counts the pools the module attached)
       threadPool: 'persistent',
       threadPoolDetail: expect.stringMatching(/dist\/native\/llama-thread-pool\.node$/),
     });
