@@ -36,8 +36,12 @@ function uptime(): string {
  * Agent over gRPC vs llama-batched-bench (runtime-speed.ts), with the agent in its own process
  * keeping llama.cpp's threads as `threadPool` says (src/runtime/llama-thread-pool.ts).
  */
-async function speedPart(threads: number, repeats: number, threadPool: ThreadPoolMode) {
-  const batchedBench = await buildBatchedBench();
+async function speedPart(
+  batchedBench: string,
+  threads: number,
+  repeats: number,
+  threadPool: ThreadPoolMode,
+) {
   const dir = await mkdtemp(join(tmpdir(), 'edgellm-bench-runtime-'));
   const config = join(dir, 'agent.yaml');
   await writeFile(
@@ -55,15 +59,14 @@ async function speedPart(threads: number, repeats: number, threadPool: ThreadPoo
     ].join('\n'),
   );
   const agent = await startAgentProcess(['--config', config], { [THREAD_POOL_ENV]: threadPool });
-  const serving = agent.lines.find((l) => l.msg === 'agent serving');
-  if (serving?.threadPool !== threadPool) {
-    agent.proc.kill('SIGTERM');
-    throw new Error(
-      `the agent keeps llama.cpp's threads ${String(serving?.threadPool)}, not ${threadPool}: ${String(serving?.threadPoolDetail)}`,
-    );
-  }
   const client = new AgentClient({ address: agent.address, tls: { insecure: true } });
   try {
+    const serving = agent.lines.find((l) => l.msg === 'agent serving');
+    if (serving?.threadPool !== threadPool) {
+      throw new Error(
+        `the agent keeps llama.cpp's threads ${String(serving?.threadPool)}, not ${threadPool}: ${String(serving?.threadPoolDetail)}`,
+      );
+    }
     const prompts = await findPrompts(
       client,
       MODEL,
@@ -104,8 +107,9 @@ export const runtimeSuite: BenchSuite = {
     const threads = Number(process.env.BENCH_THREADS ?? 2);
     const repeats = quick ? 1 : 5;
     const loadBefore = uptime();
-    const { prompts, speed } = await speedPart(threads, repeats, 'persistent');
-    const perCall = await speedPart(threads, repeats, 'per-call');
+    const batchedBench = await buildBatchedBench();
+    const { prompts, speed } = await speedPart(batchedBench, threads, repeats, 'persistent');
+    const perCall = await speedPart(batchedBench, threads, repeats, 'per-call');
     const loadAfter = uptime();
     const markdown = [
       `SmolLM2-135M-Instruct ${REGISTRY_MODEL.quantization} (PyPI \`${REGISTRY_MODEL.pypiPackage}\` ` +

@@ -136,14 +136,15 @@ export class Agent {
         },
       );
     }
+    const { threadPool, threadPoolDetail } = runtime.capabilities();
     logger.info(
       {
         address,
         metrics: metricsServer?.address,
         mtls: 'caFile' in config.tls,
         models: runtime.loadedModels().map((m) => m.name),
-        threadPool: runtime.capabilities().threadPool,
-        threadPoolDetail: runtime.capabilities().threadPoolDetail,
+        threadPool,
+        threadPoolDetail,
       },
       'agent serving',
     );

@@ -189,6 +189,7 @@ export class LlamaRuntime implements InferenceRuntime {
       ...this.threadPoolNow(),
     };
   }
+
   /**
    * The pool as it is: persistent only while the module has attached a pool to at least as
    * many contexts as this runtime holds (one per loaded model), so a wrapper that was bypassed
@@ -196,12 +197,13 @@ export class LlamaRuntime implements InferenceRuntime {
    */
   private threadPoolNow(): Pick<RuntimeCapabilities, 'threadPool' | 'threadPoolDetail'> {
     const { mode, detail } = this.threadPool;
-    if (mode === 'per-call' || attachedPools() >= this.models.size) {
+    const attached = mode === 'persistent' ? attachedPools() : 0;
+    if (mode === 'per-call' || attached >= this.models.size) {
       return { threadPool: mode, threadPoolDetail: detail };
     }
     return {
       threadPool: 'per-call',
-      threadPoolDetail: `${detail} is loaded, but ${String(attachedPools())} of ${String(this.models.size)} contexts have a pool`,
+      threadPoolDetail: `${detail} is loaded, but ${String(attached)} of ${String(this.models.size)} contexts have a pool`,
     };
   }
 
