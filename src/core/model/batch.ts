@@ -5,6 +5,7 @@
 // `ragged` padding (O(b log b): the active set shrinks as sequences finish) and `noise-scaled`
 // links (O(b) per bisection step).
 import { decodeFlops, denseFlopsPerTokenLayer, prefillFlops } from './flops.js';
+import { fixedShapeModel, fixedShapeNode, fixedShapeOptions } from './fixed-shape.js';
 import { kvBytesPerToken, weightBytes } from './memory.js';
 import {
   COMMUNICATION_MODEL,
@@ -137,16 +138,19 @@ export class CostModel {
   readonly effectiveFlops: number;
   private readonly denseFlops: number;
   private readonly needsMembers: boolean;
+  /** The caller's node, variant and options, copied in one shape each (fixed-shape.ts). */
+  readonly node: NodeResources;
+  readonly model: ModelVariant;
+  readonly options: CostOptions;
 
-  constructor(
-    readonly node: NodeResources,
-    readonly model: ModelVariant,
-    readonly options: CostOptions,
-  ) {
-    this.weightBytes = weightBytes(model);
-    this.kvBytesPerToken = kvBytesPerToken(model);
-    this.effectiveFlops = node.utilization * node.computeFlops * model.computeFactor;
-    this.denseFlops = denseFlopsPerTokenLayer(model);
+  constructor(node: NodeResources, model: ModelVariant, options: CostOptions) {
+    this.node = fixedShapeNode(node);
+    this.model = fixedShapeModel(model);
+    this.options = fixedShapeOptions(options);
+    this.weightBytes = weightBytes(this.model);
+    this.kvBytesPerToken = kvBytesPerToken(this.model);
+    this.effectiveFlops = this.node.utilization * this.node.computeFlops * this.model.computeFactor;
+    this.denseFlops = denseFlopsPerTokenLayer(this.model);
     if (
       options.compute === COMPUTE_MODEL.roofline &&
       !((node.memoryBandwidthBytesPerSecond ?? 0) > 0)

@@ -21,11 +21,11 @@ export function prefilter(instance: ScheduleInstance): Candidates {
   const empty = emptyState();
   let checks = 0;
   instance.requests.forEach((demand, index) => {
-    if (!isEligible(instance.model, instance.bestPerplexity, demand.maxPerplexityIncrease)) {
+    if (!isEligible(cost.model, instance.bestPerplexity, demand.maxPerplexityIncrease)) {
       rejected.push({ id: demand.id, reason: REJECTION.ineligible });
       return;
     }
-    if (!fitsSequence(instance.model, demand)) {
+    if (!fitsSequence(cost.model, demand)) {
       rejected.push({ id: demand.id, reason: REJECTION.context });
       return;
     }

@@ -5,7 +5,11 @@
 // compile cache does not remove (docs/scheduling-solvers.md, "Cold"). A long-running caller (the
 // operator) therefore runs these synthetic decisions once at start-up, before its first round:
 // they decide nothing and their results are dropped; what remains is V8's compiled and optimised
-// code for the solvers. Pure: the caller passes the clock that bounds each decision.
+// code for the solvers. The defaults (20 rounds of the four padding x objective pairs at 256
+// requests, about 0.3 s) are what it took for a fresh process's first real decision at 256 to
+// run at warm speed on every pair: with 3 rounds at 128 requests the exact cell search of
+// objective tokens was still interpreted (2 of 10 static and 2 of 10 ragged first decisions
+// over 10 ms; docs/scheduling-solvers.md, "Warmed"). Pure: the caller passes the clock.
 import type { ModelVariant, NodeResources, Objective, Padding } from '../model/types.js';
 import { COST_DEFAULTS, OBJECTIVE, PADDING } from '../model/types.js';
 import { createRng, uniform, uniformInt } from '../random.js';
@@ -34,7 +38,13 @@ const MODEL: ModelVariant = {
   perplexity: 5.47,
 };
 
-/** A synthetic instance of `n` requests (prompts 64-1024, outputs 32-512, deadlines 1-6 s). */
+/**
+ * A synthetic instance of `n` requests (prompts 64-1024, outputs 32-512, deadlines 1-6 s). One
+ * request in four carries a split plan's server fraction (0.5-1), so that the compiled code has
+ * seen fractional per-request scales as well as whole ones: a field V8 has only seen holding
+ * small integers changes representation, and deoptimises the code that reads it, when the first
+ * fraction arrives (model/fixed-shape.ts says more).
+ */
 export function warmUpInstance(
   n: number,
   seed: number,
@@ -50,6 +60,7 @@ export function warmUpInstance(
     maxPerplexityIncrease: 1,
     uplinkSpectralEfficiency: uniform(rng, 1, 6),
     downlinkSpectralEfficiency: uniform(rng, 1, 6),
+    ...(i === n - 1 ? { serverComputeFraction: uniform(rng, 0.5, 1) } : {}),
   }));
   return {
     node: NODE,
@@ -63,12 +74,17 @@ export function warmUpInstance(
 export interface WarmUpOptions {
   /** Policies to warm (default: the sweep, the default policy everywhere). */
   readonly policies?: readonly Policy[];
-  /** Decisions per policy, padding and objective (default 3). */
+  /** Decisions per policy, padding and objective (default 20). */
   readonly rounds?: number;
-  /** Requests per synthetic instance (default 128). */
+  /** Requests per synthetic instance (default 256). */
   readonly requests?: number;
   /** Budget of each decision in seconds (default 0.05). */
   readonly maxSeconds?: number;
+  /**
+   * No round starts after this many seconds (default 1): the sweep's 80 default decisions take
+   * about 0.3 s, DFTSP's would take 4 s (each runs to its budget at 256 requests).
+   */
+  readonly totalSeconds?: number;
   /**
    * A batch size cap for every second round (a cap that binds changes where the sweep spends
    * its time: docs/scheduling-solvers.md); default none, so no round is capped.
@@ -78,9 +94,10 @@ export interface WarmUpOptions {
 
 export const WARM_UP_DEFAULTS = {
   policies: [POLICY.sweep],
-  rounds: 3,
-  requests: 128,
+  rounds: 20,
+  requests: 256,
   maxSeconds: 0.05,
+  totalSeconds: 1,
 } as const satisfies Omit<Required<WarmUpOptions>, 'maxBatchSize'>;
 
 /** Runs the synthetic decisions; returns how many ran and the seconds they took on `clock`. */
@@ -91,7 +108,7 @@ export function warmUpSolvers(
   const o = { ...WARM_UP_DEFAULTS, ...options };
   const started = clock();
   let decisions = 0;
-  for (let round = 0; round < o.rounds; round++) {
+  for (let round = 0; round < o.rounds && clock() - started < o.totalSeconds; round++) {
     for (const policy of o.policies) {
       for (const padding of [PADDING.static, PADDING.ragged]) {
         for (const objective of [OBJECTIVE.requests, OBJECTIVE.tokens]) {

@@ -33,6 +33,15 @@ describe('warmUpInstance', () => {
     expect(result.requests).toBeGreaterThan(1);
     expect(result.requests).toBeLessThan(instance.requests.length);
   });
+
+  it('has one request with a fractional server share (a split plan), the others whole', () => {
+    const split = warmUpInstance(64, 3, 'static', 'requests').requests.filter(
+      (r) => r.serverComputeFraction !== undefined,
+    );
+    expect(split).toHaveLength(1);
+    expect(split[0]?.serverComputeFraction).toBeGreaterThanOrEqual(0.5);
+    expect(split[0]?.serverComputeFraction).toBeLessThan(1);
+  });
 });
 
 describe('warmUpSolvers', () => {
@@ -47,6 +56,14 @@ describe('warmUpSolvers', () => {
     });
     expect(report.decisions).toBe(2 * 2 * 2 * 2);
     expect(report.seconds).toBeGreaterThan(0);
+  });
+
+  it('starts no round once totalSeconds have passed on the clock', () => {
+    let now = 0;
+    const clock = (): number => (now += 0.1);
+    const report = warmUpSolvers(clock, { rounds: 50, requests: 16, totalSeconds: 0.5 });
+    // Each decision reads the clock at least twice (its budget), so a round of 4 takes > 0.5 s.
+    expect(report.decisions).toBe(4);
   });
 
   it('a capped round decides under the cap, as the operator default asks', () => {
