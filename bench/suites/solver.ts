@@ -307,7 +307,7 @@ export const solverSuite: BenchSuite = {
       `DFTSP (the paper's search) and the sweep (ours) with a ${String(BUDGET_MS)} ms budget for the whole decision ` +
         `(search stops at ${String(SEARCH_BUDGET_DEFAULTS.searchShare * 100)}% of it, clock read every ${String(SEARCH_BUDGET_DEFAULTS.clockCheckInterval)} nodes). ` +
         'Warm: one process, after a warm-up on 5 other instances. Cold: a fresh Node process per decision, timing its first call (bench/cold/solve.ts), as the CLI. ' +
-        "Warmed: a fresh process that first ran the operator's start-up warm-up (src/core/scheduler/warm-up.ts: 12 decisions of the same policy on synthetic instances of 128 requests, none of them the measured one), timing its first real call, as an operator's first round. " +
+        "Warmed: a fresh process that first ran the operator's start-up warm-up (src/core/scheduler/warm-up.ts: 80 decisions of the same policy on synthetic instances of 256 requests, or fewer where they pass 1 s, none of them the measured one), timing its first real call, as an operator's first round. " +
         'Times are wall clock (the JSON also has the thread CPU time, which Linux accounts too coarsely to quote at this scale). ' +
         `The optimum is the sweep's answer with a ${String(REFERENCE_MS)} ms budget; ` +
         (unproven.length === 0
