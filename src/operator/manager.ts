@@ -304,7 +304,11 @@ export class Manager {
       maxBatchSize: SCHEDULING_DEFAULTS.maxBatchSize,
     });
     log.info(
-      { decisions: warm.decisions, milliseconds: Math.round(warm.seconds * 1000) },
+      {
+        decisions: warm.decisions,
+        splitPlans: warm.splitPlans,
+        milliseconds: Math.round(warm.seconds * 1000),
+      },
       'solver warmed up',
     );
     const signal = this.stopController.signal;

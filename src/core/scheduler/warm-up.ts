@@ -9,11 +9,14 @@
 // requests, about 0.3 s) are what it took for a fresh process's first real decision at 256 to
 // run at warm speed on every pair: with 3 rounds at 128 requests the exact cell search of
 // objective tokens was still interpreted (2 of 10 static and 2 of 10 ragged first decisions
-// over 10 ms; docs/scheduling-solvers.md, "Warmed"). Pure: the caller passes the clock.
+// over 10 ms; docs/scheduling-solvers.md, "Cold"). Each decision first plans the splits of a
+// few of its requests, as a round does for requests with a client profile, so the split
+// planner is warm too. Pure: the caller passes the clock.
 import type { ModelVariant, NodeResources, Objective, Padding } from '../model/types.js';
 import { COST_DEFAULTS, OBJECTIVE, PADDING } from '../model/types.js';
 import { createRng, uniform, uniformInt } from '../random.js';
 import { schedule } from './schedule.js';
+import { SPLIT_MODE, withSplitPlans, type SplitRequestContext } from './split.js';
 import { POLICY, type Policy, type ScheduleInstance } from './types.js';
 
 /** A 7B-class model in FP16 on a 24 GB edge GPU: memory and deadlines both bind. */
@@ -100,19 +103,50 @@ export const WARM_UP_DEFAULTS = {
   totalSeconds: 1,
 } as const satisfies Omit<Required<WarmUpOptions>, 'maxBatchSize'>;
 
-/** Runs the synthetic decisions; returns how many ran and the seconds they took on `clock`. */
+/** Requests of each synthetic instance whose split the warm-up plans (withSplitPlans). */
+const SPLIT_PLANS_PER_DECISION = 8;
+
+/**
+ * Plans the split of the first requests of `instance` for clients drawn from `seed` (10 GFLOP/s
+ * to 10 TFLOP/s, 1 MB/s to 1 GB/s each way): the path a round takes for requests with
+ * spec.client before its decision, warmed with the rest. The plans are dropped.
+ */
+function warmUpSplitPlans(instance: ScheduleInstance, seed: number): number {
+  const rng = createRng(seed);
+  const logUniform = (lo: number, hi: number): number =>
+    Math.exp(uniform(rng, Math.log(lo), Math.log(hi)));
+  const splits = new Map<string, SplitRequestContext>();
+  for (const r of instance.requests.slice(0, SPLIT_PLANS_PER_DECISION)) {
+    splits.set(r.id, {
+      split: SPLIT_MODE.auto,
+      client: {
+        computeFlops: logUniform(1e10, 1e13),
+        uplinkBytesPerSecond: logUniform(1e6, 1e9),
+        downlinkBytesPerSecond: logUniform(1e6, 1e9),
+      },
+    });
+  }
+  return withSplitPlans(instance, splits, { partialModelExecution: true }).assignments.size;
+}
+
+/**
+ * Runs the synthetic decisions, each after planning the splits of a few of its requests;
+ * returns how many decisions and split plans ran and the seconds they took on `clock`.
+ */
 export function warmUpSolvers(
   clock: () => number,
   options: WarmUpOptions = {},
-): { decisions: number; seconds: number } {
+): { decisions: number; splitPlans: number; seconds: number } {
   const o = { ...WARM_UP_DEFAULTS, ...options };
   const started = clock();
   let decisions = 0;
+  let splitPlans = 0;
   for (let round = 0; round < o.rounds && clock() - started < o.totalSeconds; round++) {
     for (const policy of o.policies) {
       for (const padding of [PADDING.static, PADDING.ragged]) {
         for (const objective of [OBJECTIVE.requests, OBJECTIVE.tokens]) {
           const instance = warmUpInstance(o.requests, 1 + decisions, padding, objective);
+          splitPlans += warmUpSplitPlans(instance, 1 + decisions);
           const capped = round % 2 === 1 && options.maxBatchSize !== undefined;
           schedule(
             capped ? { ...instance, maxBatchSize: options.maxBatchSize } : instance,
@@ -126,5 +160,5 @@ export function warmUpSolvers(
       }
     }
   }
-  return { decisions, seconds: clock() - started };
+  return { decisions, splitPlans, seconds: clock() - started };
 }

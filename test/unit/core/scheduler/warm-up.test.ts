@@ -55,6 +55,8 @@ describe('warmUpSolvers', () => {
       maxBatchSize: 4,
     });
     expect(report.decisions).toBe(2 * 2 * 2 * 2);
+    // Each decision first plans the splits of 8 of its requests (the split planner warms too).
+    expect(report.splitPlans).toBe(8 * report.decisions);
     expect(report.seconds).toBeGreaterThan(0);
   });
 
