@@ -166,11 +166,6 @@ describe('EdgeNode', () => {
     ],
     ['a batch size of 0', { scheduling: { maxBatchSize: 0 } }, 'spec.scheduling.maxBatchSize'],
     [
-      'an urgency horizon of 0',
-      { scheduling: { urgencyHorizon: 0 } },
-      'spec.scheduling.urgencyHorizon',
-    ],
-    [
       'a negative urgency horizon',
       { scheduling: { urgencyHorizon: -1 } },
       'spec.scheduling.urgencyHorizon',
@@ -186,6 +181,13 @@ describe('EdgeNode', () => {
       edgeNode(merged(validNodeSpec, { scheduling: { policy: 'random', urgencyHorizon: 1.5 } })),
     );
     expect(created.spec.scheduling).toMatchObject({ policy: 'random', urgencyHorizon: 1.5 });
+  });
+
+  it('accepts an urgency horizon of 0 (off: the paper objective)', async () => {
+    const created = await createNode(
+      edgeNode(merged(validNodeSpec, { scheduling: { urgencyHorizon: 0 } })),
+    );
+    expect(created.spec.scheduling).toMatchObject({ urgencyHorizon: 0 });
   });
 
   it('accepts two quantizations of one model with their own agent models', async () => {

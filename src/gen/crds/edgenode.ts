@@ -180,7 +180,7 @@ export interface EdgeNodeSpec {
      */
     communication?: 'linear' | 'noise-scaled';
     /**
-     * Off when absent: the batch policy maximises this round's batch (the paper's objective). Set, no batch on this node may take longer than this factor times the smallest latency budget left among the requests it could take, so a large batch with a loose deadline does not hold the node while urgent requests expire (1 = the most urgent request's budget; docs/scheduling-scenarios.md).
+     * No batch on this node may take longer than this factor times the smallest latency budget left among the requests it could take, so a large batch with a loose deadline does not hold the node while urgent requests expire (1 = the most urgent request's budget; docs/scheduling-scenarios.md). 0 turns it off: the policy maximises this round's batch (the paper's objective). Absent: 2 for the policies sweep and dftsp, off for the baselines.
      */
     urgencyHorizon?: number;
   };

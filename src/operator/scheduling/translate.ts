@@ -42,7 +42,25 @@ export const SCHEDULING_DEFAULTS = {
   solverBudgetMilliseconds: 50,
   roundIntervalSeconds: 1,
   maxPerplexityIncrease: 0,
+  /**
+   * spec.scheduling.urgencyHorizon when absent and the policy is an exact one (sweep, dftsp): no
+   * batch longer than twice the smallest budget left among its candidates. It served as many
+   * requests as the paper's objective or more in every scenario through the operator and in six of
+   * eight in the simulator (docs/scheduling-scenarios.md); 0 is the paper's objective. The
+   * baselines, there to compare with, take none unless the node sets one.
+   */
+  urgencyHorizon: 2,
 } as const;
+
+/** The policies spec.scheduling.urgencyHorizon defaults to SCHEDULING_DEFAULTS' value for. */
+const HORIZON_BY_DEFAULT: ReadonlySet<Policy> = new Set([POLICY.sweep, POLICY.dftsp]);
+
+/** The node's urgency horizon factor, or undefined for none (0, or a baseline's default). */
+export function urgencyHorizonOf(set: number | undefined, policy: Policy): number | undefined {
+  const factor =
+    set ?? (HORIZON_BY_DEFAULT.has(policy) ? SCHEDULING_DEFAULTS.urgencyHorizon : undefined);
+  return factor === undefined || factor <= 0 ? undefined : factor;
+}
 
 /** spec.scheduling.compute: `auto` is `calibrated` when status has the variant's profile. */
 export const COMPUTE_SETTING = {
@@ -207,6 +225,7 @@ export function translateNode(
   const policy = isPolicy(policyText) ? policyText : SCHEDULING_DEFAULTS.policy;
   if (policy !== policyText)
     notes.push(`EdgeNode ${name}: unknown policy "${policyText}"; using ${policy}`);
+  const horizon = urgencyHorizonOf(s?.urgencyHorizon, policy);
   const budgetSeconds =
     (s?.solverBudgetMilliseconds ?? SCHEDULING_DEFAULTS.solverBudgetMilliseconds) / 1000;
   const all: ClusterNode = {
@@ -226,8 +245,7 @@ export function translateNode(
     variantOptions,
     policy,
     maxBatchSize: s?.maxBatchSize ?? SCHEDULING_DEFAULTS.maxBatchSize,
-    // Absent: the paper's objective (no horizon); the CRD keeps a set value > 0.
-    ...(s?.urgencyHorizon === undefined ? {} : { urgencyHorizon: s.urgencyHorizon }),
+    ...(horizon === undefined ? {} : { urgencyHorizon: horizon }),
     partialModelExecution: node.status?.agent?.partialModelExecution ?? false,
     ...(clock === undefined ? {} : { budget: { maxSeconds: budgetSeconds, clock } }),
   };

@@ -13,6 +13,7 @@ import { decideRound, type RoundInput } from '../../../../src/operator/schedulin
 import {
   estimatePromptTokens,
   SCHEDULING_DEFAULTS,
+  urgencyHorizonOf,
 } from '../../../../src/operator/scheduling/translate.js';
 import { LLAMA_7B_SHAPE } from '../../../support/models.js';
 
@@ -484,7 +485,7 @@ describe('decideRound', () => {
     expect(tight.shed.map((x) => [x.key, x.reason])).toEqual([[tightLeft[1], 'QueueFull']]);
   });
 
-  it('with spec.scheduling.urgencyHorizon, batches the urgent request the paper objective leaves to expire', () => {
+  it('spec.scheduling.urgencyHorizon 0 is the paper objective; factor 1 batches the urgent request it leaves to expire', () => {
     // A slow node: six long requests with loose budgets make the largest batch (24 s under
     // static padding), which the short request, 2 s left, cannot join.
     const requests = [
@@ -495,7 +496,7 @@ describe('decideRound', () => {
     ];
     const batchOf = (d: ReturnType<typeof decideRound>) =>
       d.batches.flatMap((b) => b.members.map((m) => m.key));
-    const paper = round([edgeNode('slow', 5e12)], requests);
+    const paper = round([edgeNode('slow', 5e12, { urgencyHorizon: 0 })], requests);
     expect(batchOf(paper)).toHaveLength(6);
     expect(batchOf(paper)).not.toContain('default/urgent');
     expect(paper.batches[0]?.predicted.totalSeconds).toBeGreaterThan(2);
@@ -505,6 +506,25 @@ describe('decideRound', () => {
     expect(batchOf(urgent)).toEqual(['default/urgent']);
     expect(urgent.batches[0]?.predicted.totalSeconds).toBeLessThanOrEqual(2);
     expect(urgent.waiting).toHaveLength(6);
+  });
+
+  it('without spec.scheduling.urgencyHorizon, an exact policy keeps its batch within twice the smallest budget left; a baseline takes no horizon', () => {
+    const requests = [
+      request('urgent', { promptTokens: 32, maxTokens: 16, latencyBudget: '2s' }),
+      ...['l1', 'l2', 'l3', 'l4', 'l5', 'l6'].map((n) =>
+        request(n, { promptTokens: 512, maxTokens: 256, latencyBudget: '30s' }),
+      ),
+    ];
+    for (const policy of ['sweep', 'dftsp']) {
+      const d = round([edgeNode('slow', 5e12, { policy })], requests);
+      // Not the paper's 24 s batch of six: the node is back within 4 s of the round.
+      expect(d.batches[0]?.predicted.totalSeconds).toBeLessThanOrEqual(2 * 2);
+      expect(d.batches[0]?.members.length).toBeLessThan(6);
+    }
+    expect(urgencyHorizonOf(undefined, 'sweep')).toBe(SCHEDULING_DEFAULTS.urgencyHorizon);
+    expect(urgencyHorizonOf(undefined, 'fcfs')).toBeUndefined();
+    expect(urgencyHorizonOf(0, 'sweep')).toBeUndefined();
+    expect(urgencyHorizonOf(1.5, 'greedy')).toBe(1.5);
   });
 
   it('runs policy random with a shuffle seeded by the round time (same input, same batch)', () => {
